@@ -1,0 +1,74 @@
+# Every command a developer or CI needs. `make dev` runs the API locally, `make test` runs every gate.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+# python3.13 on PATH for sam build (the runtime must match a local interpreter)
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)
+
+SAM_CLI := aws-sam-cli==1.170.0
+CHECKOV := checkov==3.3.30
+UV := $(CURDIR)/.tools/bin/uv
+UVX = $(UV) tool run --python $(BIN)/python
+
+# boto3 comes from the Lambda runtime; botocore is pinned in the layer because aws-xray-sdk requires it.
+RUNTIME_PROVIDED := boto3 s3transfer
+
+.PHONY: help install dev test lint typecheck unit integration e2e template build check-requirements requirements bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: uv.lock pyproject.toml scripts/bootstrap.sh
+	scripts/bootstrap.sh
+	touch $@
+
+install: $(VENV)/.installed ## create .venv (Python 3.13) with the locked dependencies
+
+dev: install ## run the API, DynamoDB and the stream locally on http://127.0.0.1:3000 (no Docker)
+	$(BIN)/python -m local
+
+test: install lint typecheck check-requirements ## every gate: lint, types, tests, template checks, sam build
+	$(BIN)/pytest -n auto
+	$(MAKE) template build
+
+lint: install ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install ## mypy (pydantic plugin, untyped defs refused outside tests)
+	$(BIN)/mypy layers/common/beacon functions local scripts
+
+unit: install ## unit tests only
+	$(BIN)/pytest tests/unit
+
+integration: install ## handler tests against moto
+	$(BIN)/pytest tests/integration
+
+e2e: install ## HTTP tests against the local stack (or a deployed one with AWS_SAM_STACK_NAME)
+	$(BIN)/pytest tests/e2e
+
+template: install ## sam validate --lint (cfn-lint)
+	$(UVX) --from $(SAM_CLI) sam validate --lint
+
+build: install ## sam build, then check that every compiled extension matches the functions' architecture
+	$(UVX) --from $(SAM_CLI) sam build
+	$(BIN)/python scripts/check_build_architecture.py .aws-sam/build template.yaml
+
+requirements: ## regenerate layers/common/requirements.txt from uv.lock
+	$(UV) export --no-dev --no-hashes --no-emit-project --no-header --no-annotate --format requirements-txt \
+		$(addprefix --no-emit-package ,$(RUNTIME_PROVIDED)) --quiet > layers/common/requirements.txt
+
+check-requirements: ## fail when layers/common/requirements.txt is not what uv.lock says
+	@$(UV) export --no-dev --no-hashes --no-emit-project --no-header --no-annotate --format requirements-txt \
+		$(addprefix --no-emit-package ,$(RUNTIME_PROVIDED)) --quiet | diff -u layers/common/requirements.txt - \
+		|| (echo "layers/common/requirements.txt is stale: run 'make requirements'" && exit 1)
+
+bench: install ## benchmarks: writes docs/benchmarks.md and its charts
+	$(BIN)/python -m benchmarks
+
+clean: ## remove build output and caches
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

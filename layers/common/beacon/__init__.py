@@ -1,0 +1,1 @@
+"""Shared code of the Beacon charges API: models, domain logic and data access."""

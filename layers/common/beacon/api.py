@@ -1,0 +1,266 @@
+"""The HTTP layer shared by every API function: resolver factory, request reading, key check, envelope.
+
+Routes call ``parse_body`` and ``current_caller``; every domain exception becomes the error envelope
+here, in one place, so that a handler never catches anything. Nothing that a client sends can end in
+a 5xx: a malformed body is a 400, an unexpected failure of ours a logged 500.
+"""
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel
+
+from beacon.auth import Caller, KeySource, authenticate, require_secret
+from beacon.errors import (
+    BeaconError,
+    InvalidRequestError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
+from beacon.models.parsing import parse_model
+from beacon.models.responses import ErrorDetail, ErrorEnvelope, SuccessEnvelope
+from beacon.observability import logger, metrics
+
+MAX_BODY_BYTES = 1_048_576
+# text/plain is what navigator.sendBeacon sends for a string body.
+JSON_MEDIA_TYPES = frozenset({"application/json", "text/plain"})
+ROUTES: dict[str, list[str]] = {"/charges": ["POST"], "/charges/bulk": ["POST"], "/customers/summary": ["GET"]}
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+RETRY_AFTER = {409: "1", 429: "1", 503: "1"}
+
+_BODY = "beacon_body"
+_CALLER = "beacon_caller"
+
+
+def create_resolver() -> APIGatewayHttpResolver:
+    """An HTTP API (payload v2) resolver answering CORS preflights and every error with the envelope."""
+    app = APIGatewayHttpResolver(
+        cors=CORSConfig(
+            allow_origin="*",
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Idempotent-Replayed", "Retry-After"],
+            max_age=600,
+        )
+    )
+
+    @app.exception_handler(BeaconError)
+    def _domain_error(exc: BeaconError) -> Response:
+        if isinstance(exc, InvalidRequestError):
+            metrics.add_metric(name="ChargesRejected", unit=MetricUnit.Count, value=_charge_count(app))
+        logger.info("request refused", status=exc.status, fields=[e.field for e in exc.errors])
+        return error_response(exc)
+
+    @app.not_found
+    def _no_route(_exc: RouteNotFoundError) -> Response:
+        path, method = app.current_event.path, app.current_event.http_method
+        if path in ROUTES:
+            return error_response(
+                MethodNotAllowedError(
+                    f"{method} is not allowed on {path}; use {', '.join(ROUTES[path])}", allowed=ROUTES[path]
+                )
+            )
+        return error_response(NotFoundError(f"no route {method} {path}", field="path"))
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unexpected failure")
+        metrics.add_metric(name="UnexpectedErrors", unit=MetricUnit.Count, value=1)
+        failure = BeaconError("internal error; the request can be retried safely with the same Idempotency-Key")
+        return error_response(failure)
+
+    return app
+
+
+def success(data: Any = None, headers: dict[str, str] | None = None) -> Response:
+    """``200 {"success": true, "code": 200, "data": ...}``."""
+    envelope = SuccessEnvelope(data=data.model_dump(mode="json") if isinstance(data, BaseModel) else data)
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=envelope.model_dump(mode="json"),
+        headers=headers,
+    )
+
+
+def error_response(exc: BeaconError) -> Response:
+    """The error envelope for a domain exception, with the headers its status calls for."""
+    envelope = ErrorEnvelope(
+        code=exc.status, errors=[ErrorDetail(field=e.field, message=e.message) for e in exc.errors]
+    )
+    headers: dict[str, str] = {}
+    if exc.status in RETRY_AFTER:
+        headers["Retry-After"] = RETRY_AFTER[exc.status]
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="beacon"'
+    if isinstance(exc, MethodNotAllowedError):
+        headers["Allow"] = ", ".join(exc.allowed)
+    return Response(
+        status_code=exc.status,
+        content_type=content_types.APPLICATION_JSON,
+        body=envelope.model_dump(mode="json"),
+        headers=headers,
+    )
+
+
+# ---------------------------------------------------------------- request body
+
+
+def json_body(app: APIGatewayHttpResolver) -> dict[str, Any]:
+    """The request body as a JSON object, read once per request (size, media type, encoding, syntax)."""
+    if _BODY not in app.context:
+        app.append_context(**{_BODY: _read_json_object(app)})
+    body: dict[str, Any] = app.context[_BODY]
+    return body
+
+
+def parse_body[M: BaseModel](app: APIGatewayHttpResolver, model: type[M]) -> M:
+    """The request body validated against ``model`` (400 naming every bad field)."""
+    return parse_model(model, json_body(app))
+
+
+def _read_json_object(app: APIGatewayHttpResolver) -> dict[str, Any]:
+    event = app.current_event
+    raw = _raw_body(event.body, bool(event.is_base64_encoded))
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(f"the body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES} (1 MiB)", field="body")
+    media_type = (event.headers.get("content-type") or "").split(";")[0]
+    media_type = media_type.strip().lower()
+    if media_type and media_type not in JSON_MEDIA_TYPES and not media_type.endswith("+json"):
+        raise InvalidRequestError(
+            f"Content-Type must be application/json (or text/plain, as navigator.sendBeacon sends); got {media_type}",
+            field="Content-Type",
+        )
+    if not raw.strip():
+        raise InvalidRequestError("the body is empty; send a JSON object", field="body")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidRequestError("the body is not valid UTF-8", field="body") from None
+    document = parse_json(text)
+    if not isinstance(document, dict):
+        raise InvalidRequestError(f"the body must be a JSON object, got {_json_kind(document)}", field="body")
+    return document
+
+
+def _raw_body(body: str | None, is_base64: bool) -> bytes:
+    if body is None:
+        return b""
+    try:
+        return base64.b64decode(body, validate=True) if is_base64 else body.encode("utf-8")
+    except (binascii.Error, UnicodeEncodeError):
+        raise InvalidRequestError("the body could not be decoded", field="body") from None
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+class _ConstantError(ValueError):
+    pass
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKeyError(key)
+        document[key] = value
+    return document
+
+
+def _reject_constant(name: str) -> Any:
+    raise _ConstantError(name)
+
+
+def parse_json(text: str) -> Any:
+    """Strict JSON: no duplicate keys, no NaN or Infinity, bounded nesting and number size."""
+    try:
+        return json.loads(text, object_pairs_hook=_object_without_duplicates, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        message = f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        raise InvalidRequestError(message, field="body") from None
+    except _DuplicateKeyError as exc:
+        raise InvalidRequestError(f"the key '{exc}' appears twice in one JSON object", field=str(exc)) from None
+    except _ConstantError as exc:
+        raise InvalidRequestError(f"{exc} is not a JSON number", field="body") from None
+    except RecursionError:
+        raise InvalidRequestError("the body is nested too deeply", field="body") from None
+    except ValueError:
+        # int() refuses numbers of more than 4,300 digits
+        raise InvalidRequestError("the body holds a number too large to read", field="body") from None
+
+
+def _json_kind(value: object) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), "null"
+    )
+
+
+def _charge_count(app: APIGatewayHttpResolver) -> int:
+    body = app.context.get(_BODY)
+    charges = body.get("charges") if isinstance(body, dict) else None
+    return len(charges) if isinstance(charges, list) and charges else 1
+
+
+# ---------------------------------------------------------------- authorisation
+
+
+def _find_key(app: APIGatewayHttpResolver, *, look_in_body: bool) -> tuple[str | None, KeySource]:
+    authorization = app.current_event.headers.get("authorization") or ""
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip(), "header"
+    query_key = (app.current_event.query_string_parameters or {}).get("api_key")
+    if query_key:
+        return query_key, "query"
+    if look_in_body:
+        body_key = json_body(app).get("api_key")
+        if isinstance(body_key, str) and body_key:
+            return body_key, "body"
+    return None, "header"
+
+
+def any_key(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    """Route middleware: a public or secret key, from the header, ``?api_key=`` or the body's ``api_key``."""
+    raw_key, source = _find_key(app, look_in_body=True)
+    app.append_context(**{_CALLER: authenticate(raw_key, source)})
+    return next_middleware(app)
+
+
+def secret_key(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    """Route middleware: a secret key, and only from the Authorization header."""
+    raw_key, source = _find_key(app, look_in_body=False)
+    caller = authenticate(raw_key, source)
+    require_secret(caller)
+    app.append_context(**{_CALLER: caller})
+    return next_middleware(app)
+
+
+def current_caller(app: APIGatewayHttpResolver) -> Caller:
+    """The caller that the route's key middleware authenticated."""
+    caller: Caller = app.context[_CALLER]
+    return caller
+
+
+def idempotency_key(app: APIGatewayHttpResolver) -> str | None:
+    """The request's ``Idempotency-Key`` header, if it sent one (400 when malformed)."""
+    value = app.current_event.headers.get("idempotency-key")
+    if value is None:
+        return None
+    if not IDEMPOTENCY_KEY_PATTERN.match(value):
+        raise InvalidRequestError(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters", field="Idempotency-Key"
+        )
+    return value
+
+
+Middleware = Callable[[APIGatewayHttpResolver, NextMiddleware], Response]

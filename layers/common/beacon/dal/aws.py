@@ -1,0 +1,63 @@
+"""boto3 clients, created on first use, and the translation of AWS failures into domain errors."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ParamValidationError, ReadTimeoutError
+
+from beacon.errors import StorageUnavailableError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# Throttling and server-side faults: the request may succeed if sent again.
+RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "LimitExceededException",
+        "TransactionInProgressException",
+    }
+)
+
+_BOTO_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=5,
+    tcp_keepalive=True,
+)
+
+
+@lru_cache(maxsize=1)
+def dynamodb_client() -> "DynamoDBClient":
+    """The DynamoDB client of this execution environment (``AWS_ENDPOINT_URL`` points it elsewhere)."""
+    return boto3.client("dynamodb", config=_BOTO_CONFIG)
+
+
+def error_code(exc: ClientError) -> str:
+    """The AWS error code of a ``ClientError``."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def storage_errors(action: str) -> Iterator[None]:
+    """Turn throttling, timeouts and server faults into ``StorageUnavailableError`` (503, safe to retry)."""
+    try:
+        yield
+    except ClientError as exc:
+        if error_code(exc) in RETRYABLE_CODES:
+            raise StorageUnavailableError(f"storage is busy while trying to {action}; retry the request") from exc
+        raise
+    except (ReadTimeoutError, ConnectionError) as exc:
+        raise StorageUnavailableError(f"storage did not answer while trying to {action}; retry the request") from exc
+    except ParamValidationError:
+        raise
+    except BotoCoreError as exc:
+        raise StorageUnavailableError(f"storage failed while trying to {action}; retry the request") from exc

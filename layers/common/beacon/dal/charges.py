@@ -1,0 +1,132 @@
+"""The charges table: charges are written once and never changed by the write path."""
+
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from beacon.dal.aws import dynamodb_client, error_code, storage_errors
+from beacon.dal.keys import charge_pk
+from beacon.errors import StorageUnavailableError
+from beacon.models.persistence import ChargeRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BATCH_WRITE_LIMIT = 25
+BATCH_GET_LIMIT = 100
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 0.05
+BACKOFF_CAP_SECONDS = 2.0
+
+
+def backoff_delay(attempt: int) -> float:
+    """Exponential backoff with full jitter: a random delay up to ``base * 2**attempt``, capped."""
+    return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
+
+
+def _chunks[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class ChargesRepository:
+    """Writes and reads charge items."""
+
+    def __init__(
+        self,
+        table_name: str,
+        client: "DynamoDBClient | None" = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.table_name = table_name
+        self._client = client
+        self._sleep = sleep
+
+    @property
+    def client(self) -> "DynamoDBClient":
+        return self._client or dynamodb_client()
+
+    def add(self, charges: Sequence[ChargeRecord], *, skip_existing: bool) -> int:
+        """Store charges that are not stored yet; return how many were written.
+
+        A single charge is one conditional PutItem. Several go through BatchWriteItem (25 a call,
+        unprocessed items retried with backoff); with ``skip_existing`` (charge ids derived from an
+        Idempotency-Key), the ones a failed earlier attempt already wrote are read first and left as
+        they are, so that a retry never rewrites or duplicates a charge.
+        """
+        if len(charges) == 1:
+            return self._put_if_absent(charges[0])
+        if skip_existing:
+            stored = self._stored_keys(charges)
+            charges = [c for c in charges if (c.key["PK"]["S"], c.key["SK"]["S"]) not in stored]
+        self._batch_write([c.to_item() for c in charges])
+        return len(charges)
+
+    def _put_if_absent(self, charge: ChargeRecord) -> int:
+        try:
+            with storage_errors("store the charge"):
+                self.client.put_item(
+                    TableName=self.table_name,
+                    Item=charge.to_item(),
+                    # A charge id is either random or derived from an Idempotency-Key: an item that
+                    # exists already is this very charge, stored by an earlier attempt.
+                    ConditionExpression="attribute_not_exists(PK)",
+                )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return 0
+            raise
+        return 1
+
+    def _batch_write(self, items: Sequence[dict[str, Any]]) -> None:
+        for chunk in _chunks(items, BATCH_WRITE_LIMIT):
+            pending: dict[str, Any] = {self.table_name: [{"PutRequest": {"Item": item}} for item in chunk]}
+            for attempt in range(MAX_ATTEMPTS):
+                with storage_errors("store the charges"):
+                    response = self.client.batch_write_item(RequestItems=pending)
+                pending = dict(response.get("UnprocessedItems") or {})
+                if not pending:
+                    break
+                self._sleep(backoff_delay(attempt))
+            else:
+                raise StorageUnavailableError("storage is busy and did not take every charge; retry the request")
+
+    def _stored_keys(self, charges: Sequence[ChargeRecord]) -> set[tuple[str, str]]:
+        stored: set[tuple[str, str]] = set()
+        for chunk in _chunks(charges, BATCH_GET_LIMIT):
+            pending: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": [c.key for c in chunk],
+                    "ProjectionExpression": "PK, SK",
+                    "ConsistentRead": True,
+                }
+            }
+            for attempt in range(MAX_ATTEMPTS):
+                with storage_errors("check the stored charges"):
+                    response = self.client.batch_get_item(RequestItems=pending)
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    stored.add((item["PK"]["S"], item["SK"]["S"]))
+                pending = dict(response.get("UnprocessedKeys") or {})
+                if not pending:
+                    break
+                self._sleep(backoff_delay(attempt))
+            else:
+                raise StorageUnavailableError("storage is busy; retry the request")
+        return stored
+
+    def list_for_customer(self, project_id: str, customer: str) -> list[ChargeRecord]:
+        """Every stored charge of one customer (a paginated, consistent Query on its partition)."""
+        charges: list[ChargeRecord] = []
+        paginator = self.client.get_paginator("query")
+        with storage_errors("read the charges"):
+            for page in paginator.paginate(
+                TableName=self.table_name,
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :charge)",
+                ExpressionAttributeValues={":pk": {"S": charge_pk(project_id, customer)}, ":charge": {"S": "CHARGE#"}},
+                ConsistentRead=True,
+            ):
+                charges.extend(ChargeRecord.from_item(item) for item in page.get("Items", []))
+        return charges

@@ -1,0 +1,151 @@
+"""Recording charges: the one domain function both write handlers call.
+
+Without an Idempotency-Key each call stores new charges. With one, Powertools' idempotency utility
+keeps a record per (project, key) in the idempotency table: the same key and body replay the first
+result, another body gets ``IdempotencyKeyReusedError`` (422), a request still in flight
+``RequestInFlightError`` (409). Charge ids derived from the key make a retry after a failure
+half-way through a bulk write store only what is missing.
+"""
+
+import time
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from beacon.auth import Caller
+from beacon.dal.aws import dynamodb_client
+from beacon.dal.charges import ChargesRepository
+from beacon.errors import IdempotencyKeyReusedError, RequestInFlightError, StorageUnavailableError
+from beacon.logic.charges import build_charges, charge_ids, request_fingerprint
+from beacon.models.requests import ChargeFields
+from beacon.settings import get_settings
+
+
+class IngestCommand(BaseModel):
+    """Everything needed to store one request's charges; the idempotency utility hashes parts of it."""
+
+    project_id: str
+    idempotency_key: str | None
+    endpoint: str
+    received_at: int
+    user_id: str | None
+    email: str | None
+    charges: list[ChargeFields]
+
+
+class IngestResult(BaseModel):
+    """What a request stored: ``stored`` charges newly written, ``replayed`` when answered from the record."""
+
+    accepted: int
+    stored: int
+    replayed: bool = False
+
+
+def record_charges(
+    caller: Caller,
+    *,
+    endpoint: str,
+    user_id: str | None,
+    email: str | None,
+    charges: Sequence[ChargeFields],
+    idempotency_key: str | None,
+    lambda_context: LambdaContext | None,
+) -> IngestResult:
+    """Store a request's charges for the caller's project, at most once per Idempotency-Key."""
+    command = IngestCommand(
+        project_id=caller.project_id,
+        idempotency_key=idempotency_key,
+        endpoint=endpoint,
+        received_at=int(time.time()),
+        user_id=user_id,
+        email=email,
+        charges=list(charges),
+    )
+    if idempotency_key is None:
+        return _store(command)
+    store_once, config = _idempotent_store()
+    if lambda_context is not None:
+        config.register_lambda_context(lambda_context)
+    try:
+        result: IngestResult = store_once(command=command)
+    except IdempotencyValidationError as exc:
+        raise IdempotencyKeyReusedError(
+            "this Idempotency-Key was already used with a different request; use a new key for a new request",
+            field="Idempotency-Key",
+        ) from exc
+    except IdempotencyAlreadyInProgressError as exc:
+        raise RequestInFlightError(
+            "a request with this Idempotency-Key is still being processed; retry in a moment", field="Idempotency-Key"
+        ) from exc
+    except IdempotencyPersistenceLayerError as exc:
+        raise StorageUnavailableError("storage is busy; retry the request", field="request") from exc
+    return result
+
+
+def _store(command: IngestCommand) -> IngestResult:
+    fingerprint = request_fingerprint(
+        command.endpoint, {"user_id": command.user_id, "email": command.email, "charges": _dump(command.charges)}
+    )
+    ids = charge_ids(
+        len(command.charges),
+        project_id=command.project_id,
+        idempotency_key=command.idempotency_key,
+        fingerprint=fingerprint,
+    )
+    records = build_charges(
+        project_id=command.project_id,
+        user_id=command.user_id,
+        email=command.email,
+        charges=command.charges,
+        ids=ids,
+        received_at=command.received_at,
+    )
+    repository = ChargesRepository(get_settings().charges_table_name)
+    stored = repository.add(records, skip_existing=command.idempotency_key is not None)
+    return IngestResult(accepted=len(records), stored=stored)
+
+
+def _dump(charges: Sequence[ChargeFields]) -> list[dict[str, Any]]:
+    return [charge.model_dump() for charge in charges]
+
+
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
+    return response.model_copy(update={"replayed": True}) if isinstance(response, IngestResult) else response
+
+
+@lru_cache(maxsize=1)
+def _idempotent_store() -> tuple[Callable[..., IngestResult], IdempotencyConfig]:
+    settings = get_settings()
+    config = IdempotencyConfig(
+        # One record per project and key; the rest of the request must match for a replay.
+        event_key_jmespath="[project_id, idempotency_key]",
+        payload_validation_jmespath="[endpoint, user_id, email, charges]",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=settings.idempotency_ttl_seconds,
+        response_hook=_mark_replayed,
+    )
+    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name, boto3_client=dynamodb_client())
+    store_once = idempotent_function(
+        _store,
+        data_keyword_argument="command",
+        persistence_store=persistence,
+        config=config,
+        output_serializer=PydanticSerializer,
+        key_prefix="beacon-charges",
+    )
+    return store_once, config

@@ -1,0 +1,57 @@
+"""From a validated request to the charge records to store (pure: time and ids are arguments)."""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+
+from beacon.dal.keys import customer_id
+from beacon.models.persistence import ChargeRecord
+from beacon.models.requests import ChargeFields
+
+
+def request_fingerprint(endpoint: str, body: dict[str, object]) -> str:
+    """SHA-256 of a validated request body in canonical JSON: equal requests, equal fingerprints."""
+    canonical = json.dumps([endpoint, body], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def charge_ids(count: int, *, project_id: str, idempotency_key: str | None, fingerprint: str) -> list[str]:
+    """Ids for the charges of one request.
+
+    With an Idempotency-Key they are derived from the project, the key and the request's fingerprint,
+    so that a retry of the same request (even after a half-finished bulk write) names the same
+    charges and stores none twice, while the same key reused later for another body names new ones.
+    Without a key every request gets fresh random ids.
+    """
+    if idempotency_key is None:
+        return [uuid.uuid4().hex for _ in range(count)]
+    seed = f"{project_id}\x1f{idempotency_key}\x1f{fingerprint}"
+    return [hashlib.sha256(f"{seed}\x1f{index}".encode()).hexdigest()[:32] for index in range(count)]
+
+
+def build_charges(
+    *,
+    project_id: str,
+    user_id: str | None,
+    email: str | None,
+    charges: Sequence[ChargeFields],
+    ids: Sequence[str],
+    received_at: int,
+) -> list[ChargeRecord]:
+    """One record per charge; ``created_at`` defaults to the time the API received the request."""
+    customer = customer_id(user_id, email)
+    return [
+        ChargeRecord(
+            project_id=project_id,
+            customer_id=customer,
+            charge_id=charge_id,
+            user_id=user_id,
+            email=email,
+            amount=charge.amount,
+            created_at=charge.created_at if charge.created_at is not None else received_at,
+            received_at=received_at,
+            update_session=charge.update_session,
+        )
+        for charge, charge_id in zip(charges, ids, strict=True)
+    ]

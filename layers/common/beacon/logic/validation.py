@@ -1,0 +1,58 @@
+"""Validation rules beyond types, as pure functions that raise ``ValueError`` with a user-facing message.
+
+The pydantic models call them; the message is what an integrating developer reads in the 400 response.
+"""
+
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+
+MIN_CREATED_AT = 946_684_800  # 2000-01-01T00:00:00Z
+MAX_FUTURE_SECONDS = 24 * 60 * 60
+MILLISECONDS_THRESHOLD = 100_000_000_000  # year 5138 in seconds; any plausible millisecond timestamp is above it
+MAX_AMOUNT = 10**15
+MAX_USER_ID_CHARS = 255
+MAX_EMAIL_CHARS = 254
+
+
+def check_created_at(value: int, now: float) -> int:
+    """Accept UNIX seconds from 2000-01-01 up to 24 hours after ``now``."""
+    if value < 0:
+        raise ValueError(f"created_at must be UNIX seconds, not negative; got {value}")
+    if value >= MILLISECONDS_THRESHOLD:
+        raise ValueError(f"created_at must be UNIX seconds; {value} looks like milliseconds (divide by 1000)")
+    if value < MIN_CREATED_AT:
+        raise ValueError(f"created_at must be on or after 2000-01-01 ({MIN_CREATED_AT}); got {value}")
+    if value > now + MAX_FUTURE_SECONDS:
+        raise ValueError(f"created_at must not be more than 24 hours in the future; got {value}")
+    return value
+
+
+def check_identifier_text(value: str, name: str) -> str:
+    """Reject blank identifiers and those holding control or invisible format characters."""
+    if not value.strip():
+        raise ValueError(f"{name} must not be empty or blank")
+    for char in value:
+        if unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn"}:
+            raise ValueError(f"{name} must not contain control or invisible characters (found U+{ord(char):04X})")
+    return value
+
+
+def check_user_id(value: str) -> str:
+    """A user id is opaque: kept exactly as sent, 1 to 255 characters, printable."""
+    if len(value) > MAX_USER_ID_CHARS:
+        raise ValueError(f"user_id must be at most {MAX_USER_ID_CHARS} characters; got {len(value)}")
+    return check_identifier_text(value, "user_id")
+
+
+def normalize_email(value: str) -> str:
+    """Trim and lower-case an e-mail address, then check its syntax (no DNS look-up)."""
+    email = value.strip().lower()
+    if len(email) > MAX_EMAIL_CHARS:
+        raise ValueError(f"email must be at most {MAX_EMAIL_CHARS} characters; got {len(email)}")
+    check_identifier_text(email, "email")
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"email is not a valid e-mail address: {exc}") from None
+    return email

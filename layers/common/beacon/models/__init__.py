@@ -1,0 +1,1 @@
+"""Request, response and persistence models, mapped to one another explicitly."""

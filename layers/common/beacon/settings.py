@@ -1,0 +1,29 @@
+"""Every environment variable the functions read, as one validated model built on first use."""
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    """The functions' configuration; template.yaml sets each variable (Globals and per function)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    charges_table_name: str = Field(alias="CHARGES_TABLE_NAME", min_length=1)
+    summaries_table_name: str = Field(alias="SUMMARIES_TABLE_NAME", min_length=1)
+    api_keys_table_name: str = Field(alias="API_KEYS_TABLE_NAME", min_length=1)
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
+    api_key_cache_ttl_seconds: int = Field(alias="API_KEY_CACHE_TTL_SECONDS", default=60, ge=0, le=3600)
+    idempotency_ttl_seconds: int = Field(alias="IDEMPOTENCY_TTL_SECONDS", default=86_400, ge=60)
+    session_timeout_seconds: int = Field(alias="SESSION_TIMEOUT_SECONDS", default=1_800, ge=1)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the environment once per execution environment (tests call ``get_settings.cache_clear()``)."""
+    return Settings.model_validate({k: v for k, v in os.environ.items() if k in _ENV_NAMES})
+
+
+_ENV_NAMES = frozenset(field.alias for field in Settings.model_fields.values() if field.alias)

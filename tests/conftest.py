@@ -1,0 +1,103 @@
+"""Fixtures shared by every test: a clean AWS environment and moto tables built from template.yaml."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from beacon import auth, ingest
+from beacon.dal import aws
+from beacon.dal.api_keys import ApiKeysRepository
+from beacon.settings import get_settings
+from local.template import table_definitions, template
+
+PUBLIC_KEY = "pk_local_dev"  # the keys the events/ files and the local stack use
+SECRET_KEY = "sk_local_dev"
+OTHER_PROJECT_SECRET_KEY = "sk_other_project_key"
+PROJECT = "local"
+OTHER_PROJECT = "globex"
+
+
+def table_env_names() -> dict[str, str]:
+    """Env var -> table logical id, as template.yaml's Globals wire them (``CHARGES_TABLE_NAME: !Ref ChargesTable``)."""
+    variables = template()["Globals"]["Function"]["Environment"]["Variables"]
+    tables = table_definitions()
+    return {
+        name: value["Ref"]
+        for name, value in variables.items()
+        if isinstance(value, dict) and value.get("Ref") in tables
+    }
+
+
+def reset_caches() -> None:
+    """Forget clients, settings and keys cached per execution environment."""
+    get_settings.cache_clear()
+    aws.dynamodb_client.cache_clear()
+    ingest._idempotent_store.cache_clear()
+    auth.key_cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "beacon-charges")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "BeaconTest")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    for env_name, logical_id in table_env_names().items():
+        monkeypatch.setenv(env_name, f"test-{logical_id}")
+    reset_caches()
+    yield
+    reset_caches()
+
+
+@dataclass
+class Tables:
+    """The moto tables of one test, by logical id, and a client to look at them."""
+
+    client: Any
+    names: dict[str, str]
+
+    def items(self, logical_id: str) -> list[dict[str, Any]]:
+        """Every item of a table (a Scan: fine on test-sized tables)."""
+        paginator = self.client.get_paginator("scan")
+        return [item for page in paginator.paginate(TableName=self.names[logical_id]) for item in page["Items"]]
+
+    def charges(self) -> list[dict[str, Any]]:
+        return [item for item in self.items("ChargesTable") if item.get("type", {}).get("S") == "charge"]
+
+
+def create_tables(client: Any) -> dict[str, str]:
+    names = {}
+    for logical_id, definition in table_definitions().items():
+        name = f"test-{logical_id}"
+        client.create_table(TableName=name, **definition)
+        names[logical_id] = name
+    return names
+
+
+def seed_keys() -> None:
+    repository = ApiKeysRepository(get_settings().api_keys_table_name)
+    for project, kind, raw in (
+        (PROJECT, "public", PUBLIC_KEY),
+        (PROJECT, "secret", SECRET_KEY),
+        (OTHER_PROJECT, "secret", OTHER_PROJECT_SECRET_KEY),
+    ):
+        repository.put(auth.new_key_record(project, kind, raw)[1])  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def tables() -> Iterator[Tables]:
+    """Every table of template.yaml in moto, with a public and a secret key for PROJECT and one for OTHER_PROJECT."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        names = create_tables(client)
+        seed_keys()
+        yield Tables(client=client, names=names)
