@@ -1,0 +1,27 @@
+"""Prints `export NAME=value` lines for the table names of a deployed stack, read from its Outputs."""
+
+import shlex
+import sys
+
+import boto3
+
+OUTPUT_TO_ENV = {
+    "ChargesTableName": "CHARGES_TABLE_NAME",
+    "SummariesTableName": "SUMMARIES_TABLE_NAME",
+    "ApiKeysTableName": "API_KEYS_TABLE_NAME",
+    "IdempotencyTableName": "IDEMPOTENCY_TABLE_NAME",
+    "SummarizeFailureQueueUrl": "SUMMARIZE_FAILURE_QUEUE_URL",
+}
+
+
+def main(stack_name: str) -> int:
+    stack = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    for output in stack.get("Outputs", []):
+        env_name = OUTPUT_TO_ENV.get(output["OutputKey"])
+        if env_name:
+            print(f"export {env_name}={shlex.quote(output['OutputValue'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
