@@ -31,6 +31,7 @@ from beacon.models.responses import ErrorDetail, ErrorEnvelope, SuccessEnvelope
 from beacon.observability import logger, metrics
 
 MAX_BODY_BYTES = 1_048_576
+MAX_JSON_DEPTH = 32  # a charge sits at depth 3 (body > charges > charge); nothing valid comes near
 # text/plain is what navigator.sendBeacon sends for a string body.
 JSON_MEDIA_TYPES = frozenset({"application/json", "text/plain"})
 ROUTES: dict[str, list[str]] = {"/charges": ["POST"], "/charges/bulk": ["POST"], "/customers/summary": ["GET"]}
@@ -184,12 +185,13 @@ def _reject_constant(name: str) -> Any:
 def parse_json(text: str) -> Any:
     """Strict JSON: no duplicate keys, no NaN or Infinity, bounded nesting and number size."""
     try:
-        return json.loads(text, object_pairs_hook=_object_without_duplicates, parse_constant=_reject_constant)
+        document = json.loads(text, object_pairs_hook=_object_without_duplicates, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         message = f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         raise InvalidRequestError(message, field="body") from None
     except _DuplicateKeyError as exc:
-        raise InvalidRequestError(f"the key '{exc}' appears twice in one JSON object", field=str(exc)) from None
+        key = _display_key(str(exc))
+        raise InvalidRequestError(f"the key '{key}' appears twice in one JSON object", field=key) from None
     except _ConstantError as exc:
         raise InvalidRequestError(f"{exc} is not a JSON number", field="body") from None
     except RecursionError:
@@ -197,6 +199,27 @@ def parse_json(text: str) -> Any:
     except ValueError:
         # int() refuses numbers of more than 4,300 digits
         raise InvalidRequestError("the body holds a number too large to read", field="body") from None
+    if _nesting_exceeds(document, MAX_JSON_DEPTH):
+        raise InvalidRequestError(f"the body is nested more than {MAX_JSON_DEPTH} levels deep", field="body")
+    return document
+
+
+def _nesting_exceeds(document: Any, limit: int) -> bool:
+    # Iterative, so that a deep document cannot exhaust the stack here either.
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (value.values() if isinstance(value, dict) else value))
+    return False
+
+
+def _display_key(key: str) -> str:
+    """A client's JSON key as it may be echoed in an answer or a log: printable (escaped) and short."""
+    shown = key if key.isprintable() else key.encode("unicode_escape").decode("ascii")
+    return (shown if len(shown) <= 64 else f"{shown[:61]}...") or '""'
 
 
 def _json_kind(value: object) -> str:

@@ -9,7 +9,8 @@ from email_validator import EmailNotValidError, validate_email
 
 MIN_CREATED_AT = 946_684_800  # 2000-01-01T00:00:00Z
 MAX_FUTURE_SECONDS = 24 * 60 * 60
-MILLISECONDS_THRESHOLD = 100_000_000_000  # year 5138 in seconds; any plausible millisecond timestamp is above it
+# Year 5138 in seconds; any plausible millisecond timestamp lies between it and 1,000 times it (beyond: not ms).
+MILLISECONDS_THRESHOLD = 100_000_000_000
 MAX_AMOUNT = 10**15
 MAX_USER_ID_CHARS = 255
 MAX_EMAIL_CHARS = 254
@@ -19,7 +20,7 @@ def check_created_at(value: int, now: float) -> int:
     """Accept UNIX seconds from 2000-01-01 up to 24 hours after ``now``."""
     if value < 0:
         raise ValueError(f"created_at must be UNIX seconds, not negative; got {value}")
-    if value >= MILLISECONDS_THRESHOLD:
+    if MILLISECONDS_THRESHOLD <= value < MILLISECONDS_THRESHOLD * 1000:
         raise ValueError(f"created_at must be UNIX seconds; {value} looks like milliseconds (divide by 1000)")
     if value < MIN_CREATED_AT:
         raise ValueError(f"created_at must be on or after 2000-01-01 ({MIN_CREATED_AT}); got {value}")

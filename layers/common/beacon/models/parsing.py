@@ -44,6 +44,9 @@ def _message(error: ErrorDetails, field: str) -> str:
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind == "missing":
         return f"{field} is required"
+    if "field" in ctx:
+        # our own PydanticCustomError: its message is already a whole sentence naming the field
+        return str(error["msg"])
     if kind in _EXPECTED:
         got = error.get("input")
         extra = " (send the number without quotes)" if kind == "int_type" and isinstance(got, str) else ""
