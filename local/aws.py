@@ -1,0 +1,123 @@
+"""The embedded AWS: moto's server on a local port, with the template's tables (and streams) and queues.
+
+moto keeps every table in this process's memory: the data lives as long as the local stack does.
+"""
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypedDict
+
+import boto3
+from botocore.config import Config
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
+
+from beacon.auth import new_key_record
+from beacon.dal.api_keys import ApiKeysRepository
+from local.sam import LocalResources
+from local.template import resources_of_type, table_definitions
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_sqs import SQSClient
+
+ACCESS_KEY_ID = SECRET_ACCESS_KEY = "local"
+# Short timeouts: the server is on this machine; a call that takes seconds is a bug worth seeing.
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=30)
+
+
+class _Credentials(TypedDict):
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+
+_CREDENTIALS = _Credentials(aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY)
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _one_request_at_a_time(app: WsgiApp) -> WsgiApp:
+    """moto's backends are not thread-safe; serving one call at a time makes each call atomic, as in AWS."""
+    lock = threading.Lock()
+
+    def serialized(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        with lock:
+            # Read the whole answer under the lock: the body iterator may still touch the backend.
+            return list(app(environ, start_response))
+
+    return serialized
+
+
+class EmbeddedAws(ThreadedMotoServer):
+    """moto's threaded server on 127.0.0.1, calls serialized, start-up failures (a busy port) raised."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
+        self._error: BaseException | None = None
+        # werkzeug logs every request at INFO; the API's own access log is enough.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    def _server_entry(self) -> None:
+        try:
+            app = _one_request_at_a_time(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(self._ip_address, self._port, app, threaded=True)
+        except BaseException as exc:
+            self._error = exc
+            self._server_ready_event.set()
+            return
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+    def start(self) -> None:
+        super().start()
+        if self._error is not None:
+            raise self._error
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self.get_host_and_port()
+        return f"http://{host}:{port}"
+
+
+def dynamodb(endpoint: str, region: str) -> "DynamoDBClient":
+    """A DynamoDB client of the embedded AWS."""
+    return boto3.client("dynamodb", endpoint_url=endpoint, region_name=region, config=_CLIENT_CONFIG, **_CREDENTIALS)
+
+
+def dynamodb_streams(endpoint: str, region: str) -> "DynamoDBStreamsClient":
+    """A DynamoDB Streams client of the embedded AWS."""
+    return boto3.client(
+        "dynamodbstreams", endpoint_url=endpoint, region_name=region, config=_CLIENT_CONFIG, **_CREDENTIALS
+    )
+
+
+def sqs(endpoint: str, region: str) -> "SQSClient":
+    """An SQS client of the embedded AWS."""
+    return boto3.client("sqs", endpoint_url=endpoint, region_name=region, config=_CLIENT_CONFIG, **_CREDENTIALS)
+
+
+def create_resources(endpoint: str, resources: LocalResources) -> None:
+    """Create the template's DynamoDB tables (keys, indexes, stream) and SQS queues; record their names."""
+    ddb = dynamodb(endpoint, resources.region)
+    for logical_id, definition in table_definitions().items():
+        name = f"{resources.stack_name}-{logical_id}"
+        description = ddb.create_table(TableName=name, **definition)["TableDescription"]
+        resources.tables[logical_id] = name
+        if "LatestStreamArn" in description:
+            resources.table_stream_arns[logical_id] = description["LatestStreamArn"]
+    queues = sqs(endpoint, resources.region)
+    for logical_id, queue in resources_of_type("AWS::SQS::Queue").items():
+        fifo = str(queue.get("Properties", {}).get("FifoQueue", "false")).lower() == "true"
+        name = f"{resources.stack_name}-{logical_id}" + (".fifo" if fifo else "")
+        created = queues.create_queue(QueueName=name, Attributes={"FifoQueue": "true"}) if fifo else None
+        resources.queue_urls[logical_id] = (created or queues.create_queue(QueueName=name))["QueueUrl"]
+
+
+def seed_keys(endpoint: str, region: str, table_name: str, project: str, public_key: str, secret_key: str) -> None:
+    """Store a public and a secret key for ``project`` (their hashes, as ``beacon keys create`` does)."""
+    repository = ApiKeysRepository(table_name, dynamodb(endpoint, region))
+    repository.put(new_key_record(project, "public", public_key)[1])
+    repository.put(new_key_record(project, "secret", secret_key)[1])
