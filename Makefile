@@ -11,6 +11,7 @@ export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)
 
 SAM_CLI := aws-sam-cli==1.170.0
 CHECKOV := checkov==3.3.30
+CFN_LINT := cfn-lint==1.58.0
 UV := $(CURDIR)/.tools/bin/uv
 UVX = $(UV) tool run --python $(BIN)/python
 
@@ -51,8 +52,10 @@ integration: install ## handler tests against moto
 e2e: install ## HTTP tests against the local stack (or a deployed one with AWS_SAM_STACK_NAME)
 	$(BIN)/pytest tests/e2e
 
-template: install ## sam validate --lint (cfn-lint)
+template: install ## sam validate --lint, cfn-lint and checkov on template.yaml (the pins above)
 	$(UVX) --from $(SAM_CLI) sam validate --lint
+	$(UVX) --from $(CFN_LINT) cfn-lint --include-checks I -- template.yaml
+	$(UVX) --from $(CHECKOV) checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 build: install ## sam build, then check that every compiled extension matches the functions' architecture
 	$(UVX) --from $(SAM_CLI) sam build

@@ -1,0 +1,301 @@
+"""The template's non-negotiables, read from template.yaml itself (local.template.load_template).
+
+Each test names the property it protects: stream processing that cannot drop or loop, a log group
+with retention per function, least privilege, data at rest encrypted and recoverable, one runtime
+and one architecture, throttling, tracing and alarms.
+"""
+
+import re
+from typing import Any
+
+import pytest
+
+from local.template import load_template
+
+TEMPLATE = load_template()
+RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
+PARAMETERS: dict[str, dict[str, Any]] = TEMPLATE["Parameters"]
+GLOBALS: dict[str, Any] = TEMPLATE["Globals"]["Function"]
+
+DATA_TABLES = ("ChargesTable", "SummariesTable", "ApiKeysTable")
+# Access-log variables that identify a request without carrying what the client sent (no query
+# string, no headers, no body): a key sent as ?api_key= must never reach the logs.
+ACCESS_LOG_VARIABLES = {
+    "$context.requestId",
+    "$context.identity.sourceIp",
+    "$context.requestTime",
+    "$context.routeKey",
+    "$context.status",
+    "$context.responseLength",
+    "$context.responseLatency",
+    "$context.integrationErrorMessage",
+}
+
+
+def of_type(resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in RESOURCES.items() if res["Type"] == resource_type}
+
+
+FUNCTIONS = of_type("AWS::Serverless::Function")
+TABLES = of_type("AWS::DynamoDB::Table")
+ALARMS = of_type("AWS::CloudWatch::Alarm")
+
+
+def ref(value: Any) -> str | None:
+    return value.get("Ref") if isinstance(value, dict) else None
+
+
+def stream_sources() -> list[tuple[str, dict[str, Any]]]:
+    """(name, properties) of every stream event source: SAM DynamoDB/Kinesis events and raw mappings."""
+    sources = [
+        (f"{fn}.{event}", spec["Properties"])
+        for fn, res in FUNCTIONS.items()
+        for event, spec in res["Properties"].get("Events", {}).items()
+        if spec["Type"] in ("DynamoDB", "Kinesis")
+    ]
+    sources += [(name, res["Properties"]) for name, res in of_type("AWS::Lambda::EventSourceMapping").items()]
+    return sources
+
+
+def statements() -> list[tuple[str, dict[str, Any]]]:
+    """(owner, statement) of every IAM statement written in the template (SAM Policies and IAM/SQS/SNS policies)."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for name, res in FUNCTIONS.items():
+        for policy in res["Properties"].get("Policies", []):
+            found += [(name, s) for s in policy.get("Statement", [])] if isinstance(policy, dict) else []
+    for name, res in RESOURCES.items():
+        props = res.get("Properties", {})
+        documents = [props.get("PolicyDocument"), props.get("AssumeRolePolicyDocument")]
+        documents += [p.get("PolicyDocument") for p in props.get("Policies", []) if isinstance(p, dict)]
+        if res["Type"] != "AWS::Serverless::Function":
+            found += [(name, s) for doc in documents if isinstance(doc, dict) for s in doc.get("Statement", [])]
+    return found
+
+
+def target_of(value: Any) -> str | None:
+    """The logical id that ``!Ref X`` or ``!GetAtt X.Attr`` points at."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return str(value["Fn::GetAtt"][0])
+    return ref(value)
+
+
+def targets_of(value: Any) -> set[str]:
+    """Logical ids a resource ARN names: ``!GetAtt X.Arn``, ``!Ref X`` or ``!Sub "${X.StreamArn}..."``."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        source = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+        return set(re.findall(r"\$\{([A-Za-z0-9]+)[.}]", source))
+    target = target_of(value)
+    return {target} if target else set()
+
+
+def queue_name(queue: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [queue, "QueueName"]}
+
+
+def alarms_on(metric: str, dimension: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        a["Properties"]
+        for a in ALARMS.values()
+        if a["Properties"].get("MetricName") == metric and dimension in a["Properties"].get("Dimensions", [])
+    ]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# ---------------------------------------------------------------- functions
+
+
+def test_every_function_has_its_own_log_group_with_retention():
+    groups = {}
+    for name, res in FUNCTIONS.items():
+        group = ref(res["Properties"].get("LoggingConfig", {}).get("LogGroup"))
+        assert group in RESOURCES, f"{name}: LoggingConfig.LogGroup should !Ref a log group of the template"
+        assert RESOURCES[group]["Type"] == "AWS::Logs::LogGroup"
+        assert RESOURCES[group]["Properties"].get("RetentionInDays"), f"{group}: retention"
+        groups[group] = [*groups.get(group, []), name]
+    shared = {group: names for group, names in groups.items() if len(names) > 1}
+    assert not shared, f"functions sharing a log group: {shared}"
+
+
+def test_one_runtime_and_one_architecture_everywhere_and_the_layer_is_built_for_it():
+    assert GLOBALS["Runtime"] == "python3.13"
+    [architecture] = GLOBALS["Architectures"]
+    for name, res in FUNCTIONS.items():
+        assert res["Properties"].get("Runtime", "python3.13") == "python3.13", name
+        assert res["Properties"].get("Architectures", [architecture]) == [architecture], name
+    layers = of_type("AWS::Serverless::LayerVersion")
+    assert layers
+    for name, layer in layers.items():
+        assert layer["Metadata"]["BuildMethod"] == "python3.13", name
+        assert layer["Metadata"]["BuildArchitecture"] == architecture, name
+        assert layer["Properties"]["CompatibleArchitectures"] == [architecture], name
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"], name
+
+
+def test_functions_are_traced_log_json_and_name_their_metrics_namespace_and_service():
+    assert GLOBALS["Tracing"] == "Active"
+    assert GLOBALS["LoggingConfig"]["LogFormat"] == "JSON"
+    variables = GLOBALS["Environment"]["Variables"]
+    assert variables["POWERTOOLS_SERVICE_NAME"]
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"]
+    assert ref(variables["POWERTOOLS_LOG_LEVEL"]) == "LogLevel"
+    assert PARAMETERS["LogLevel"]["Default"] == "INFO"
+    for name, res in FUNCTIONS.items():
+        assert res["Properties"].get("Tracing", "Active") == "Active", name
+
+
+def test_reserved_concurrency_is_a_parameter_off_by_default():
+    assert PARAMETERS["ReservedConcurrency"]["Default"] == 0
+    assert GLOBALS["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert TEMPLATE["Conditions"]["HasReservedConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, "0"]}]
+    }
+
+
+# ---------------------------------------------------------------- least privilege
+
+
+def test_policies_are_written_out_never_managed_policies_by_name():
+    for name, res in FUNCTIONS.items():
+        for policy in res["Properties"].get("Policies", []):
+            assert isinstance(policy, dict), f"{name}: managed policy {policy!r}; write the statements instead"
+
+
+def test_no_statement_grants_a_wildcard_action_or_resource():
+    found = statements()
+    assert found
+    for owner, statement in found:
+        actions = as_list(statement.get("Action", []))
+        resources = as_list(statement.get("Resource", []))
+        assert statement.get("Effect") == "Allow", f"{owner}: {statement}"
+        assert all(isinstance(a, str) and "*" not in a for a in actions), f"{owner}: wildcard action in {statement}"
+        assert "*" not in resources, f"{owner}: wildcard resource in {statement}"
+
+
+def test_the_only_wildcards_are_the_kms_key_policy_ones_aws_requires():
+    # A key policy's Resource is always "*" (the key itself); the account root keeps kms:* as in AWS's
+    # default key policy, so that the key stays manageable through IAM. Services get named actions only.
+    for name, key in of_type("AWS::KMS::Key").items():
+        assert key["Properties"]["EnableKeyRotation"] is True, name
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]:
+            principal = statement["Principal"]
+            if statement["Action"] == "kms:*":
+                assert principal == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+            else:
+                assert "Service" in principal and "*" not in "".join(as_list(statement["Action"])), statement
+                assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_each_api_function_reaches_only_the_tables_it_needs():
+    for name, res in FUNCTIONS.items():
+        for policy in res["Properties"].get("Policies", []):
+            for statement in policy.get("Statement", []):
+                for resource in as_list(statement["Resource"]):
+                    assert targets_of(resource) & RESOURCES.keys(), f"{name}: {resource} is no resource of this stack"
+                assert all(a.split(":")[0] in ("dynamodb", "sqs") for a in as_list(statement["Action"])), statement
+    writes = {"dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    for name in ("CreateChargeFunction", "BulkChargesFunction"):
+        granted = [
+            (action, statement["Resource"])
+            for policy in FUNCTIONS[name]["Properties"]["Policies"]
+            for statement in policy["Statement"]
+            for action in statement["Action"]
+        ]
+        # The write path never changes keys or summaries.
+        for action, resource in granted:
+            if action in writes:
+                assert resource["Fn::GetAtt"][0] in ("ChargesTable", "IdempotencyTable"), (name, action, resource)
+
+
+# ---------------------------------------------------------------- data at rest
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_every_table_has_point_in_time_recovery_and_encryption_at_rest(name):
+    props = TABLES[name]["Properties"]
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+
+
+@pytest.mark.parametrize("name", DATA_TABLES)
+def test_data_tables_are_deletion_protected_by_default_and_retained(name):
+    table = TABLES[name]
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    assert table["Properties"]["DeletionProtectionEnabled"] == {"Fn::If": ["ProtectData", True, False]}
+    assert TEMPLATE["Conditions"]["ProtectData"] == {"Fn::Equals": [{"Ref": "DeletionProtection"}, "true"]}
+    assert PARAMETERS["DeletionProtection"]["Default"] == "true"
+
+
+def test_every_queue_and_topic_is_encrypted():
+    for name, queue in of_type("AWS::SQS::Queue").items():
+        props = queue.get("Properties", {})
+        assert props.get("SqsManagedSseEnabled") is True or props.get("KmsMasterKeyId"), f"{name}: encrypt it (SSE)"
+    topics = of_type("AWS::SNS::Topic")
+    assert topics
+    for name, topic in topics.items():
+        assert ref(topic["Properties"]["KmsMasterKeyId"]) in of_type("AWS::KMS::Key"), name
+
+
+# ---------------------------------------------------------------- the API
+
+
+def test_the_api_is_throttled_by_parameters():
+    settings = of_type("AWS::Serverless::HttpApi")["HttpApi"]["Properties"]["DefaultRouteSettings"]
+    assert ref(settings["ThrottlingBurstLimit"]) == "ThrottlingBurstLimit"
+    assert ref(settings["ThrottlingRateLimit"]) == "ThrottlingRateLimit"
+    assert PARAMETERS["ThrottlingBurstLimit"]["Default"] >= PARAMETERS["ThrottlingRateLimit"]["Default"] > 0
+
+
+def test_access_logs_go_to_a_log_group_with_retention_and_never_record_query_strings_or_headers():
+    access = of_type("AWS::Serverless::HttpApi")["HttpApi"]["Properties"]["AccessLogSettings"]
+    group = access["DestinationArn"]["Fn::GetAtt"][0]
+    assert RESOURCES[group]["Properties"]["RetentionInDays"]
+    variables = set(re.findall(r"\$context\.[A-Za-z.]+", access["Format"]))
+    assert variables
+    assert variables <= ACCESS_LOG_VARIABLES, f"access logs would record {variables - ACCESS_LOG_VARIABLES}"
+
+
+# ---------------------------------------------------------------- alarms
+
+
+def test_the_api_5xx_rate_has_an_alarm():
+    [alarm] = [
+        a["Properties"]
+        for a in ALARMS.values()
+        if any(
+            m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "5xx"
+            for m in a["Properties"].get("Metrics", [])
+        )
+    ]
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    for metric_id in ("errors", "requests"):
+        metric = metrics[metric_id]["MetricStat"]["Metric"]
+        assert metric["Namespace"] == "AWS/ApiGateway"
+        assert metric["Dimensions"] == [{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}]
+    assert metrics["rate"]["Expression"] == "IF(requests > 0, errors / requests, 0)"
+    assert ref(alarm["Threshold"]) == "Api5xxRateAlarmThreshold"
+
+
+def test_every_alarm_notifies_the_topic_when_an_alarm_email_is_set():
+    topic = {"Fn::If": ["HasAlarmEmail", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]}
+    assert ALARMS
+    for name, alarm in ALARMS.items():
+        assert alarm["Properties"]["AlarmActions"] == topic, name
+        assert alarm["Properties"]["TreatMissingData"] == "notBreaching", name
+    assert TEMPLATE["Conditions"]["HasAlarmEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
+    for name in ("AlarmTopic", "AlarmTopicKey"):
+        assert RESOURCES[name]["Condition"] == "HasAlarmEmail"
+    assert RESOURCES["AlarmTopic"]["Properties"]["Subscription"] == [
+        {"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}
+    ]
+
+
+def test_every_parameter_is_described():
+    for name, parameter in PARAMETERS.items():
+        assert len(parameter.get("Description", "").split()) >= 4, f"{name}: describe it (the README table shows it)"
