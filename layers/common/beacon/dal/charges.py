@@ -90,7 +90,8 @@ class ChargesRepository:
                 pending = dict(response.get("UnprocessedItems") or {})
                 if not pending:
                     break
-                self._sleep(backoff_delay(attempt))
+                if attempt + 1 < MAX_ATTEMPTS:  # no point waiting after the last attempt
+                    self._sleep(backoff_delay(attempt))
             else:
                 raise StorageUnavailableError("storage is busy and did not take every charge; retry the request")
 
@@ -112,7 +113,8 @@ class ChargesRepository:
                 pending = dict(response.get("UnprocessedKeys") or {})
                 if not pending:
                     break
-                self._sleep(backoff_delay(attempt))
+                if attempt + 1 < MAX_ATTEMPTS:
+                    self._sleep(backoff_delay(attempt))
             else:
                 raise StorageUnavailableError("storage is busy; retry the request")
         return stored
