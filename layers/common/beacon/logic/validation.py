@@ -5,8 +5,6 @@ The pydantic models call them; the message is what an integrating developer read
 
 import unicodedata
 
-from email_validator import EmailNotValidError, validate_email
-
 MIN_CREATED_AT = 946_684_800  # 2000-01-01T00:00:00Z
 MAX_FUTURE_SECONDS = 24 * 60 * 60
 # Year 5138 in seconds; any plausible millisecond timestamp lies between it and 1,000 times it (beyond: not ms).
@@ -52,6 +50,9 @@ def normalize_email(value: str) -> str:
     if len(email) > MAX_EMAIL_CHARS:
         raise ValueError(f"email must be at most {MAX_EMAIL_CHARS} characters; got {len(email)}")
     check_identifier_text(email, "email")
+    # Imported on first use: requests identified by user_id alone never pay for it at cold start.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError as exc:
