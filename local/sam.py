@@ -159,13 +159,13 @@ def parameter_values(overrides: Mapping[str, str], document: dict[str, Any] | No
 
 
 def parse_parameter_overrides(text: str) -> dict[str, str]:
-    """``"LogLevel=DEBUG SessionTimeoutSeconds=60"`` (the syntax of ``sam --parameter-overrides``) as a dict."""
+    """``"LogLevel=DEBUG SessionTimeoutSeconds=60"`` (the short syntax of ``sam --parameter-overrides``) as a dict."""
     overrides = {}
     for pair in text.split():
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise TemplateError(f"parameter override {pair!r} is not Name=Value")
-        overrides[name.removeprefix("ParameterKey=")] = value
+        overrides[name] = value
     return overrides
 
 
