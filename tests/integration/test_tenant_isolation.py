@@ -1,0 +1,122 @@
+"""Tenant isolation: a key of one project never writes, reads, lists or revokes another project's data.
+
+Every endpoint and command is tried with keys of two projects ("local" and "globex", seeded by the
+``tables`` fixture) and the stored items are read back from DynamoDB to see whose they are.
+"""
+
+import json
+
+from beacon.cli.main import main
+from functions.bulk_charges.app import lambda_handler as bulk_charges
+from functions.create_charge.app import lambda_handler as create_charge
+from tests.builders import call, http_event
+from tests.conftest import OTHER_PROJECT, OTHER_PROJECT_SECRET_KEY, PROJECT, PUBLIC_KEY, SECRET_KEY
+
+
+def bearer(key: str, **headers: str | None) -> dict[str, str | None]:
+    return {"authorization": f"Bearer {key}", **headers}
+
+
+def charges_by_project(tables) -> dict[str, list[tuple[str, int]]]:
+    """project_id -> sorted (partition key, amount) of the stored charges."""
+    found: dict[str, list[tuple[str, int]]] = {}
+    for item in tables.charges():
+        found.setdefault(item["project_id"]["S"], []).append((item["PK"]["S"], int(item["amount"]["N"])))
+    return {project: sorted(charges) for project, charges in found.items()}
+
+
+def test_the_same_user_id_in_two_projects_is_two_customers(tables):
+    # Given one user_id charged through a key of each project
+    body = {"user_id": "shared-user", "amount": 100}
+    assert call(create_charge, http_event("create_charge.json", body=body, headers=bearer(PUBLIC_KEY))).status == 200
+    other = body | {"amount": 200}
+    assert (
+        call(create_charge, http_event("create_charge.json", body=other, headers=bearer(OTHER_PROJECT_SECRET_KEY)))
+    ).status == 200
+
+    # Then each charge is stored under its own project's customer, never the other's
+    assert charges_by_project(tables) == {
+        PROJECT: [(f"P#{PROJECT}#C#u#shared-user", 100)],
+        OTHER_PROJECT: [(f"P#{OTHER_PROJECT}#C#u#shared-user", 200)],
+    }
+
+
+def test_the_same_email_in_two_projects_is_two_customers_in_bulk(tables):
+    body = {"email": "Shared@Example.com", "charges": [{"amount": 1}, {"amount": 2}]}
+    for key in (SECRET_KEY, OTHER_PROJECT_SECRET_KEY):
+        answer = call(
+            bulk_charges, http_event("bulk_charges.json", body=body, headers=bearer(key, **{"idempotency-key": None}))
+        )
+        assert answer.status == 200, answer.body
+    assert charges_by_project(tables) == {
+        PROJECT: [(f"P#{PROJECT}#C#e#shared@example.com", 1), (f"P#{PROJECT}#C#e#shared@example.com", 2)],
+        OTHER_PROJECT: [
+            (f"P#{OTHER_PROJECT}#C#e#shared@example.com", 1),
+            (f"P#{OTHER_PROJECT}#C#e#shared@example.com", 2),
+        ],
+    }
+
+
+def test_a_body_cannot_choose_another_project(tables):
+    # Given a key of "local" and bodies that name "globex" every way a client might try
+    hostile = {"project_id": OTHER_PROJECT, "project": OTHER_PROJECT, "PK": f"P#{OTHER_PROJECT}#C#u#victim"}
+    single = {"user_id": "victim", "amount": 5} | hostile
+    bulk = {"user_id": "victim", "charges": [{"amount": 6} | hostile]} | hostile
+
+    # When they are sent to both write endpoints
+    assert call(create_charge, http_event("create_charge.json", body=single, headers=bearer(PUBLIC_KEY))).status == 200
+    answer = call(bulk_charges, http_event("bulk_charges.json", body=bulk, headers=bearer(SECRET_KEY)))
+    assert answer.status == 200, answer.body
+
+    # Then nothing reached the other project, and no stored item carries the smuggled fields
+    stored = charges_by_project(tables)
+    assert set(stored) == {PROJECT}
+    assert all(pk == f"P#{PROJECT}#C#u#victim" for pk, _ in stored[PROJECT])
+    assert all("project" not in item for item in tables.charges())
+
+
+def test_a_request_with_two_keys_belongs_to_the_header_key_only(tables):
+    # The Authorization header wins over ?api_key= and the body's api_key, whatever they name
+    event = http_event(
+        "create_charge.json",
+        body={"user_id": "u1", "amount": 7, "api_key": OTHER_PROJECT_SECRET_KEY},
+        headers=bearer(PUBLIC_KEY),
+        query={"api_key": OTHER_PROJECT_SECRET_KEY},
+    )
+    assert call(create_charge, event).status == 200
+    assert charges_by_project(tables) == {PROJECT: [(f"P#{PROJECT}#C#u#u1", 7)]}
+
+
+def test_an_idempotency_key_of_one_project_neither_replays_nor_blocks_another_projects_request(tables):
+    # Given the same Idempotency-Key and body sent by both projects to the bulk endpoint
+    body = {"user_id": "u1", "charges": [{"amount": 10}, {"amount": 20}]}
+    headers = {"idempotency-key": "same-key-in-both-projects"}
+    first = call(bulk_charges, http_event("bulk_charges.json", body=body, headers=bearer(SECRET_KEY, **headers)))
+    second = call(
+        bulk_charges, http_event("bulk_charges.json", body=body, headers=bearer(OTHER_PROJECT_SECRET_KEY, **headers))
+    )
+
+    # Then both are stored, each in its own project, and neither is answered as a replay
+    assert (first.status, second.status) == (200, 200)
+    assert "idempotent-replayed" not in second.headers
+    assert {project: len(charges) for project, charges in charges_by_project(tables).items()} == {
+        PROJECT: 2,
+        OTHER_PROJECT: 2,
+    }
+
+
+def test_keys_are_listed_and_revoked_only_within_their_project(tables, capsys):
+    # Given a key created for "globex"
+    assert main(["keys", "create", "--project", OTHER_PROJECT, "--kind", "public"]) == 0
+    created = json.loads(capsys.readouterr().out.splitlines()[0])
+
+    # Then listing "local" does not show it, and revoking it through "local" fails and changes nothing
+    assert main(["keys", "list", "--project", PROJECT]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert created["key_id"] not in {key["key_id"] for key in listed}
+    assert {key["kind"] for key in listed} == {"public", "secret"}
+
+    assert main(["keys", "revoke", "--project", PROJECT, "--key-id", created["key_id"]]) == 1
+    stored = [item for item in tables.items("ApiKeysTable") if item["key_id"]["S"] == created["key_id"]]
+    assert [item["project_id"]["S"] for item in stored] == [OTHER_PROJECT]
+    assert "revoked_at" not in stored[0]
