@@ -1,0 +1,41 @@
+"""GET /customers/summary?user_id=... (or ?email=...): a customer's charge summary and sessions.
+
+Trigger: API Gateway HTTP API (payload v2). Contract: DESIGN.md. Secret keys only, in the
+Authorization header (a public key gets 403). Exactly one of ``user_id`` and ``email`` (trimmed and
+lower-cased, as the write path stores it), else 400; 404 when the project has no summary for that
+customer. Reads one item; writes nothing. The summary trails the accepted charges by the stream's
+delay (usually a second or two).
+"""
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from beacon.api import create_resolver, current_caller, secret_key, success
+from beacon.models.parsing import parse_model
+from beacon.models.summary import SummaryQuery
+from beacon.observability import logger, metrics, tracer
+from beacon.summaries import read_summary
+
+app = create_resolver()
+
+
+@app.get("/customers/summary", middlewares=[secret_key])
+@tracer.capture_method
+def get_customer_summary() -> Response:
+    query = parse_model(SummaryQuery, app.current_event.query_string_parameters or {})
+    caller = current_caller(app)
+    summary = read_summary(caller.project_id, user_id=query.user_id, email=query.email)
+    logger.info(
+        "summary read", project_id=caller.project_id, key_id=caller.key_id, by="user_id" if query.user_id else "email"
+    )
+    metrics.add_metric(name="SummariesRead", unit=MetricUnit.Count, value=1)
+    return success(summary)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

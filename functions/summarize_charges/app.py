@@ -1,0 +1,49 @@
+"""Charges table stream -> per-customer charge summaries and sessions, exactly once.
+
+Trigger: the DynamoDB stream of the charges table (NEW_IMAGE), through an event source mapping whose
+filter passes only INSERTs of charge items; anything else that reaches the function is ignored.
+Contract: DESIGN.md "Exactly once". Each batch is grouped by customer and each customer's summary is
+written once (one TransactWriteItems that also marks the charges summarized; more past 99 charges).
+
+Failure semantics: a customer whose summary cannot be written has all its records reported in
+``batchItemFailures`` (ReportBatchItemFailures); Lambda retries from the lowest of them, and the
+records of other customers that come back with the retry are dropped by their ``summarized_at``
+markers. Bisect, a bounded number of retries and the SQS on-failure destination (template.yaml)
+make sure nothing is dropped silently; ``beacon summaries replay`` re-reads what landed there.
+
+Why not Powertools' BatchProcessor: it calls a handler per record, while a summary must be written
+once per customer per batch (one transaction for all of that customer's records). So the batch is
+read with Powertools' ``DynamoDBStreamEvent`` data class and the same partial response shape
+(``PartialItemFailureResponse``) is built by ``beacon.summaries.process_stream_records``.
+"""
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from beacon.observability import logger, metrics, tracer
+from beacon.summaries import process_stream_records
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+@event_source(data_class=DynamoDBStreamEvent)
+def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> PartialItemFailureResponse:
+    outcome = process_stream_records(event.records)
+    logger.info(
+        "stream batch summarized",
+        records=outcome.records,
+        ignored=outcome.ignored,
+        customers_updated=outcome.customers_updated,
+        charges_applied=outcome.charges_applied,
+        duplicates_skipped=outcome.duplicates_skipped,
+        customers_failed=outcome.customers_failed,
+        failed_records=len(outcome.failed),
+    )
+    metrics.add_metric(name="RecordsProcessed", unit=MetricUnit.Count, value=outcome.records)
+    metrics.add_metric(name="CustomersUpdated", unit=MetricUnit.Count, value=outcome.customers_updated)
+    metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=outcome.duplicates_skipped)
+    metrics.add_metric(name="SummaryFailures", unit=MetricUnit.Count, value=len(outcome.failed))
+    return outcome.response()

@@ -1,0 +1,85 @@
+"""Builders for DynamoDB stream events (from events/summarize_charges.json) and the charges they carry."""
+
+import copy
+import itertools
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from beacon.logic.summary import CustomerSummary, summarize
+from beacon.models.persistence import ChargeRecord
+from beacon.models.summary import StoredSummary
+from tests.builders import load_event
+
+# Sequence numbers as DynamoDB writes them: decimal strings, up to 40 digits (beyond a DynamoDB Number).
+_SEQUENCE_BASE = 4_000_000_000_000_000_000_000_000_000_000_000_000_000
+_sequences = itertools.count(1)
+T0 = 1_764_057_600
+
+
+def next_sequence() -> str:
+    return str(_SEQUENCE_BASE + next(_sequences) * 10)
+
+
+def charge(
+    customer: str = "u1",
+    *,
+    project: str = "local",
+    amount: int = 100,
+    created_at: int = T0,
+    received_at: int | None = None,
+    update_session: bool = True,
+    email: str | None = None,
+    charge_id: str | None = None,
+) -> ChargeRecord:
+    """A charge of customer ``u1`` (a user id) or ``e#x@y`` style e-mail customers when ``customer`` has an @."""
+    by_email = "@" in customer
+    return ChargeRecord(
+        project_id=project,
+        customer_id=f"e#{customer}" if by_email else f"u#{customer}",
+        charge_id=charge_id or uuid.uuid4().hex,
+        user_id=None if by_email else customer,
+        email=customer if by_email else email,
+        amount=amount,
+        created_at=created_at,
+        received_at=created_at if received_at is None else received_at,
+        update_session=update_session,
+    )
+
+
+def stream_record(item: dict[str, Any], *, sequence: str | None = None, event_name: str = "INSERT") -> dict[str, Any]:
+    """A Lambda-format stream record of ``item`` (attribute values), shaped like events/summarize_charges.json."""
+    record = copy.deepcopy(load_event("summarize_charges.json")["Records"][0])
+    record["eventID"] = uuid.uuid4().hex
+    record["eventName"] = event_name
+    record["dynamodb"]["Keys"] = {"PK": item["PK"], "SK": item["SK"]}
+    record["dynamodb"]["NewImage"] = item
+    record["dynamodb"]["SequenceNumber"] = sequence or next_sequence()
+    return record
+
+
+def stream_event(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    return {"Records": list(records)}
+
+
+def charge_records(charges: Iterable[ChargeRecord]) -> list[dict[str, Any]]:
+    return [stream_record(c.to_item()) for c in charges]
+
+
+def put_charges(client: Any, table: str, charges: Sequence[ChargeRecord]) -> None:
+    """Store charges as the write path does (the stream handler marks only charges that exist)."""
+    for chunk in (charges[i : i + 25] for i in range(0, len(charges), 25)):
+        client.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": c.to_item()}} for c in chunk]})
+
+
+def stored_summaries(client: Any, table: str) -> dict[tuple[str, str], StoredSummary]:
+    items = [i for page in client.get_paginator("scan").paginate(TableName=table) for i in page["Items"]]
+    return {(s.project_id, s.customer_id): s for s in map(StoredSummary.from_item, items)}
+
+
+def expected_summaries(charges: Iterable[ChargeRecord], timeout: int = 1800) -> dict[tuple[str, str], CustomerSummary]:
+    """What every customer's summary must be: the fold of all its charges at once."""
+    by_customer: dict[tuple[str, str], list[ChargeRecord]] = {}
+    for c in charges:
+        by_customer.setdefault((c.project_id, c.customer_id), []).append(c)
+    return {key: summarize(group, session_timeout=timeout) for key, group in by_customer.items()}

@@ -1,0 +1,261 @@
+"""The summary and session fold: examples, then hypothesis properties (split, order, reference model)."""
+
+import itertools
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from beacon.logic.summary import EMPTY_SUMMARY, add_activity, fold_charges, summarize
+from beacon.models.persistence import ChargeRecord
+
+TIMEOUT = 1800
+T0 = 1_764_000_000
+
+
+def charge(
+    charge_id: str,
+    *,
+    amount: int = 100,
+    created_at: int = T0,
+    received_at: int | None = None,
+    update_session: bool = True,
+    user_id: str | None = "u1",
+    email: str | None = None,
+) -> ChargeRecord:
+    return ChargeRecord(
+        project_id="p",
+        customer_id=f"u#{user_id}" if user_id else f"e#{email}",
+        charge_id=charge_id,
+        user_id=user_id,
+        email=email,
+        amount=amount,
+        created_at=created_at,
+        received_at=created_at if received_at is None else received_at,
+        update_session=update_session,
+    )
+
+
+def reference_sessions(times: list[int], timeout: int = TIMEOUT) -> int:
+    """Sessions the obvious way: sorted activity, a new one after a gap of more than the timeout."""
+    ordered = sorted(times)
+    return sum(1 for i, t in enumerate(ordered) if i == 0 or t - ordered[i - 1] > timeout)
+
+
+# ---------------------------------------------------------------- examples
+
+
+def test_an_empty_summary_has_no_charges_and_no_sessions():
+    summary = summarize([], session_timeout=TIMEOUT)
+    assert summary == EMPTY_SUMMARY
+    assert (summary.charges.count, summary.charges.total, summary.charges.last_amount) == (0, 0, None)
+    assert (summary.sessions.count, summary.sessions.first_seen_at, summary.sessions.last_seen_at) == (0, None, None)
+
+
+def test_count_total_first_last_and_last_amount_follow_created_at():
+    charges = [
+        charge("a", amount=500, created_at=T0 + 100, received_at=T0 + 300),
+        charge("b", amount=200, created_at=T0, received_at=T0 + 400),  # received later, created earlier
+        charge("c", amount=700, created_at=T0 + 50, received_at=T0 + 500),
+    ]
+    stats = summarize(charges, session_timeout=TIMEOUT).charges
+    assert (stats.count, stats.total) == (3, 1400)
+    assert (stats.first_at, stats.last_at) == (T0, T0 + 100)
+    assert stats.last_amount == 500
+
+
+def test_charges_created_in_the_same_second_break_ties_by_received_at_then_id():
+    same_second = [
+        charge("b", amount=1, created_at=T0, received_at=T0 + 10),
+        charge("a", amount=2, created_at=T0, received_at=T0 + 10),
+        charge("z", amount=3, created_at=T0, received_at=T0 + 5),
+    ]
+    assert summarize(same_second, session_timeout=TIMEOUT).charges.last_amount == 1  # ("b" > "a") at the latest receipt
+
+
+def test_first_tracked_activity_starts_session_one_and_sets_first_and_last_seen():
+    sessions = summarize([charge("a", received_at=T0)], session_timeout=TIMEOUT).sessions
+    assert (sessions.count, sessions.first_seen_at, sessions.last_seen_at) == (1, T0, T0)
+
+
+@pytest.mark.parametrize(
+    ("gap", "sessions"),
+    [(0, 1), (TIMEOUT - 1, 1), (TIMEOUT, 1), (TIMEOUT + 1, 2), (10 * TIMEOUT, 2)],
+)
+def test_a_new_session_starts_only_after_more_than_the_timeout_of_inactivity(gap, sessions):
+    charges = [charge("a", received_at=T0), charge("b", received_at=T0 + gap)]
+    assert summarize(charges, session_timeout=TIMEOUT).sessions.count == sessions
+
+
+def test_update_session_false_changes_neither_sessions_nor_last_seen():
+    first = summarize([charge("a", received_at=T0)], session_timeout=TIMEOUT)
+    after = fold_charges(
+        first, [charge("b", received_at=T0 + 99 * TIMEOUT, update_session=False)], session_timeout=TIMEOUT
+    )
+    assert after.sessions == first.sessions
+    assert after.charges.count == 2
+
+
+def test_historical_imports_alone_give_no_session_and_no_first_seen():
+    imported = [charge(str(i), received_at=T0 + i * 10 * TIMEOUT, update_session=False) for i in range(5)]
+    summary = summarize(imported, session_timeout=TIMEOUT)
+    assert (summary.sessions.count, summary.sessions.first_seen_at, summary.sessions.last_seen_at) == (0, None, None)
+    assert summary.charges.count == 5
+
+
+def test_first_seen_is_the_earliest_tracked_activity_even_when_it_arrives_late():
+    late = fold_charges(
+        summarize([charge("b", received_at=T0 + 5000)], session_timeout=TIMEOUT),
+        [charge("a", received_at=T0)],
+        session_timeout=TIMEOUT,
+    )
+    assert (late.sessions.first_seen_at, late.sessions.last_seen_at, late.sessions.count) == (T0, T0 + 5000, 2)
+
+
+def test_a_late_charge_between_two_sessions_bridges_them_into_one():
+    apart = summarize([charge("a", received_at=T0), charge("c", received_at=T0 + 2 * TIMEOUT)], session_timeout=TIMEOUT)
+    assert apart.sessions.count == 2
+    bridged = fold_charges(apart, [charge("b", received_at=T0 + TIMEOUT)], session_timeout=TIMEOUT)
+    assert bridged.sessions.count == 1
+    assert bridged.sessions.spans == ((T0, T0 + 2 * TIMEOUT),)
+
+
+def test_the_latest_email_sent_with_the_user_id_is_kept():
+    charges = [
+        charge("a", received_at=T0 + 10, email="new@example.com"),
+        charge("b", received_at=T0, email="old@example.com"),
+        charge("c", received_at=T0 + 20, email=None),  # a charge without an address keeps the last one
+    ]
+    summary = summarize(charges, session_timeout=TIMEOUT)
+    assert (summary.user_id, summary.email) == ("u1", "new@example.com")
+
+
+def test_a_customer_known_by_email_only_has_no_user_id():
+    summary = summarize([charge("a", user_id=None, email="ada@example.com")], session_timeout=TIMEOUT)
+    assert (summary.user_id, summary.email) == (None, "ada@example.com")
+
+
+def test_only_the_most_recent_spans_are_kept_and_older_ones_still_count():
+    visits = [charge(str(i), received_at=T0 + i * 10 * TIMEOUT) for i in range(8)]
+    summary = summarize(visits, session_timeout=TIMEOUT, max_spans=3)
+    assert summary.sessions.count == 8
+    assert summary.sessions.closed == 5
+    assert len(summary.sessions.spans) == 3
+
+
+def test_a_charge_older_than_the_retained_window_counts_as_its_own_session_until_a_rebuild():
+    visits = [charge(str(i), received_at=T0 + (i + 1) * 10 * TIMEOUT) for i in range(4)]
+    kept = summarize(visits, session_timeout=TIMEOUT, max_spans=2)
+    # activity inside the first (dropped) visit: the fold can no longer see that it belongs to it
+    late = fold_charges(kept, [charge("late", received_at=T0 + 10 * TIMEOUT + 1)], session_timeout=TIMEOUT, max_spans=2)
+    assert late.sessions.count == 5
+    rebuilt = summarize([*visits, charge("late", received_at=T0 + 10 * TIMEOUT + 1)], session_timeout=TIMEOUT)
+    assert rebuilt.sessions.count == 4
+
+
+def test_add_activity_keeps_spans_sorted_and_apart():
+    spans = add_activity([], T0, TIMEOUT)
+    spans = add_activity(spans, T0 + 5 * TIMEOUT, TIMEOUT)
+    spans = add_activity(spans, T0 - 5 * TIMEOUT, TIMEOUT)
+    assert spans == [(T0 - 5 * TIMEOUT, T0 - 5 * TIMEOUT), (T0, T0), (T0 + 5 * TIMEOUT, T0 + 5 * TIMEOUT)]
+    assert add_activity(spans, T0 + 10, TIMEOUT)[1] == (T0, T0 + 10)
+
+
+def test_max_spans_must_be_positive():
+    with pytest.raises(ValueError, match="max_spans"):
+        fold_charges(EMPTY_SUMMARY, [charge("a")], session_timeout=TIMEOUT, max_spans=0)
+
+
+# ---------------------------------------------------------------- properties
+
+charge_lists = st.lists(
+    st.builds(
+        lambda amount, created, received, update, email: (amount, created, received, update, email),
+        st.integers(min_value=0, max_value=10**12),
+        st.integers(min_value=0, max_value=5 * TIMEOUT),
+        st.integers(min_value=0, max_value=40 * TIMEOUT),
+        st.booleans(),
+        st.sampled_from([None, "a@example.com", "b@example.com"]),
+    ),
+    max_size=60,
+).map(
+    lambda rows: [
+        charge(
+            f"c{index:03d}",
+            amount=amount,
+            created_at=T0 + created,
+            received_at=T0 + received,
+            update_session=update,
+            email=email,
+        )
+        for index, (amount, created, received, update, email) in enumerate(rows)
+    ]
+)
+
+
+def fold_in_batches(charges: list[ChargeRecord], cuts: list[int], max_spans: int = 50) -> object:
+    summary = EMPTY_SUMMARY
+    bounds = sorted({0, len(charges), *(c % (len(charges) + 1) for c in cuts)})
+    for start, end in itertools.pairwise(bounds):
+        summary = fold_charges(summary, charges[start:end], session_timeout=TIMEOUT, max_spans=max_spans)
+    return summary
+
+
+@settings(max_examples=300, deadline=None)
+@given(charges=charge_lists, cuts=st.lists(st.integers(min_value=0), max_size=10), seed=st.randoms())
+def test_folding_in_any_order_and_any_split_equals_folding_all_at_once(charges, cuts, seed):
+    all_at_once = summarize(charges, session_timeout=TIMEOUT)
+    shuffled = list(charges)
+    seed.shuffle(shuffled)
+    assert fold_in_batches(shuffled, cuts) == all_at_once
+
+
+@settings(max_examples=300, deadline=None)
+@given(charges=charge_lists)
+def test_the_fold_agrees_with_a_reference_computation(charges):
+    summary = summarize(charges, session_timeout=TIMEOUT)
+    tracked = [c.received_at for c in charges if c.update_session]
+    assert summary.charges.count == len(charges)
+    assert summary.charges.total == sum(c.amount for c in charges)
+    assert summary.charges.first_at == min((c.created_at for c in charges), default=None)
+    assert summary.charges.last_at == max((c.created_at for c in charges), default=None)
+    latest = max(charges, key=lambda c: (c.created_at, c.received_at, c.charge_id), default=None)
+    assert summary.charges.last_amount == (latest.amount if latest else None)
+    assert summary.sessions.count == reference_sessions(tracked)
+    assert summary.sessions.first_seen_at == min(tracked, default=None)
+    assert summary.sessions.last_seen_at == max(tracked, default=None)
+    with_email = [c for c in charges if c.email is not None]
+    newest = max(with_email, key=lambda c: (c.received_at, c.charge_id), default=None)
+    assert summary.email == (newest.email if newest else None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(charges=charge_lists, cuts=st.lists(st.integers(min_value=0), max_size=10))
+def test_with_a_small_span_window_folding_in_time_order_is_still_exact(charges, cuts):
+    # Given charges that arrive in received_at order (the normal case), in any batches
+    in_order = sorted(charges, key=lambda c: (c.received_at, c.charge_id))
+    # When the fold keeps only 2 spans
+    summary = fold_in_batches(in_order, cuts, max_spans=2)
+    # Then the session count is still exact
+    assert summary.sessions.count == reference_sessions([c.received_at for c in charges if c.update_session])  # type: ignore[attr-defined]
+
+
+def test_order_independence_on_a_large_random_history():
+    rng = random.Random(7)
+    # 2,000 charges in 12 bursts of visits (even a partial burst makes at most 3 spans: fewer than the fold keeps),
+    # shuffled and split in 40 batches
+    charges = [
+        charge(
+            f"c{i}",
+            amount=rng.randint(0, 10_000),
+            created_at=T0 + rng.randint(0, 10**6),
+            received_at=T0 + rng.randrange(12) * 20 * TIMEOUT + rng.randint(0, 3 * TIMEOUT),
+            update_session=rng.random() < 0.8,
+        )
+        for i in range(2_000)
+    ]
+    expected = summarize(charges, session_timeout=TIMEOUT)
+    rng.shuffle(charges)
+    assert fold_in_batches(charges, [rng.randint(0, 2_000) for _ in range(40)]) == expected
+    assert expected.sessions.count == reference_sessions([c.received_at for c in charges if c.update_session])
