@@ -1,0 +1,336 @@
+"""Security promises of the API, each tried through the real handlers against moto.
+
+- API keys are stored only as SHA-256 hashes, looked up by hash and compared in constant time.
+- A revoked key stops working once its cache entry expires (API_KEY_CACHE_TTL_SECONDS), not later.
+- No key, request body or e-mail address reaches the logs at INFO; the logs carry the request id
+  and the project id instead.
+"""
+
+import hashlib
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from beacon import auth
+from beacon.cli.main import main
+from beacon.dal import aws
+from beacon.errors import UnauthorizedError
+from beacon.observability import logger
+from functions.bulk_charges.app import lambda_handler as bulk_charges
+from functions.create_charge.app import lambda_handler as create_charge
+from local.template import ROOT, template
+from tests.builders import call, http_event, load_event
+from tests.conftest import OTHER_PROJECT_SECRET_KEY, PUBLIC_KEY, SECRET_KEY, table_env_names
+
+EMAIL = "Canary.Person@Example.org"
+USER_ID = "canary-user-7f3a"
+AMOUNT = 987_654_321
+
+
+def bearer(key: str) -> dict[str, str | None]:
+    return {"authorization": f"Bearer {key}"}
+
+
+def created_key(capsys, project: str, kind: str) -> dict[str, str]:
+    assert main(["keys", "create", "--project", project, "--kind", kind]) == 0
+    return json.loads(capsys.readouterr().out.splitlines()[0])
+
+
+# ---------------------------------------------------------------- keys at rest and their comparison
+
+
+def test_keys_are_stored_as_sha256_hashes_only(tables, capsys):
+    # Given keys created by the command, for two projects and both kinds
+    keys = [created_key(capsys, project, kind) for project in ("shop-eu", "shop-us") for kind in ("public", "secret")]
+
+    # When the whole keys table is read back
+    stored = tables.items("ApiKeysTable")
+    dump = json.dumps(stored)
+
+    # Then each key is found under its SHA-256, and neither the key nor its secret part is stored anywhere
+    hashes = {item["PK"]["S"] for item in stored}
+    for key in [k["key"] for k in keys] + [PUBLIC_KEY, SECRET_KEY, OTHER_PROJECT_SECRET_KEY]:
+        assert f"KEY#{hashlib.sha256(key.encode()).hexdigest()}" in hashes
+        assert key not in dump
+    for key in keys:
+        secret_part = key["key"][7:]  # what follows the 7 characters kept as a display prefix
+        assert len(secret_part) >= 24
+        assert secret_part not in dump
+        assert secret_part[:8] not in dump
+
+
+def test_a_key_is_looked_up_by_its_hash_and_compared_in_constant_time(tables, monkeypatch):
+    # Given a record of every GetItem sent to DynamoDB and of every comparison of secrets
+    sent: list[dict[str, Any]] = []
+    aws.dynamodb_client().meta.events.register(
+        "provide-client-params.dynamodb.GetItem", lambda params, **_: sent.append(params)
+    )
+    compared: list[tuple[str, str]] = []
+    real_compare_digest = auth.hmac.compare_digest
+
+    def spy(a: str, b: str) -> bool:
+        compared.append((a, b))
+        return real_compare_digest(a, b)
+
+    monkeypatch.setattr(auth.hmac, "compare_digest", spy)
+
+    # When a request is authenticated
+    answer = call(create_charge, http_event("create_charge.json", headers=bearer(SECRET_KEY)))
+
+    # Then DynamoDB was asked for the key's hash (the key never left the function) ...
+    assert answer.status == 200, answer.body
+    key_hash = hashlib.sha256(SECRET_KEY.encode()).hexdigest()
+    key_lookups = [p for p in sent if p["TableName"].endswith("ApiKeysTable")]
+    assert key_lookups == [{"TableName": key_lookups[0]["TableName"], "Key": {"PK": {"S": f"KEY#{key_hash}"}}}]
+    assert SECRET_KEY not in json.dumps(sent)
+    # ... and the stored hash was checked with hmac.compare_digest, not ==
+    assert compared == [(key_hash, key_hash)]
+
+
+def test_an_unknown_key_is_401_and_writes_nothing(tables):
+    for key in ("sk_" + "x" * 32, "pk_" + "y" * 32, SECRET_KEY[:-1]):
+        answer = call(create_charge, http_event("create_charge.json", headers=bearer(key)))
+        assert answer.status == 401, key
+        assert answer.body["errors"] == [{"field": "api_key", "message": "unknown API key"}]
+        assert answer.headers["www-authenticate"] == 'Bearer realm="beacon"'
+    assert tables.charges() == []
+
+
+# ---------------------------------------------------------------- revocation
+
+
+class FakeMonotonicClock:
+    """A ``time.monotonic`` the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> FakeMonotonicClock:
+    fake = FakeMonotonicClock()
+    monkeypatch.setattr(auth.time, "monotonic", fake)
+    return fake
+
+
+def test_a_revoked_key_works_until_its_cache_entry_expires_and_never_after(tables, capsys, clock, monkeypatch):
+    # Given a key cached for 60 s by a function that just used it
+    monkeypatch.setenv("API_KEY_CACHE_TTL_SECONDS", "60")
+    auth.get_settings.cache_clear()
+    key = created_key(capsys, "shop-eu", "public")
+
+    def send(amount: int) -> int:
+        body = {"user_id": "u1", "amount": amount}
+        return call(create_charge, http_event("create_charge.json", body=body, headers=bearer(key["key"]))).status
+
+    assert send(1) == 200
+
+    # When the key is revoked
+    assert main(["keys", "revoke", "--project", "shop-eu", "--key-id", key["key_id"]]) == 0
+
+    # Then the function keeps accepting it for at most the TTL (the documented window) ...
+    clock.now += 59
+    assert send(2) == 200
+    # ... and refuses it from then on, writing nothing
+    clock.now += 2
+    assert send(3) == 401
+    clock.now += 3_600
+    assert send(4) == 401
+    assert sorted(int(item["amount"]["N"]) for item in tables.charges()) == [1, 2]
+
+
+def test_with_a_zero_ttl_revocation_is_immediate(tables, capsys, monkeypatch):
+    monkeypatch.setenv("API_KEY_CACHE_TTL_SECONDS", "0")
+    auth.get_settings.cache_clear()
+    key = created_key(capsys, "shop-eu", "secret")
+    assert auth.authenticate(key["key"], "header").project_id == "shop-eu"
+    assert main(["keys", "revoke", "--project", "shop-eu", "--key-id", key["key_id"]]) == 0
+    with pytest.raises(UnauthorizedError, match="revoked"):
+        auth.authenticate(key["key"], "header")
+
+
+# ---------------------------------------------------------------- logs
+
+
+class CapturedLogs:
+    """What Powertools' Logger wrote (its own handler and JSON formatter), one dict per line."""
+
+    def __init__(self, buffer: io.StringIO) -> None:
+        self.buffer = buffer
+
+    @property
+    def text(self) -> str:
+        return self.buffer.getvalue()
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.text.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def logs() -> Iterator[CapturedLogs]:
+    """The handlers' log output at INFO, the level the template deploys with."""
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous_stream, previous_level = handler.setStream(buffer), logger.log_level
+    logger.setLevel("INFO")
+    try:
+        yield CapturedLogs(buffer)
+    finally:
+        handler.setStream(previous_stream)
+        logger.setLevel(previous_level)
+
+
+def secrets_in(text: str, secrets: list[str]) -> list[str]:
+    lowered = text.lower()
+    return [secret for secret in secrets if secret.lower() in lowered]
+
+
+def test_no_key_body_or_email_reaches_the_logs_at_info(tables, capsys, logs):
+    # Given a revoked key, an unknown one, and a body that carries an e-mail address and a user id
+    revoked = created_key(capsys, "local", "public")
+    assert main(["keys", "revoke", "--project", "local", "--key-id", revoked["key_id"]]) == 0
+    unknown = "sk_" + "u" * 40
+    charge = {"user_id": USER_ID, "email": EMAIL, "amount": AMOUNT}
+    bulk = {"email": EMAIL, "charges": [{"amount": 1}, {"amount": 2}]}
+    no_header = {"authorization": None}
+
+    # When they are sent every way a client can send them, accepted or refused
+    answers = [
+        call(create_charge, http_event("create_charge.json", body=charge, headers=bearer(PUBLIC_KEY))),
+        call(
+            create_charge,
+            http_event("create_charge.json", body=charge, headers=no_header, query={"api_key": SECRET_KEY}),
+        ),
+        call(
+            create_charge,
+            load_event("create_charge_beacon.json") | {"body": json.dumps(charge | {"api_key": PUBLIC_KEY})},
+        ),
+        call(bulk_charges, http_event("bulk_charges.json", body=bulk, headers=bearer(OTHER_PROJECT_SECRET_KEY))),
+        # refused: same Idempotency-Key, another body (422); bad type (400); broken JSON (400)
+        call(
+            bulk_charges,
+            http_event("bulk_charges.json", body=bulk | {"user_id": USER_ID}, headers=bearer(OTHER_PROJECT_SECRET_KEY)),
+        ),
+        call(
+            create_charge,
+            http_event("create_charge.json", body=charge | {"amount": str(AMOUNT)}, headers=bearer(SECRET_KEY)),
+        ),
+        call(
+            create_charge,
+            http_event("create_charge.json", raw_body=json.dumps(charge)[:-4], headers=bearer(SECRET_KEY)),
+        ),
+        # refused keys: unknown, revoked, malformed, not a Bearer token (401)
+        call(create_charge, http_event("create_charge.json", body=charge, headers=bearer(unknown))),
+        call(create_charge, http_event("create_charge.json", body=charge, headers=bearer(revoked["key"]))),
+        call(create_charge, http_event("create_charge.json", body=charge, headers=no_header, query={"api_key": EMAIL})),
+        call(
+            create_charge,
+            http_event("create_charge.json", body=charge, headers={"authorization": f"Basic {SECRET_KEY}"}),
+        ),
+    ]
+    assert [a.status for a in answers] == [200, 200, 200, 200, 422, 400, 400, 401, 401, 401, 401]
+
+    # Then every request was logged, and no key, e-mail address or body value is in the logs
+    assert len(logs.lines) >= len(answers)
+    keys = [PUBLIC_KEY, SECRET_KEY, OTHER_PROJECT_SECRET_KEY, unknown, revoked["key"], revoked["key"][7:]]
+    body_values = [EMAIL, USER_ID, str(AMOUNT), json.dumps(charge)[:20]]
+    assert secrets_in(logs.text, keys + body_values) == []
+    assert "@" not in logs.text
+
+
+def test_logs_carry_the_request_id_the_project_and_the_key_id(tables, logs):
+    # Given a bulk request of three charges
+    event = http_event("bulk_charges.json", headers=bearer(SECRET_KEY))
+    assert call(bulk_charges, event).status == 200
+
+    # Then its INFO line names the request (the API's request id), the project, the key's public id and the counts
+    [line] = [line for line in logs.lines if line["message"] == "charges recorded"]
+    assert line["level"] == "INFO"
+    assert line["correlation_id"] == event["requestContext"]["requestId"]
+    assert line["function_request_id"]
+    assert line["project_id"] == "local"
+    assert line["key_id"] == auth.key_id_of(hashlib.sha256(SECRET_KEY.encode()).hexdigest())
+    assert (line["charges"], line["stored"]) == (3, 3)
+
+
+def test_a_refused_request_is_logged_with_its_status_and_the_fields_only(tables, logs):
+    event = http_event("create_charge.json", body={"email": EMAIL, "amount": -1}, headers=bearer(SECRET_KEY))
+    assert call(create_charge, event).status == 400
+    [line] = [line for line in logs.lines if line["message"] == "request refused"]
+    assert line["status"] == 400
+    assert line["fields"] == ["amount"]
+    assert line["correlation_id"] == event["requestContext"]["requestId"]
+    assert EMAIL.lower() not in logs.text.lower()
+
+
+# ---------------------------------------------------------------- logs and metrics as deployed
+
+DEPLOYED_RUN = """
+import boto3
+from moto import mock_aws
+
+with mock_aws():
+    from tests.conftest import create_tables, seed_keys
+
+    create_tables(boto3.client("dynamodb", region_name="us-east-1"))
+    seed_keys()
+    from functions.bulk_charges.app import lambda_handler
+    from tests.builders import FakeLambdaContext, http_event
+
+    lambda_handler(http_event("bulk_charges.json"), FakeLambdaContext())
+"""
+
+
+def test_with_the_templates_settings_logs_name_the_service_and_metrics_have_a_namespace_and_service_dimension():
+    # Given a fresh interpreter configured as template.yaml's Globals configure the functions
+    variables = template()["Globals"]["Function"]["Environment"]["Variables"]
+    service, namespace = variables["POWERTOOLS_SERVICE_NAME"], variables["POWERTOOLS_METRICS_NAMESPACE"]
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("POWERTOOLS_", "AWS_"))}
+    env |= {f"{name}": f"test-{logical_id}" for name, logical_id in table_env_names().items()}
+    env |= {
+        "POWERTOOLS_SERVICE_NAME": service,
+        "POWERTOOLS_METRICS_NAMESPACE": namespace,
+        "POWERTOOLS_LOG_LEVEL": template()["Parameters"]["LogLevel"]["Default"],
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)]),
+    }
+
+    # When a bulk request is handled there, as Lambda would run it
+    run = subprocess.run(
+        [sys.executable, "-c", DEPLOYED_RUN],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+
+    # Then its log line names the service, and its metrics go to the namespace with a service dimension
+    [recorded] = [line for line in lines if line.get("message") == "charges recorded"]
+    assert recorded["service"] == service
+    assert recorded["project_id"] == "local"
+    [emf] = [line for line in lines if "ChargesAccepted" in line]
+    [directive] = emf["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == namespace
+    assert ["service"] in directive["Dimensions"]
+    assert emf["service"] == service
+    assert emf["ChargesAccepted"] == [3.0]
+    assert SECRET_KEY not in run.stdout
