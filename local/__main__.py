@@ -16,10 +16,8 @@ from local.stack import PROJECT, LocalStack, StackSettings
 
 def banner(stack: LocalStack) -> str:
     """What the terminal shows once everything is up: where, which keys, one request to try."""
-    settings, resources = stack.settings, stack.resources
-    local_names = set(resources.tables.values()) | set(resources.queue_urls.values())
-    exports = {name: value for name, value in stack.environment.items() if name.startswith("AWS_")}
-    exports |= {name: value for name, value in sorted(stack.environment.items()) if value in local_names}
+    settings = stack.settings
+    exports = stack.cli_environment()
     streams = [
         f"{p.mapping.table} stream -> {p.mapping.function} (batch {p.mapping.batch_size}, "
         f"window {p.mapping.batching_window_seconds:g} s, {len(p.mapping.filters)} filter(s))"

@@ -16,6 +16,7 @@ from werkzeug.serving import make_server
 
 from beacon.auth import new_key_record
 from beacon.dal.api_keys import ApiKeysRepository
+from local import moto_fixes
 from local.sam import LocalResources
 from local.template import resources_of_type, table_definitions
 
@@ -72,6 +73,7 @@ class EmbeddedAws(ThreadedMotoServer):
         self._server.serve_forever()
 
     def start(self) -> None:
+        moto_fixes.apply()
         super().start()
         if self._error is not None:
             raise self._error

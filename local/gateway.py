@@ -158,14 +158,19 @@ def _envelope(status: int, field: str, message: str) -> HttpResponse:
     return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode("utf-8"))
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # A keep-alive connection a client never closes must not hold up the shutdown.
+    block_on_close = False
+
+
 class Gateway:
     """The HTTP server: one thread per connection, HTTP/1.1 keep-alive, requests to functions."""
 
     def __init__(self, routes: Sequence[Route], invoke: Invoke, host: str = "127.0.0.1", port: int = 3000) -> None:
         self.routes = list(routes)
         self.invoke = invoke
-        self._server = ThreadingHTTPServer((host, port), _handler_class(self))
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), _handler_class(self))
         self._thread: threading.Thread | None = None
 
     @property
@@ -218,6 +223,9 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
     class RequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "beacon-local"
+        # Headers and body leave in two writes: with Nagle's algorithm on, a keep-alive client waits
+        # for a delayed ACK (40-200 ms) before the body arrives.
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             started = time.perf_counter()

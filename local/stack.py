@@ -17,6 +17,7 @@ from local.gateway import Gateway
 from local.lambdas import Invoker, load_functions
 from local.sam import (
     LocalResources,
+    TemplateError,
     environment,
     functions,
     http_routes,
@@ -26,6 +27,7 @@ from local.sam import (
 )
 from local.streams import GivenUp, StreamPoller, print_given_up
 from local.template import template
+from scripts.stack_env import OUTPUT_TO_ENV
 
 REGION = "us-east-1"
 STACK_NAME = "beacon-local"
@@ -137,6 +139,21 @@ class LocalStack:
         for thread in self._threads:
             thread.join()
         self.aws.stop()
+
+    def cli_environment(self) -> dict[str, str]:
+        """What ``bin/beacon`` needs to work on this stack: the AWS endpoint, and the stack outputs it reads."""
+        names = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION")
+        exports = {name: self.environment[name] for name in names}
+        for name, output in template().get("Outputs", {}).items():
+            if name not in OUTPUT_TO_ENV:
+                continue
+            if "Condition" in output and not self.resources.condition(output["Condition"]):
+                continue
+            try:
+                exports[OUTPUT_TO_ENV[name]] = str(self.resources.resolve(output["Value"]))
+            except TemplateError:
+                continue
+        return exports
 
     def _function_environment(self) -> dict[str, str]:
         return {

@@ -1,0 +1,111 @@
+"""Two flaws of moto's TransactWriteItems that the local stack cannot live with, and their fix.
+
+moto (5.2) backs a transaction up by deep-copying every table it touches, once per operation, and
+rolls a cancelled one back by putting the copies in place of the tables. So:
+
+1. each transaction costs time proportional to everything the tables (and their streams) hold:
+   a local stack slows down the longer it runs (a 200-record stream batch took seconds);
+2. a cancellation swaps the table's stream for the copy's: readers of the stream keep the old one,
+   see the cancelled writes as records, and never see a later write (the summaries stop).
+
+The fix, applied to the embedded server only: the tables are not copied; the items a transaction
+touches are remembered (as they were) with the length of each stream, and a cancellation restores
+exactly those and cuts the streams back. It relies on the embedded server serving one call at a
+time (``local.aws``), so that nothing else changes the tables during a transaction.
+"""
+
+import copy
+import types
+from collections.abc import Callable
+from typing import Any
+
+from moto.dynamodb import models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import StreamShard, Table
+
+_Snapshot = tuple[Table, DynamoType, DynamoType | None, Item | None]
+_original_transact_write_items: Callable[..., None] | None = None
+
+
+def _deepcopy_except_tables(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def _key_values(table: Table, attributes: dict[str, Any]) -> tuple[DynamoType, DynamoType | None] | None:
+    if table.hash_key_attr not in attributes:
+        return None
+    range_value = None
+    if table.range_key_attr is not None:
+        if table.range_key_attr not in attributes:
+            return None
+        range_value = DynamoType(attributes[table.range_key_attr])
+    return DynamoType(attributes[table.hash_key_attr]), range_value
+
+
+def _snapshot(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[_Snapshot]:
+    snapshots: list[_Snapshot] = []
+    for entry in transact_items:
+        operation, arguments = next(iter(entry.items()))
+        table = backend.tables.get(arguments.get("TableName"))
+        if table is None:
+            continue
+        keys = _key_values(table, arguments.get("Item", {}) if operation == "Put" else arguments.get("Key", {}))
+        if keys is None:
+            continue
+        hash_value, range_value = keys
+        items: Any = table.items  # {hash: Item} or {hash: {range: Item}}
+        current = items.get(hash_value)
+        if range_value is not None:
+            current = current.get(range_value) if current else None
+        snapshots.append((table, hash_value, range_value, copy.deepcopy(current)))
+    return snapshots
+
+
+def _restore(snapshots: list[_Snapshot], stream_lengths: list[tuple[StreamShard, int]]) -> None:
+    for table, hash_value, range_value, item in reversed(snapshots):
+        items: Any = table.items
+        if range_value is None:
+            if item is None:
+                items.pop(hash_value, None)
+            else:
+                items[hash_value] = item
+        elif item is None:
+            items.get(hash_value, {}).pop(range_value, None)
+        else:
+            items[hash_value][range_value] = item
+    for shard, length in stream_lengths:
+        del shard.items[length:]
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    assert _original_transact_write_items is not None
+    snapshots = _snapshot(self, transact_items)
+    shards = {id(t.stream_shard): t.stream_shard for t, *_ in snapshots if t.stream_shard is not None}
+    stream_lengths = [(shard, len(shard.items)) for shard in shards.values()]
+    try:
+        _original_transact_write_items(self, transact_items)
+    except Exception:
+        _restore(snapshots, stream_lengths)
+        raise
+
+
+def apply() -> None:
+    """Install the fix in this process (idempotent)."""
+    global _original_transact_write_items
+    if _original_transact_write_items is not None:
+        return
+    _original_transact_write_items = DynamoDBBackend.transact_write_items
+    # The module's ``copy.deepcopy(table)`` becomes the table itself: the rollback that follows is a no-op.
+    models.copy = types.SimpleNamespace(deepcopy=_deepcopy_except_tables)  # type: ignore[assignment]
+    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+
+
+def remove() -> None:
+    """Put moto back as it was (for tests that apply the fix in a shared process)."""
+    global _original_transact_write_items
+    if _original_transact_write_items is None:
+        return
+    DynamoDBBackend.transact_write_items = _original_transact_write_items  # type: ignore[method-assign]
+    models.copy = copy
+    _original_transact_write_items = None

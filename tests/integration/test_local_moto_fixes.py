@@ -1,0 +1,103 @@
+"""The local stack's fix of moto's TransactWriteItems: a cancelled one leaves the table and its stream as they were."""
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from local import moto_fixes
+
+
+@pytest.fixture
+def fixed_moto(tables) -> Iterator[None]:
+    moto_fixes.apply()
+    yield
+    moto_fixes.remove()
+
+
+@pytest.fixture
+def charges(tables, fixed_moto):
+    name = tables.names["ChargesTable"]
+    arn = tables.client.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = [
+        streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    ]
+
+    def new_records() -> list[str]:
+        answer = streams.get_records(ShardIterator=iterator[0])
+        iterator[0] = answer["NextShardIterator"]
+        return [f"{r['eventName']} {r['dynamodb']['Keys']['SK']['S']}" for r in answer["Records"]]
+
+    def key(sk: str) -> dict:
+        return {"PK": {"S": "P#t#C#u#1"}, "SK": {"S": sk}}
+
+    def item(sk: str):
+        return tables.client.get_item(TableName=name, Key=key(sk)).get("Item")
+
+    tables.client.put_item(TableName=name, Item={**key("A"), "n": {"N": "1"}})
+    return name, key, item, new_records, tables.client
+
+
+def test_a_cancelled_transaction_restores_the_items_and_leaves_no_stream_record(charges):
+    name, key, item, new_records, client = charges
+    assert new_records() == ["INSERT A"]
+
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": name, "Item": {**key("B"), "n": {"N": "2"}}}},
+                {
+                    "Update": {
+                        "TableName": name,
+                        "Key": key("A"),
+                        "UpdateExpression": "SET n = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": name,
+                        "Key": key("Z"),
+                        "ConditionExpression": "attribute_exists(PK)",
+                    }
+                },
+            ]
+        )
+
+    assert item("B") is None
+    assert item("A")["n"] == {"N": "1"}
+    assert new_records() == []
+    client.put_item(TableName=name, Item={**key("C"), "n": {"N": "3"}})
+    assert new_records() == ["INSERT C"]  # the stream readers still follow the table
+
+
+def test_a_successful_transaction_is_applied_and_streamed(charges):
+    name, key, item, new_records, client = charges
+    new_records()
+
+    client.transact_write_items(
+        TransactItems=[
+            {
+                "Put": {
+                    "TableName": name,
+                    "Item": {**key("B"), "n": {"N": "2"}},
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": name,
+                    "Key": key("A"),
+                    "UpdateExpression": "SET n = :two",
+                    "ExpressionAttributeValues": {":two": {"N": "2"}},
+                }
+            },
+        ]
+    )
+
+    assert item("B")["n"] == {"N": "2"}
+    assert item("A")["n"] == {"N": "2"}
+    assert new_records() == ["INSERT B", "MODIFY A"]
