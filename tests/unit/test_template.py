@@ -104,6 +104,62 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+# ---------------------------------------------------------------- stream processing
+
+
+@pytest.mark.parametrize(("name", "props"), stream_sources(), ids=[name for name, _ in stream_sources()])
+def test_every_stream_source_reports_partial_failures_bisects_and_cannot_drop_records_silently(name, props):
+    assert "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []), f"{name}: ReportBatchItemFailures"
+    assert props.get("BisectBatchOnFunctionError") is True, f"{name}: bisect on error"
+    retries = props.get("MaximumRetryAttempts")
+    assert isinstance(retries, int) and 0 <= retries <= 10, f"{name}: a retry cap (default -1 retries forever)"
+    age = props.get("MaximumRecordAgeInSeconds")
+    assert isinstance(age, int) and 60 <= age <= 86_400, f"{name}: a maximum record age (-1 keeps them a day)"
+    on_failure = props.get("DestinationConfig", {}).get("OnFailure", {})
+    assert on_failure.get("Destination"), f"{name}: an on-failure destination"
+    filters = props.get("FilterCriteria", {}).get("Filters", [])
+    assert filters and all(f.get("Pattern") for f in filters), f"{name}: a FilterCriteria"
+
+
+def test_a_stream_table_has_a_consumer_for_its_stream():
+    streamed = {name for name, table in TABLES.items() if "StreamSpecification" in table["Properties"]}
+    consumed = {target_of(props.get("Stream")) for _, props in stream_sources()}
+    assert streamed <= consumed, f"tables whose stream nobody reads: {streamed - consumed}"
+
+
+def test_every_on_failure_queue_is_encrypted_and_alarmed_when_not_empty():
+    queues = {target_of(props["DestinationConfig"]["OnFailure"]["Destination"]) for _, props in stream_sources()}
+    assert queues, "no on-failure queue"
+    for queue in queues:
+        assert RESOURCES[queue]["Type"] == "AWS::SQS::Queue"
+        props = RESOURCES[queue]["Properties"]
+        assert props.get("SqsManagedSseEnabled") is True or props.get("KmsMasterKeyId"), f"{queue}: SSE"
+        [alarm] = alarms_on("ApproximateNumberOfMessagesVisible", {"Name": "QueueName", "Value": queue_name(queue)})
+        assert alarm["Namespace"] == "AWS/SQS"
+        assert alarm["Threshold"] == 0
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_every_stream_consumer_has_an_iterator_age_alarm_in_seconds_of_a_threshold_parameter():
+    consumers = {name.split(".")[0] for name, _ in stream_sources() if "." in name}
+    assert consumers
+    for function in consumers:
+        [alarm] = [
+            a["Properties"]
+            for a in ALARMS.values()
+            for m in a["Properties"].get("Metrics", [])
+            if m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "IteratorAge"
+            and m["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
+        ]
+        metrics = {m["Id"]: m for m in alarm["Metrics"]}
+        assert metrics["age"]["MetricStat"]["Metric"]["Namespace"] == "AWS/Lambda"
+        assert metrics["age"]["MetricStat"]["Stat"] == "Maximum"
+        # IteratorAge is in milliseconds; the parameter is in seconds.
+        assert metrics["seconds"]["Expression"] == "age / 1000"
+        assert ref(alarm["Threshold"]) == "IteratorAgeAlarmSeconds"
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
 # ---------------------------------------------------------------- functions
 
 
@@ -262,6 +318,16 @@ def test_access_logs_go_to_a_log_group_with_retention_and_never_record_query_str
 
 
 # ---------------------------------------------------------------- alarms
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_function_has_an_errors_and_a_throttles_alarm(function):
+    for metric in ("Errors", "Throttles"):
+        [alarm] = alarms_on(metric, {"Name": "FunctionName", "Value": {"Ref": function}})
+        assert alarm["Namespace"] == "AWS/Lambda"
+        assert alarm["Statistic"] == "Sum"
+        assert alarm["Threshold"] == 1
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
 def test_the_api_5xx_rate_has_an_alarm():
