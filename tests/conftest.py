@@ -11,6 +11,7 @@ from moto import mock_aws
 from beacon import auth, ingest
 from beacon.dal import aws
 from beacon.dal.api_keys import ApiKeysRepository
+from beacon.observability import metrics
 from beacon.settings import get_settings
 from local.template import table_definitions, template
 
@@ -38,6 +39,9 @@ def reset_caches() -> None:
     aws.dynamodb_client.cache_clear()
     ingest._idempotent_store.cache_clear()
     auth.key_cache.clear()
+    # With POWERTOOLS_METRICS_DISABLED, Powertools never flushes (so never clears) the metric set; at 100
+    # values of one metric it serializes them itself, which fails without the namespace read at import.
+    metrics.clear_metrics()
 
 
 @pytest.fixture(autouse=True)

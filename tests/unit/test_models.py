@@ -236,3 +236,12 @@ def test_any_created_at_in_milliseconds_is_refused_with_the_milliseconds_message
 def test_any_created_at_more_than_a_day_ahead_is_refused(ahead):
     errors = errors_of(CreateChargeRequest, {"user_id": "u", "amount": 1, "created_at": int(time.time()) + ahead})
     assert list(errors) == ["created_at"]
+
+
+def test_a_rule_broken_inside_a_bulk_names_the_charge_in_its_message():
+    charges: list[dict[str, object]] = [{"amount": 1}, {"amount": 1}, {"amount": 1, "created_at": 1_764_000_000_000}]
+    errors = errors_of(BulkChargesRequest, {"user_id": "u", "charges": charges})
+    assert errors == {
+        "charges[2].created_at": "charges[2].created_at must be UNIX seconds; 1764000000000 looks like milliseconds "
+        "(divide by 1000)"
+    }

@@ -88,6 +88,8 @@ def test_user_ids_are_opaque_and_kept_exactly(value):
         ("a\ud800", "user_id must not contain control or invisible characters (found U+D800)"),
         ("a\ue000", "user_id must not contain control or invisible characters (found U+E000)"),
         ("a\u0378", "user_id must not contain control or invisible characters (found U+0378)"),
+        ("a\u2028b", "user_id must not contain control or invisible characters (found U+2028)"),
+        ("a\u2029b", "user_id must not contain control or invisible characters (found U+2029)"),
     ],
 )
 def test_bad_user_ids_are_refused(value, message):
@@ -96,7 +98,7 @@ def test_bad_user_ids_are_refused(value, message):
     assert str(caught.value) == message
 
 
-@given(st.text(alphabet=st.characters(categories=["Cc", "Cf", "Co"]), min_size=1), st.text(), st.text())
+@given(st.text(alphabet=st.characters(categories=["Cc", "Cf", "Co", "Zl", "Zp"]), min_size=1), st.text(), st.text())
 def test_an_identifier_holding_any_control_or_format_character_is_refused(bad, before, after):
     with pytest.raises(ValueError, match=r"(control or invisible characters|empty or blank)"):
         check_identifier_text(before + bad + after, "user_id")

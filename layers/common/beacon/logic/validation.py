@@ -32,7 +32,8 @@ def check_identifier_text(value: str, name: str) -> str:
     if not value.strip():
         raise ValueError(f"{name} must not be empty or blank")
     for char in value:
-        if unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn"}:
+        # control, format (zero-width, bidi), surrogate, private-use, unassigned, line and paragraph separators
+        if unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}:
             raise ValueError(f"{name} must not contain control or invisible characters (found U+{ord(char):04X})")
     return value
 

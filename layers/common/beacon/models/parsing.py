@@ -60,7 +60,10 @@ def _message(error: ErrorDetails, field: str) -> str:
     if kind == "too_long":
         return f"{field} must hold at most {ctx['max_length']} items; got {ctx.get('actual_length', 'more')}"
     if kind == "value_error":
-        return str(ctx.get("error", error["msg"]))
+        message = str(ctx.get("error", error["msg"]))
+        # the rules name the bare field ("created_at must..."); inside a bulk, say which charge
+        leaf = field.rsplit(".", 1)[-1]
+        return field + message[len(leaf) :] if field != leaf and message.startswith(f"{leaf} ") else message
     return f"{field}: {error['msg']}"
 
 
