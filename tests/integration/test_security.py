@@ -25,9 +25,12 @@ from beacon.errors import UnauthorizedError
 from beacon.observability import logger
 from functions.bulk_charges.app import lambda_handler as bulk_charges
 from functions.create_charge.app import lambda_handler as create_charge
+from functions.get_summary.app import lambda_handler as get_summary
+from functions.summarize_charges.app import lambda_handler as summarize_charges
 from local.template import ROOT, template
-from tests.builders import call, http_event, load_event
+from tests.builders import FakeLambdaContext, call, http_event, load_event
 from tests.conftest import OTHER_PROJECT_SECRET_KEY, PUBLIC_KEY, SECRET_KEY, table_env_names
+from tests.stream_builders import stream_event, stream_record
 
 EMAIL = "Canary.Person@Example.org"
 USER_ID = "canary-user-7f3a"
@@ -159,6 +162,35 @@ def test_with_a_zero_ttl_revocation_is_immediate(tables, capsys, monkeypatch):
         auth.authenticate(key["key"], "header")
 
 
+# ---------------------------------------------------------------- secret keys stay out of URLs
+
+
+def test_the_read_endpoint_refuses_a_secret_key_in_the_url_even_a_valid_one(tables, logs):
+    # Given a customer with a summary in "local"
+    assert call(create_charge, http_event("create_charge.json", headers=bearer(PUBLIC_KEY))).status == 200
+    records = [stream_record(item) for item in tables.charges()]
+    assert summarize_charges(stream_event(records), FakeLambdaContext()) == {"batchItemFailures": []}
+    in_url = {"user_id": "user_42", "api_key": SECRET_KEY}
+
+    # When its valid secret key is sent as ?api_key= instead of the Authorization header
+    answer = call(get_summary, http_event("get_summary.json", headers={"authorization": None}, query=in_url))
+
+    # Then it is 401 with a message that says where the key goes, and no summary is in the answer
+    assert answer.status == 401
+    assert answer.body["data"] is None
+    [error] = answer.body["errors"]
+    assert error["field"] == "api_key"
+    assert "Authorization header" in error["message"]
+    assert SECRET_KEY not in json.dumps(answer.body)
+    # while the same key in the header reads the summary, and a public key in the URL is 403
+    assert call(get_summary, http_event("get_summary.json", headers=bearer(SECRET_KEY))).status == 200
+    public = {"user_id": "user_42", "api_key": PUBLIC_KEY}
+    assert (
+        call(get_summary, http_event("get_summary.json", headers={"authorization": None}, query=public)).status == 403
+    )
+    assert SECRET_KEY not in logs.text and PUBLIC_KEY not in logs.text
+
+
 # ---------------------------------------------------------------- logs
 
 
@@ -241,12 +273,22 @@ def test_no_key_body_or_email_reaches_the_logs_at_info(tables, capsys, logs):
         ),
     ]
     assert [a.status for a in answers] == [200, 200, 200, 200, 422, 400, 400, 401, 401, 401, 401]
+    # and the stream handler summarizes what was stored, and the summaries are read by user id and e-mail
+    records = [stream_record(item) for item in tables.charges()]
+    assert summarize_charges(stream_event(records), FakeLambdaContext()) == {"batchItemFailures": []}
+    for key, query in (
+        (SECRET_KEY, {"user_id": USER_ID}),
+        (OTHER_PROJECT_SECRET_KEY, {"email": EMAIL}),
+        (SECRET_KEY, {"email": "nobody@example.com"}),
+    ):
+        answers.append(call(get_summary, http_event("get_summary.json", headers=bearer(key), query=query)))
+    assert [a.status for a in answers[-3:]] == [200, 200, 404]
 
     # Then every request was logged, and no key, e-mail address or body value is in the logs
     assert len(logs.lines) >= len(answers)
     keys = [PUBLIC_KEY, SECRET_KEY, OTHER_PROJECT_SECRET_KEY, unknown, revoked["key"], revoked["key"][7:]]
     body_values = [EMAIL, USER_ID, str(AMOUNT), json.dumps(charge)[:20]]
-    assert secrets_in(logs.text, keys + body_values) == []
+    assert secrets_in(logs.text, keys + body_values + ["nobody@example.com"]) == []
     assert "@" not in logs.text
 
 
@@ -263,6 +305,21 @@ def test_logs_carry_the_request_id_the_project_and_the_key_id(tables, logs):
     assert line["project_id"] == "local"
     assert line["key_id"] == auth.key_id_of(hashlib.sha256(SECRET_KEY.encode()).hexdigest())
     assert (line["charges"], line["stored"]) == (3, 3)
+
+
+def test_the_stream_handler_logs_how_many_customers_it_updated_and_no_identity(tables, logs):
+    for body in ({"email": EMAIL, "amount": 1}, {"user_id": USER_ID, "amount": 2}, {"user_id": USER_ID, "amount": 3}):
+        assert (
+            call(create_charge, http_event("create_charge.json", body=body, headers=bearer(SECRET_KEY))).status == 200
+        )
+    context = FakeLambdaContext()
+    records = [stream_record(item) for item in tables.charges()]
+    assert summarize_charges(stream_event(records), context) == {"batchItemFailures": []}
+
+    [line] = [line for line in logs.lines if line["message"] == "stream batch summarized"]
+    assert line["function_request_id"] == context.aws_request_id
+    assert (line["records"], line["customers_updated"], line["customers_failed"]) == (3, 2, 0)
+    assert secrets_in(logs.text, [EMAIL, USER_ID]) == []
 
 
 def test_a_refused_request_is_logged_with_its_status_and_the_fields_only(tables, logs):

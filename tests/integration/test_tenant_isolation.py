@@ -9,8 +9,11 @@ import json
 from beacon.cli.main import main
 from functions.bulk_charges.app import lambda_handler as bulk_charges
 from functions.create_charge.app import lambda_handler as create_charge
-from tests.builders import call, http_event
+from functions.get_summary.app import lambda_handler as get_summary
+from functions.summarize_charges.app import lambda_handler as summarize_charges
+from tests.builders import FakeLambdaContext, call, http_event
 from tests.conftest import OTHER_PROJECT, OTHER_PROJECT_SECRET_KEY, PROJECT, PUBLIC_KEY, SECRET_KEY
+from tests.stream_builders import stream_event, stream_record
 
 
 def bearer(key: str, **headers: str | None) -> dict[str, str | None]:
@@ -120,3 +123,53 @@ def test_keys_are_listed_and_revoked_only_within_their_project(tables, capsys):
     stored = [item for item in tables.items("ApiKeysTable") if item["key_id"]["S"] == created["key_id"]]
     assert [item["project_id"]["S"] for item in stored] == [OTHER_PROJECT]
     assert "revoked_at" not in stored[0]
+
+
+def summarize_stored_charges(tables) -> None:
+    """Run the stream handler on every stored charge, as the charges table's stream would deliver them."""
+    records = [stream_record(item) for item in tables.charges()]
+    assert summarize_charges(stream_event(records), FakeLambdaContext()) == {"batchItemFailures": []}
+
+
+def read_summary(key: str, **query: str):
+    event = http_event("get_summary.json", headers=bearer(key), query=query)
+    return call(get_summary, event)
+
+
+def test_summaries_are_built_and_read_per_project(tables):
+    # Given the same user_id and e-mail charged in both projects
+    for key, amount in ((PUBLIC_KEY, 100), (OTHER_PROJECT_SECRET_KEY, 200), (OTHER_PROJECT_SECRET_KEY, 50)):
+        body = {"user_id": "shared-user", "amount": amount}
+        assert call(create_charge, http_event("create_charge.json", body=body, headers=bearer(key))).status == 200
+    body = {"email": "only@local.example", "amount": 9}
+    assert call(create_charge, http_event("create_charge.json", body=body, headers=bearer(PUBLIC_KEY))).status == 200
+
+    # When the stream handler has summarized them
+    summarize_stored_charges(tables)
+
+    # Then each project holds its own summary of the shared user ...
+    summaries = {(i["PK"]["S"], i["SK"]["S"]): int(i["charge_total"]["N"]) for i in tables.items("SummariesTable")}
+    assert summaries == {
+        (f"P#{PROJECT}", "C#u#shared-user"): 100,
+        (f"P#{OTHER_PROJECT}", "C#u#shared-user"): 250,
+        (f"P#{PROJECT}", "C#e#only@local.example"): 9,
+    }
+    # ... and each project's secret key reads only its own
+    mine, theirs = (
+        read_summary(SECRET_KEY, user_id="shared-user"),
+        read_summary(OTHER_PROJECT_SECRET_KEY, user_id="shared-user"),
+    )
+    assert (mine.status, theirs.status) == (200, 200)
+    assert (mine.body["data"]["charges"]["count"], mine.body["data"]["charges"]["total"]) == (1, 100)
+    assert (theirs.body["data"]["charges"]["count"], theirs.body["data"]["charges"]["total"]) == (2, 250)
+    assert read_summary(SECRET_KEY, email="only@local.example").status == 200
+    assert read_summary(OTHER_PROJECT_SECRET_KEY, email="only@local.example").status == 404
+
+
+def test_a_query_cannot_name_another_project(tables):
+    assert call(create_charge, http_event("create_charge.json", headers=bearer(OTHER_PROJECT_SECRET_KEY))).status == 200
+    summarize_stored_charges(tables)
+    # user_42 exists only in "globex"; a "local" key that names globex in every parameter still sees nothing
+    answer = read_summary(SECRET_KEY, user_id="user_42", project_id=OTHER_PROJECT, project=OTHER_PROJECT)
+    assert answer.status == 404, answer.body
+    assert read_summary(OTHER_PROJECT_SECRET_KEY, user_id="user_42").status == 200
