@@ -1,0 +1,207 @@
+"""Cold start: each function's module import in a fresh interpreter, against the floor of boto3 + one client + pydantic.
+
+Each run is a new ``python`` process with the environment Lambda gives the function (the template's variables,
+``LAMBDA_TASK_ROOT``, a trace header, region and credentials), so that Powertools behaves as it does on Lambda
+(the Tracer is on when the template says ``Tracing: Active``). The probe times, inside the process, the import
+of the handler module (all it builds at load time) in wall-clock and CPU time, then the first request against
+a real botocore client answered in memory. Rounds are interleaved (floor, handler 1, handler 2, ...) so that
+a burst of noise on the machine hits every target alike; the CPU times are what the ratios use, because
+other processes on a busy machine stretch wall-clock time but not the CPU time of the probe.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.metadata import packages_distributions
+from pathlib import Path
+from typing import Any
+
+from benchmarks.functions import FunctionSpec, function_specs
+from benchmarks.stats import median
+from local.template import ROOT
+
+PROBE = Path(__file__).resolve().parent / "cold_probe.py"
+TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+# What the python3.13 Lambda runtime itself provides, besides the layer.
+RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
+_IMPORTTIME = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|\s*(\S+)")
+
+
+@dataclass
+class ColdResult:
+    """The runs of one target (a function or the floor)."""
+
+    name: str
+    init_ms: list[float] = field(default_factory=list)
+    init_cpu_ms: list[float] = field(default_factory=list)
+    first_ms: list[float] = field(default_factory=list)
+    first_cpu_ms: list[float] = field(default_factory=list)
+    answer: Any = None
+    calls: dict[str, int] = field(default_factory=dict)
+    heavy: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def init(self) -> float:
+        return median(self.init_ms)
+
+    @property
+    def init_cpu(self) -> float:
+        return median(self.init_cpu_ms)
+
+    @property
+    def first(self) -> float:
+        return median(self.first_ms)
+
+    @property
+    def first_cpu(self) -> float:
+        return median(self.first_cpu_ms)
+
+
+@dataclass
+class ColdReport:
+    """Every target's runs; ``floor`` is the reference."""
+
+    runs: int
+    floor: ColdResult
+    functions: list[ColdResult]
+    floor_modules_ms: float = 0.0
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@lru_cache(maxsize=1)
+def modules_outside_layer() -> frozenset[str]:
+    """Top-level modules of the virtualenv that neither the layer (its requirements.txt) nor the runtime has."""
+    requirements = (ROOT / "layers" / "common" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    allowed = {_normalize(re.split(r"[=<>~!; \[]", line, maxsplit=1)[0]) for line in requirements if line.strip()}
+    allowed |= {_normalize(name) for name in RUNTIME_DISTRIBUTIONS}
+    return frozenset(
+        module
+        for module, distributions in packages_distributions().items()
+        if not any(_normalize(d) in allowed for d in distributions) and not module.startswith("_")
+    )
+
+
+def lambda_environment(spec: FunctionSpec | None) -> dict[str, str]:
+    """The environment a Lambda execution environment gives the function (no AWS call ever leaves the machine)."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_SESSION_TOKEN": "bench",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        "_X_AMZN_TRACE_ID": TRACE_HEADER,
+        "BENCH_ROOT": str(ROOT),
+        "BENCH_BLOCKED": ",".join(sorted(modules_outside_layer())),
+    }
+    layer = str(ROOT / "layers" / "common")
+    if spec is None:
+        env["PYTHONPATH"] = layer
+        env["AWS_LAMBDA_FUNCTION_NAME"] = "floor"
+        return env
+    env.update(spec.environment)
+    env["PYTHONPATH"] = os.pathsep.join([layer, str(spec.code_dir)])
+    env["LAMBDA_TASK_ROOT"] = str(spec.code_dir)
+    env["AWS_LAMBDA_FUNCTION_NAME"] = spec.logical_id
+    return env
+
+
+def _probe_args(spec: FunctionSpec | None, *, first_request: bool) -> list[str]:
+    if spec is None:
+        return ["floor"]
+    args = [spec.module, spec.handler]
+    if first_request and spec.event_file is not None:
+        args.append(str(spec.event_file))
+    return args
+
+
+def run_probe(spec: FunctionSpec | None) -> dict[str, Any]:
+    """One fresh interpreter: its timings and the first request's answer."""
+    completed = subprocess.run(
+        [sys.executable, "-P", str(PROBE), *_probe_args(spec, first_request=True)],
+        env=lambda_environment(spec),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    lines = [line for line in completed.stdout.splitlines() if line.startswith('{"init_ms"')]
+    if completed.returncode != 0 or not lines:
+        target = spec.logical_id if spec else "floor"
+        raise RuntimeError(f"cold-start probe of {target} failed:\n{completed.stderr[-2000:]}")
+    outcome: dict[str, Any] = json.loads(lines[-1])
+    return outcome
+
+
+def import_profile(spec: FunctionSpec | None) -> dict[str, float]:
+    """``python -X importtime``: module -> self time in ms (importtime's own overhead inflates every figure)."""
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-P", str(PROBE), *_probe_args(spec, first_request=False)],
+        env=lambda_environment(spec),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    profile: dict[str, float] = {}
+    for match in _IMPORTTIME.finditer(completed.stderr):
+        profile[match.group(3)] = profile.get(match.group(3), 0.0) + int(match.group(1)) / 1000
+    return profile
+
+
+def _group(module: str) -> str:
+    parts = module.split(".")
+    if parts[0] == "aws_lambda_powertools":
+        return ".".join(parts[:3])
+    if parts[0] == "beacon":
+        return "beacon (own modules: pydantic models built at import)"
+    return parts[0]
+
+
+def heavy_beyond_floor(profile: dict[str, float], floor: dict[str, float], top: int = 8) -> list[tuple[str, float]]:
+    """What a function imports that the floor does not, grouped by package, heaviest first."""
+    extra: dict[str, float] = {}
+    for module, self_ms in profile.items():
+        if module not in floor:
+            extra[_group(module)] = extra.get(_group(module), 0.0) + self_ms
+    heaviest = sorted(extra.items(), key=lambda pair: -pair[1])[:top]
+    return [(name, round(ms, 1)) for name, ms in heaviest]
+
+
+def measure(runs: int, *, profile: bool = True) -> ColdReport:
+    """``runs`` interleaved rounds over the floor and every function of the template."""
+    specs = function_specs()
+    floor = ColdResult("floor: import boto3, one DynamoDB client, import pydantic")
+    results = {spec.logical_id: ColdResult(spec.logical_id) for spec in specs}
+    for _ in range(runs):
+        for spec in [None, *specs]:
+            outcome = run_probe(spec)
+            target = floor if spec is None else results[spec.logical_id]
+            target.init_ms.append(outcome["init_ms"])
+            target.init_cpu_ms.append(outcome["init_cpu_ms"])
+            if "first_request_ms" in outcome:
+                target.first_ms.append(outcome["first_request_ms"])
+                target.first_cpu_ms.append(outcome["first_request_cpu_ms"])
+                target.answer, target.calls = outcome.get("answer"), outcome.get("calls", {})
+    report = ColdReport(runs=runs, floor=floor, functions=list(results.values()))
+    if profile:
+        floor_profile = import_profile(None)
+        report.floor_modules_ms = round(sum(floor_profile.values()), 1)
+        for spec in specs:
+            results[spec.logical_id].heavy = heavy_beyond_floor(import_profile(spec), floor_profile)
+    return report

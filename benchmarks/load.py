@@ -1,0 +1,364 @@
+"""End to end: a bounded client sends charges to a running API at rising rates, then checks every summary.
+
+The target is anything with a base URL and the keys of one project: by default the local stack
+(``python -m local``, what ``make dev`` runs), started in a process of its own on free ports; any
+other ``Target`` can be swapped in. The client is open-loop: requests are scheduled at the step's
+rate and handed to a bounded pool of worker threads (keep-alive connections); a request that finds
+every worker busy is counted as not sent (client saturated), never silently delayed. Latency is
+measured from the scheduled start, so a server that falls behind shows it (no coordinated omission).
+
+A probe thread sends, twice a second, one charge for a customer of its own and polls the summaries
+of the probes not yet seen every 100 ms: the delay from the 200 to the first summary that counts the
+charge is the summary lag (to within the polling interval). After the last step the client waits
+for the stream to drain, then checks that the charges stored equal the charges accepted and that
+every customer's summary (count and total) equals what was accepted for it.
+"""
+
+import os
+import queue
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests  # type: ignore[import-untyped]
+
+from benchmarks.stats import percentile
+from local.template import ROOT
+
+READY_LINE = "Ctrl-C stops."
+PROBE_INTERVAL = 0.5  # seconds between two probe charges
+POLL_INTERVAL = 0.1  # seconds between two looks at the probes' summaries: the lag's resolution
+PROBE_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """A running API and what the client needs to check it afterwards."""
+
+    base_url: str
+    public_key: str
+    secret_key: str
+    count_stored: Callable[[str], int]  # project_id -> charge items stored for it
+
+
+@dataclass
+class Step:
+    """One rate step's outcome."""
+
+    rate: float
+    seconds: float
+    sent: int = 0
+    accepted: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    not_sent: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    @property
+    def accepted_per_second(self) -> float:
+        return self.accepted / self.seconds if self.seconds else 0.0
+
+    @property
+    def p50_ms(self) -> float:
+        return percentile(self.latencies_ms, 50)
+
+    @property
+    def p99_ms(self) -> float:
+        return percentile(self.latencies_ms, 99)
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+
+@dataclass
+class LoadReport:
+    """Every step, the summary lag and the final checks."""
+
+    steps: list[Step]
+    lag_ms: list[float]
+    lag_timeouts: int
+    accepted_charges: int
+    stored_charges: int
+    customers: int
+    summaries_right: int
+    drain_seconds: float
+    workers: int
+
+    @property
+    def lag_p50_ms(self) -> float:
+        return percentile(self.lag_ms, 50)
+
+    @property
+    def lag_p99_ms(self) -> float:
+        return percentile(self.lag_ms, 99)
+
+
+class _Ledger:
+    """What the API accepted, per customer: (charges, total amount)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.customers: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+
+    def accept(self, customer: str, amounts: list[int]) -> None:
+        with self.lock:
+            entry = self.customers[customer]
+            entry[0] += len(amounts)
+            entry[1] += sum(amounts)
+
+    @property
+    def charges(self) -> int:
+        return sum(count for count, _ in self.customers.values())
+
+
+def _session(workers: int) -> requests.Session:
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=workers, pool_maxsize=workers)
+    session.mount("http://", adapter)
+    return session
+
+
+def _charge_request(rng: random.Random, customer: str) -> tuple[str, dict[str, Any], list[int]]:
+    """80% single charges, 20% bulks of 1 to 20."""
+    if rng.random() < 0.8:
+        amount = rng.randint(1, 100_000)
+        return "/charges", {"user_id": customer, "amount": amount}, [amount]
+    amounts = [rng.randint(1, 100_000) for _ in range(rng.randint(1, 20))]
+    return "/charges/bulk", {"user_id": customer, "charges": [{"amount": a} for a in amounts]}, amounts
+
+
+def run_load(
+    target: Target,
+    *,
+    rates: list[float],
+    step_seconds: float,
+    workers: int = 16,
+    customers: int = 200,
+    drain_timeout: float = 120.0,
+    seed: int = 11,
+) -> LoadReport:
+    """Send charges at each rate for ``step_seconds``, measure the summary lag, then check every summary."""
+    rng = random.Random(seed)
+    run_id = uuid.uuid4().hex[:8]
+    pool = [f"load-{run_id}-{i}" for i in range(customers)]
+    ledger = _Ledger()
+    session = _session(workers + 2)
+    headers = {"Authorization": f"Bearer {target.public_key}"}
+    jobs: queue.Queue[tuple[float, str, dict[str, Any], str, list[int], Step] | None] = queue.Queue(maxsize=workers)
+
+    def worker() -> None:
+        while (job := jobs.get()) is not None:
+            scheduled, path, body, customer, amounts, step = job
+            try:
+                response = session.post(f"{target.base_url}{path}", json=body, headers=headers, timeout=30)
+                outcome = str(response.status_code)
+            except requests.RequestException as exc:
+                outcome = type(exc).__name__
+            elapsed = (time.perf_counter() - scheduled) * 1000
+            with ledger.lock:
+                step.latencies_ms.append(elapsed)
+                if outcome == "200":
+                    step.accepted += 1
+                else:
+                    step.errors[outcome] = step.errors.get(outcome, 0) + 1
+            if outcome == "200":
+                ledger.accept(customer, amounts)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    stop_probe = threading.Event()
+    lags: list[float] = []
+    lag_timeouts = [0]
+    probe = threading.Thread(
+        target=_probe_summaries, args=(target, ledger, run_id, stop_probe, lags, lag_timeouts), daemon=True
+    )
+    probe.start()
+    steps = []
+    for rate in rates:
+        step = Step(rate=rate, seconds=step_seconds)
+        started = time.perf_counter()
+        for n in range(int(rate * step_seconds)):
+            scheduled = started + n / rate
+            pause = scheduled - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            customer = rng.choice(pool)
+            path, body, amounts = _charge_request(rng, customer)
+            try:
+                jobs.put_nowait((scheduled, path, body, customer, amounts, step))
+                step.sent += 1
+            except queue.Full:
+                step.not_sent += 1
+        steps.append(step)
+    for _ in threads:
+        jobs.put(None)
+    for thread in threads:
+        thread.join()
+    stop_probe.set()
+    probe.join()
+
+    drain_started = time.perf_counter()
+    right = _wait_for_summaries(target, session, ledger, drain_timeout)
+    drain_seconds = time.perf_counter() - drain_started
+    return LoadReport(
+        steps=steps,
+        lag_ms=lags,
+        lag_timeouts=lag_timeouts[0],
+        accepted_charges=ledger.charges,
+        stored_charges=target.count_stored("local"),
+        customers=len(ledger.customers),
+        summaries_right=right,
+        drain_seconds=drain_seconds,
+        workers=workers,
+    )
+
+
+def _probe_summaries(
+    target: Target, ledger: _Ledger, run_id: str, stop: threading.Event, lags: list[float], timeouts: list[int]
+) -> None:
+    """Every ``PROBE_INTERVAL`` a charge for a new customer; every ``POLL_INTERVAL`` a look at those not seen yet."""
+    session = _session(2)
+    public = {"Authorization": f"Bearer {target.public_key}"}
+    secret = {"Authorization": f"Bearer {target.secret_key}"}
+    outstanding: dict[str, float] = {}
+    n, next_probe = 0, time.perf_counter()
+    while not stop.is_set() or outstanding:
+        now = time.perf_counter()
+        if not stop.is_set() and now >= next_probe:
+            n += 1
+            customer = f"probe-{run_id}-{n}"
+            next_probe = now + PROBE_INTERVAL
+            try:
+                response = session.post(
+                    f"{target.base_url}/charges", json={"user_id": customer, "amount": 1}, headers=public, timeout=30
+                )
+            except requests.RequestException:
+                response = None
+            if response is not None and response.status_code == 200:
+                outstanding[customer] = time.perf_counter()
+                ledger.accept(customer, [1])
+        for customer, accepted_at in list(outstanding.items()):
+            try:
+                answer = session.get(
+                    f"{target.base_url}/customers/summary", params={"user_id": customer}, headers=secret, timeout=30
+                )
+            except requests.RequestException:
+                continue
+            seen = time.perf_counter()
+            if answer.status_code == 200 and answer.json()["data"]["charges"]["count"] >= 1:
+                lags.append((seen - accepted_at) * 1000)
+                del outstanding[customer]
+            elif seen - accepted_at > PROBE_TIMEOUT:
+                timeouts[0] += 1
+                del outstanding[customer]
+        time.sleep(POLL_INTERVAL)
+
+
+def _wait_for_summaries(target: Target, session: requests.Session, ledger: _Ledger, timeout: float) -> int:
+    """Poll every customer's summary until all equal the ledger (or the timeout); return how many are right."""
+    secret = {"Authorization": f"Bearer {target.secret_key}"}
+    pending = dict(ledger.customers)
+    deadline = time.perf_counter() + timeout
+    while pending and time.perf_counter() < deadline:
+        for customer, (count, total) in list(pending.items()):
+            answer = session.get(
+                f"{target.base_url}/customers/summary", params={"user_id": customer}, headers=secret, timeout=30
+            )
+            if answer.status_code == 200:
+                charges = answer.json()["data"]["charges"]
+                if (charges["count"], charges["total"]) == (count, total):
+                    del pending[customer]
+        if pending:
+            time.sleep(0.5)
+    return len(ledger.customers) - len(pending)
+
+
+# ---------------------------------------------------------------- the local stack
+
+
+@contextmanager
+def local_stack() -> Iterator[Target]:
+    """``python -m local`` in a process of its own, on free ports; stopped as Ctrl-C would."""
+    import boto3
+
+    env = {
+        **os.environ,
+        "PORT": "0",
+        "DYNAMODB_PORT": "0",
+        "BEACON_PUBLIC_KEY": "pk_local_dev",
+        "BEACON_SECRET_KEY": "sk_local_dev",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)]),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("PARAMETER_OVERRIDES", None)
+    with tempfile.TemporaryDirectory() as scratch:
+        log_path = Path(scratch) / "stack.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            text = _wait_until_ready(process, log_path)
+            url = re.search(r"^  API\s+(\S+)$", text, re.MULTILINE)
+            exports = dict(re.findall(r"^  export (\w+)=(\S+)$", text, re.MULTILINE))
+            if not url or "AWS_ENDPOINT_URL" not in exports:
+                raise RuntimeError(f"unexpected start-up output of the local stack:\n{text}")
+            dynamodb = boto3.client(
+                "dynamodb",
+                endpoint_url=exports["AWS_ENDPOINT_URL"],
+                region_name=exports.get("AWS_REGION", "us-east-1"),
+                aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
+            )
+            table = exports["CHARGES_TABLE_NAME"]
+
+            def count_stored(project_id: str) -> int:
+                paginator = dynamodb.get_paginator("scan")
+                pages = paginator.paginate(
+                    TableName=table,
+                    FilterExpression="#type = :charge AND project_id = :project",
+                    ExpressionAttributeNames={"#type": "type"},
+                    ExpressionAttributeValues={":charge": {"S": "charge"}, ":project": {"S": project_id}},
+                    Select="COUNT",
+                )
+                return sum(page["Count"] for page in pages)
+
+            yield Target(url.group(1), "pk_local_dev", "sk_local_dev", count_stored)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_ready(process: "subprocess.Popen[bytes]", log_path: Path, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log_path.read_text(encoding="utf-8", errors="replace")
+        if READY_LINE in text:
+            return text
+        if process.poll() is not None:
+            raise RuntimeError(f"the local stack exited with {process.returncode}:\n{text}")
+        time.sleep(0.1)
+    raise RuntimeError(f"the local stack did not start in {timeout:g} s")
+
+
+def measure(*, rates: list[float], step_seconds: float, drain_timeout: float = 120.0) -> LoadReport:
+    """Start the local stack, run the load against it, stop it."""
+    with local_stack() as target:
+        return run_load(target, rates=rates, step_seconds=step_seconds, drain_timeout=drain_timeout)
