@@ -7,6 +7,7 @@ Every endpoint and command is tried with keys of two projects ("local" and "glob
 import json
 
 from beacon.cli.main import main
+from beacon.summaries import rebuild_project
 from functions.bulk_charges.app import lambda_handler as bulk_charges
 from functions.create_charge.app import lambda_handler as create_charge
 from functions.get_summary.app import lambda_handler as get_summary
@@ -173,3 +174,21 @@ def test_a_query_cannot_name_another_project(tables):
     answer = read_summary(SECRET_KEY, user_id="user_42", project_id=OTHER_PROJECT, project=OTHER_PROJECT)
     assert answer.status == 404, answer.body
     assert read_summary(OTHER_PROJECT_SECRET_KEY, user_id="user_42").status == 200
+
+
+def test_a_project_rebuild_reads_and_repairs_only_that_project(tables):
+    # Given the same user charged in both projects, and no summary built yet (the stream has not run)
+    for key, amount in ((SECRET_KEY, 100), (OTHER_PROJECT_SECRET_KEY, 200)):
+        body = {"user_id": "shared-user", "amount": amount}
+        assert call(create_charge, http_event("create_charge.json", body=body, headers=bearer(key))).status == 200
+
+    # When "local" is rebuilt with repair
+    results = list(rebuild_project(PROJECT, repair=True))
+
+    # Then only "local"'s customer was checked and repaired, and "globex" is untouched: no summary, charge unmarked
+    assert [(r.project_id, r.customer_id, r.repaired) for r in results] == [(PROJECT, "u#shared-user", True)]
+    summaries = {(i["PK"]["S"], int(i["charge_total"]["N"])) for i in tables.items("SummariesTable")}
+    assert summaries == {(f"P#{PROJECT}", 100)}
+    marked = {item["project_id"]["S"]: "summarized_at" in item for item in tables.charges()}
+    assert marked == {PROJECT: True, OTHER_PROJECT: False}
+    assert read_summary(OTHER_PROJECT_SECRET_KEY, user_id="shared-user").status == 404
