@@ -18,6 +18,8 @@ PARAMETERS: dict[str, dict[str, Any]] = TEMPLATE["Parameters"]
 GLOBALS: dict[str, Any] = TEMPLATE["Globals"]["Function"]
 
 DATA_TABLES = ("ChargesTable", "SummariesTable", "ApiKeysTable")
+# Actions that IAM only grants on "*": they have no resource-level permissions.
+ONLY_ON_ANY_RESOURCE = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:ListStreams"}
 # Access-log variables that identify a request without carrying what the client sent (no query
 # string, no headers, no body): a key sent as ?api_key= must never reach the logs.
 ACCESS_LOG_VARIABLES = {
@@ -215,13 +217,48 @@ def test_reserved_concurrency_is_a_parameter_off_by_default():
 # ---------------------------------------------------------------- least privilege
 
 
-def test_policies_are_written_out_never_managed_policies_by_name():
-    for name, res in FUNCTIONS.items():
-        for policy in res["Properties"].get("Policies", []):
-            assert isinstance(policy, dict), f"{name}: managed policy {policy!r}; write the statements instead"
+def role_of(function: str) -> dict[str, Any]:
+    role = target_of(FUNCTIONS[function]["Properties"].get("Role"))
+    assert role in RESOURCES and RESOURCES[role]["Type"] == "AWS::IAM::Role", (
+        f"{function}: Role: !GetAtt <its role>.Arn"
+    )
+    return RESOURCES[role]["Properties"]
 
 
-def test_no_statement_grants_a_wildcard_action_or_resource():
+def granted(function: str) -> list[tuple[str, Any]]:
+    """(action, resource) pairs the function's role allows."""
+    return [
+        (action, resource)
+        for policy in role_of(function)["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    ]
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_function_has_its_own_role_with_no_managed_policy(function):
+    # Without Role, SAM attaches AWSLambdaBasicExecutionRole (logs on "*") and, for a stream,
+    # AWSLambdaDynamoDBExecutionRole (every stream of the account): broader than what a function uses.
+    props = FUNCTIONS[function]["Properties"]
+    assert "Policies" not in props, f"{function}: put its statements in its role"
+    role = role_of(function)
+    assert "ManagedPolicyArns" not in role
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert (trust["Principal"], trust["Action"]) == ({"Service": "lambda.amazonaws.com"}, "sts:AssumeRole")
+    others = {target_of(f["Properties"].get("Role")) for name, f in FUNCTIONS.items() if name != function}
+    assert target_of(props["Role"]) not in others, f"{function} shares its role"
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_a_function_writes_logs_only_to_its_own_log_group(function):
+    own = FUNCTIONS[function]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    logs = [(action, resource) for action, resource in granted(function) if action.startswith("logs:")]
+    assert sorted(action for action, _ in logs) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert all(resource == {"Fn::GetAtt": [own, "Arn"]} for _, resource in logs), logs
+
+
+def test_no_statement_grants_a_wildcard_action_or_a_wildcard_resource_iam_does_not_require():
     found = statements()
     assert found
     for owner, statement in found:
@@ -229,7 +266,8 @@ def test_no_statement_grants_a_wildcard_action_or_resource():
         resources = as_list(statement.get("Resource", []))
         assert statement.get("Effect") == "Allow", f"{owner}: {statement}"
         assert all(isinstance(a, str) and "*" not in a for a in actions), f"{owner}: wildcard action in {statement}"
-        assert "*" not in resources, f"{owner}: wildcard resource in {statement}"
+        if "*" in resources:
+            assert set(actions) <= ONLY_ON_ANY_RESOURCE, f"{owner}: wildcard resource in {statement}"
 
 
 def test_the_only_wildcards_are_the_kms_key_policy_ones_aws_requires():
@@ -246,25 +284,37 @@ def test_the_only_wildcards_are_the_kms_key_policy_ones_aws_requires():
                 assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
 
 
-def test_each_api_function_reaches_only_the_tables_it_needs():
-    for name, res in FUNCTIONS.items():
-        for policy in res["Properties"].get("Policies", []):
-            for statement in policy.get("Statement", []):
-                for resource in as_list(statement["Resource"]):
-                    assert targets_of(resource) & RESOURCES.keys(), f"{name}: {resource} is no resource of this stack"
-                assert all(a.split(":")[0] in ("dynamodb", "sqs") for a in as_list(statement["Action"])), statement
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_resource_a_function_may_touch_is_one_of_this_stack(function):
+    for action, resource in granted(function):
+        if resource == "*":
+            continue
+        assert targets_of(resource) & RESOURCES.keys(), f"{function}: {action} on {resource}, not of this stack"
+        assert action.split(":")[0] in ("dynamodb", "sqs", "logs"), (function, action)
+
+
+def test_the_write_path_never_changes_keys_or_summaries():
     writes = {"dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
-    for name in ("CreateChargeFunction", "BulkChargesFunction"):
-        granted = [
-            (action, statement["Resource"])
-            for policy in FUNCTIONS[name]["Properties"]["Policies"]
-            for statement in policy["Statement"]
-            for action in statement["Action"]
-        ]
-        # The write path never changes keys or summaries.
-        for action, resource in granted:
+    for function in ("CreateChargeFunction", "BulkChargesFunction"):
+        for action, resource in granted(function):
             if action in writes:
-                assert resource["Fn::GetAtt"][0] in ("ChargesTable", "IdempotencyTable"), (name, action, resource)
+                assert target_of(resource) in ("ChargesTable", "IdempotencyTable"), (function, action, resource)
+    assert {target_of(r) for a, r in granted("GetSummaryFunction") if a.startswith("dynamodb:")} == {
+        "SummariesTable",
+        "ApiKeysTable",
+    }
+    assert {a for a, _ in granted("GetSummaryFunction") if a.startswith("dynamodb:")} == {"dynamodb:GetItem"}
+
+
+def test_a_stream_consumer_reads_only_its_stream_and_sends_only_to_its_on_failure_queue():
+    for name, props in stream_sources():
+        function = name.split(".")[0]
+        allowed = granted(function)
+        stream_reads = {a for a, r in allowed if r == props["Stream"]}
+        assert stream_reads == {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
+        destination = props["DestinationConfig"]["OnFailure"]["Destination"]
+        assert [r for a, r in allowed if a.startswith("sqs:")] == [destination]
+        assert {a for a, r in allowed if a.startswith("sqs:")} == {"sqs:SendMessage"}
 
 
 # ---------------------------------------------------------------- data at rest

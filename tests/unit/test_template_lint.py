@@ -1,4 +1,6 @@
-"""cfn-lint and checkov on template.yaml, at the versions the Makefile pins (``make template`` runs the same).
+"""cfn-lint, checkov and the SAM transform on template.yaml, at the versions the Makefile pins.
+
+``make template`` runs the same cfn-lint and checkov commands.
 
 Every finding fails the test; a check that does not apply is skipped in the template itself, next to
 the resource, with its reason (``Metadata: checkov: skip: [{id, comment}]``), and the test asserts
@@ -36,7 +38,7 @@ def uv() -> str:
     return on_path
 
 
-def run_tool(requirement: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_tool(requirement: str, *args: str, region: str | None = None) -> subprocess.CompletedProcess[str]:
     """``uv tool run`` of a pinned tool on the project's interpreter, from the repository root."""
     python = ROOT / ".venv" / "bin" / "python"
     interpreter = ["--python", str(python)] if python.exists() else []
@@ -47,7 +49,7 @@ def run_tool(requirement: str, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=600,
         check=False,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"} | ({"AWS_DEFAULT_REGION": region} if region else {}),
     )
 
 
@@ -105,3 +107,35 @@ def test_the_tools_are_pinned_once_in_the_makefile_and_used_by_make_template():
     target = makefile.split("\ntemplate:", 1)[1].split("\n\n", 1)[0]
     assert "$(CFN_LINT)" in target and "$(CHECKOV)" in target
     assert Path(TEMPLATE_PATH).name in target
+
+
+SAM_TRANSFORM = """
+import json, sys
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+with open(sys.argv[1], encoding="utf-8") as handle:
+    document = yaml_parse(handle.read())
+for resource in document["Resources"].values():
+    for uri in ("CodeUri", "ContentUri"):
+        if uri in resource.get("Properties", {}):
+            resource["Properties"][uri] = "s3://bucket/key"  # as sam validate does: code is not part of the check
+print(json.dumps(transform(document, {}, None)))
+"""
+
+
+def test_after_the_sam_transform_no_role_has_a_managed_policy_and_each_function_runs_as_its_own_role():
+    # Given the CloudFormation template that SAM turns template.yaml into (the SAM CLI's own translator)
+    result = run_tool(pinned("SAM_CLI"), "python", "-c", SAM_TRANSFORM, TEMPLATE_PATH.name, region="us-east-1")
+    assert result.returncode == 0, f"the SAM transform failed:\n{result.stderr}"
+    resources = json.loads(result.stdout)["Resources"]
+    declared = load_template()["Resources"]
+
+    # Then SAM added no role of its own and no managed policy (which would grant logs or streams on "*")
+    roles = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    assert set(roles) <= set(declared), f"roles SAM generated: {set(roles) - set(declared)}"
+    assert all("ManagedPolicyArns" not in role for role in roles.values())
+    functions = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    assert functions
+    run_as = [f["Role"]["Fn::GetAtt"][0] for f in functions.values()]
+    assert len(set(run_as)) == len(functions) and set(run_as) <= set(roles)
