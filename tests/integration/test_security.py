@@ -69,6 +69,29 @@ def test_keys_are_stored_as_sha256_hashes_only(tables, capsys):
         assert secret_part[:8] not in dump
 
 
+def test_no_table_holds_a_key_whichever_way_requests_sent_it(tables):
+    # Given accepted requests that carried keys in the header, the query string and the body, with and
+    # without an Idempotency-Key (whose record stores a hash of the request)
+    charge = {"user_id": "u1", "amount": 5}
+    events = [
+        http_event("create_charge.json", body=charge, headers=bearer(PUBLIC_KEY)),
+        http_event("create_charge.json", body=charge, headers={"authorization": None}, query={"api_key": SECRET_KEY}),
+        load_event("create_charge_beacon.json") | {"body": json.dumps(charge | {"api_key": PUBLIC_KEY})},
+        http_event("create_charge.json", body=charge, headers=bearer(SECRET_KEY) | {"idempotency-key": "k-1"}),
+        http_event("bulk_charges.json", headers=bearer(OTHER_PROJECT_SECRET_KEY)),
+    ]
+    assert [call(bulk_charges if "charges/bulk" in e["rawPath"] else create_charge, e).status for e in events] == [
+        200
+    ] * 5
+
+    # Then no item of any table holds a key in clear
+    everything = json.dumps({name: tables.items(name) for name in tables.names})
+    assert len(tables.charges()) == 7
+    assert tables.items("IdempotencyTable")
+    for key in (PUBLIC_KEY, SECRET_KEY, OTHER_PROJECT_SECRET_KEY):
+        assert key not in everything
+
+
 def test_a_key_is_looked_up_by_its_hash_and_compared_in_constant_time(tables, monkeypatch):
     # Given a record of every GetItem sent to DynamoDB and of every comparison of secrets
     sent: list[dict[str, Any]] = []
