@@ -13,7 +13,9 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -144,8 +146,9 @@ class FakeMonotonicClock:
 
 @pytest.fixture
 def clock(monkeypatch) -> FakeMonotonicClock:
+    """The key cache's clock (``beacon.auth`` reads ``time.monotonic``), and only its clock, under the test's hand."""
     fake = FakeMonotonicClock()
-    monkeypatch.setattr(auth.time, "monotonic", fake)
+    monkeypatch.setattr(auth, "time", SimpleNamespace(monotonic=fake, time=time.time))
     return fake
 
 
