@@ -9,6 +9,7 @@ import shlex
 import signal
 import sys
 import threading
+import warnings
 from types import FrameType
 
 from local.stack import PROJECT, LocalStack, StackSettings
@@ -47,6 +48,8 @@ def banner(stack: LocalStack) -> str:
 
 
 def main() -> int:
+    # Powertools warns on every invocation that emits no metric: true, and noise in a terminal.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     try:
         settings = StackSettings.from_environment()
     except ValueError as exc:
