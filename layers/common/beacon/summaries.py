@@ -15,9 +15,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
     DynamoDBRecord,
     DynamoDBRecordEventName,
@@ -25,7 +24,6 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from beacon.dal.charges import backoff_delay
 from beacon.dal.keys import CHARGE_ITEM_TYPE, customer_id
-from beacon.dal.stream_failures import FailureQueue, StreamReader, StreamRecordsGoneError
 from beacon.dal.summaries import MAX_CHARGES_PER_TRANSACTION, SummariesRepository
 from beacon.errors import NotFoundError, StorageUnavailableError
 from beacon.logic.summary import EMPTY_SUMMARY, CustomerSummary, fold_charges, summarize
@@ -33,6 +31,11 @@ from beacon.models.persistence import ChargeRecord
 from beacon.models.summary import StoredSummary, SummaryView
 from beacon.observability import logger
 from beacon.settings import get_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+
+    from beacon.dal.stream_failures import FailureQueue, StreamReader
 
 MAX_COMMIT_ATTEMPTS = 6
 
@@ -55,7 +58,7 @@ class BatchOutcome:
     customers_failed: int = 0
     failed: list[str] = field(default_factory=list)
 
-    def response(self) -> PartialItemFailureResponse:
+    def response(self) -> "PartialItemFailureResponse":
         """The partial batch response of ``ReportBatchItemFailures``."""
         return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in self.failed]}
 
@@ -296,29 +299,40 @@ class ReplayResult:
     shard_id: str
     start_sequence: str
     end_sequence: str
-    status: str  # "replayed", "failed" (left in the queue), "gone" (trimmed from the stream: rebuild)
+    status: str  # "replayed", "failed" (left in the queue), "gone"/"dropped" (trimmed from the stream: rebuild)
     records: int = 0
     outcome: BatchOutcome | None = None
 
 
-def replay_failures(queue: FailureQueue, reader: StreamReader, *, max_messages: int) -> list[ReplayResult]:
+def replay_failures(
+    queue: "FailureQueue", reader: "StreamReader", *, max_messages: int, drop_gone: bool = False
+) -> list[ReplayResult]:
     """Read the on-failure queue, re-read each batch from the stream, process it like the handler, delete it when done.
 
-    A message whose records the stream no longer holds (older than its 24 hours) is left in the
-    queue and reported as ``gone``: rebuild that project's summaries from the stored charges.
+    A message whose records the stream no longer holds (older than its 24 hours) is reported as
+    ``gone`` and left in the queue (``dropped`` with ``drop_gone``): rebuild the summaries from the
+    stored charges. A batch with records that fail again stays in the queue (``failed``).
     """
+    from beacon.dal.stream_failures import StreamRecordsGoneError  # the replay command only: not at cold start
+
     results: list[ReplayResult] = []
+    seen: set[str] = set()
     while len(results) < max_messages:
-        messages = queue.receive(min(10, max_messages - len(results)))
+        # A message left in the queue comes back after its visibility timeout: once seen, stop.
+        messages = [m for m in queue.receive(min(10, max_messages - len(results))) if m.message_id not in seen]
         if not messages:
             break
         for message in messages:
+            seen.add(message.message_id)
             info = message.batch_info
             result = ReplayResult(info.shard_id, info.start_sequence, info.end_sequence, status="failed")
             try:
                 records = reader.read_range(info.stream_arn, info.shard_id, info.start_sequence, info.end_sequence)
             except StreamRecordsGoneError:
                 result.status = "gone"
+                if drop_gone:
+                    queue.delete(message.receipt_handle)
+                    result.status = "dropped"
                 results.append(result)
                 continue
             result.records = len(records)

@@ -4,13 +4,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from beacon.cli import keys
+from beacon.cli import keys, summaries
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="beacon", description="Operate a Beacon charges deployment.")
     groups = parser.add_subparsers(dest="group", required=True)
     keys.register(groups.add_parser("keys", help="create, list and revoke a project's API keys"))
+    summaries.register(groups.add_parser("summaries", help="rebuild summaries from the charges; replay failed batches"))
     return parser
 
 

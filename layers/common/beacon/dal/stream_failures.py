@@ -55,6 +55,7 @@ class StreamBatchInfo(BaseModel):
 
 @dataclass(frozen=True)
 class FailureMessage:
+    message_id: str
     receipt_handle: str
     batch_info: StreamBatchInfo
 
@@ -79,7 +80,11 @@ class FailureQueue:
         for message in response.get("Messages", []):
             body = json.loads(message["Body"])
             info = StreamBatchInfo.model_validate(body["DDBStreamBatchInfo"])
-            messages.append(FailureMessage(receipt_handle=message["ReceiptHandle"], batch_info=info))
+            messages.append(
+                FailureMessage(
+                    message_id=message["MessageId"], receipt_handle=message["ReceiptHandle"], batch_info=info
+                )
+            )
         return messages
 
     def delete(self, receipt_handle: str) -> None:

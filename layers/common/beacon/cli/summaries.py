@@ -1,0 +1,113 @@
+"""``beacon summaries rebuild|replay``: check and repair summaries from the charges; replay failed stream batches.
+
+``rebuild`` recomputes summaries from the stored charges and prints one JSON line per summary that
+differs, field by field (exit status 1 when any does); ``--repair`` writes the recomputed summary
+with the stream's own transaction (version check, charge markers). ``replay`` re-reads from the
+stream the batches that the on-failure queue points at and folds them like the stream function.
+"""
+
+import argparse
+import json
+import os
+from collections.abc import Iterable
+
+from beacon.dal.keys import customer_id
+from beacon.dal.stream_failures import FailureQueue, StreamReader
+from beacon.logic.validation import check_user_id, normalize_email
+from beacon.summaries import RebuildResult, rebuild_customer, rebuild_project, replay_failures
+
+QUEUE_URL_ENV = "SUMMARIZE_FAILURE_QUEUE_URL"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    rebuild = commands.add_parser(
+        "rebuild",
+        help="recompute summaries from the stored charges, print those that differ (exit 1), --repair them",
+        description="Without --user-id/--email, every customer of the project: a Query of its summaries plus a "
+        "Scan of the whole charges table (it reads every project's charges: mind the cost on a large table).",
+    )
+    rebuild.add_argument("--project", required=True, help="project id, e.g. shop-eu")
+    who = rebuild.add_mutually_exclusive_group()
+    who.add_argument("--user-id", help="one customer, by user_id")
+    who.add_argument("--email", help="one customer known by e-mail only (trimmed and lower-cased)")
+    rebuild.add_argument("--repair", action="store_true", help="write the recomputed summaries that differ")
+    rebuild.set_defaults(run=rebuild_summaries)
+
+    replay = commands.add_parser(
+        "replay",
+        help="re-process the stream batches listed in the summarizer's on-failure queue",
+        description=f"Reads the queue (--queue-url or ${QUEUE_URL_ENV}), re-reads each batch from the stream, "
+        "folds it into the summaries exactly once and deletes the message. Batches older than the stream's 24 "
+        "hours are gone: rebuild the summaries of the projects concerned (`summaries rebuild --repair`).",
+    )
+    replay.add_argument("--queue-url", default=os.environ.get(QUEUE_URL_ENV), help=f"default: ${QUEUE_URL_ENV}")
+    replay.add_argument("--max", type=int, default=100, help="at most this many messages (default 100)")
+    replay.add_argument(
+        "--drop-gone", action="store_true", help="delete the messages whose records the stream no longer holds"
+    )
+    replay.set_defaults(run=replay_summaries)
+
+
+def rebuild_summaries(args: argparse.Namespace) -> int:
+    results: Iterable[RebuildResult]
+    if args.user_id is not None:
+        results = [rebuild_customer(args.project, customer_id(check_user_id(args.user_id), None), repair=args.repair)]
+    elif args.email is not None:
+        results = [rebuild_customer(args.project, customer_id(None, normalize_email(args.email)), repair=args.repair)]
+    else:
+        results = rebuild_project(args.project, repair=args.repair)
+    checked = differing = repaired = 0
+    for result in results:
+        checked += 1
+        if result.differences:
+            differing += 1
+            repaired += 1 if result.repaired else 0
+            print(json.dumps(_report(result)))
+    print(f"checked {checked} customer(s) of project {args.project}: {differing} differed, {repaired} repaired")
+    return 1 if differing else 0
+
+
+def _report(result: RebuildResult) -> dict[str, object]:
+    return {
+        "project": result.project_id,
+        "customer": result.customer_id,
+        "differences": {name: {"stored": old, "recomputed": new} for name, (old, new) in result.differences.items()},
+        "charges": result.charges,
+        "unsummarized": result.unsummarized,
+        "repaired": result.repaired,
+    }
+
+
+def replay_summaries(args: argparse.Namespace) -> int:
+    if not args.queue_url:
+        raise ValueError(f"no queue: pass --queue-url or set {QUEUE_URL_ENV} (bin/beacon --stack NAME sets it)")
+    if args.max < 1:
+        raise ValueError("--max must be at least 1")
+    queue = FailureQueue(args.queue_url)
+    results = replay_failures(queue, StreamReader(), max_messages=args.max, drop_gone=args.drop_gone)
+    for result in results:
+        line: dict[str, object] = {
+            "shard_id": result.shard_id,
+            "start_sequence_number": result.start_sequence,
+            "end_sequence_number": result.end_sequence,
+            "status": result.status,
+            "records": result.records,
+        }
+        if result.outcome is not None:
+            line["failed_records"] = len(result.outcome.failed)
+            line["duplicates_skipped"] = result.outcome.duplicates_skipped
+        print(json.dumps(line))
+    gone = sum(1 for r in results if r.status in ("gone", "dropped"))
+    failed = sum(1 for r in results if r.status == "failed")
+    print(
+        f"{len(results)} message(s): {len(results) - gone - failed} replayed, {failed} failed (left in the queue), "
+        f"{gone} no longer in the stream"
+    )
+    if gone:
+        print(
+            "The stream keeps records 24 hours: run `beacon summaries rebuild --project P --repair` for every "
+            "project to count the charges of those batches (already counted ones are not counted twice)."
+        )
+    return 1 if gone or failed else 0

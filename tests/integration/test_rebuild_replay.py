@@ -1,0 +1,267 @@
+"""`beacon summaries rebuild` and `beacon summaries replay` against moto (tables, stream, SQS)."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from beacon.cli.main import main
+from beacon.dal import stream_failures
+from beacon.dal.summaries import SummariesRepository
+from beacon.errors import StorageUnavailableError
+from beacon.logic.summary import summarize
+from beacon.models.persistence import ChargeRecord
+from beacon.models.summary import StoredSummary
+from beacon.summaries import process_stream_records
+from tests.stream_builders import T0, charge, expected_summaries, put_charges, stored_summaries
+
+
+@pytest.fixture(autouse=True)
+def fresh_clients() -> Iterator[None]:
+    stream_failures.streams_client.cache_clear()
+    stream_failures.sqs_client.cache_clear()
+    yield
+    stream_failures.streams_client.cache_clear()
+    stream_failures.sqs_client.cache_clear()
+
+
+def run(capsys, *argv: str) -> tuple[int, list[str]]:
+    status = main(list(argv))
+    return status, capsys.readouterr().out.splitlines()
+
+
+def reports(lines: list[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def repository(tables) -> SummariesRepository:
+    return SummariesRepository(tables.names["SummariesTable"], tables.names["ChargesTable"], client=tables.client)
+
+
+def stream_records(tables) -> list[dict[str, Any]]:
+    arn = tables.client.describe_table(TableName=tables.names["ChargesTable"])["Table"]["LatestStreamArn"]
+    return stream_failures.StreamReader(boto3.client("dynamodbstreams", region_name="us-east-1")).read_new(arn, {})
+
+
+def summarized_through_the_stream(tables, charges: list[ChargeRecord]) -> None:
+    """Store charges and fold their stream records (read from moto's stream) into the summaries."""
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+    put_charges(tables.client, tables.names["ChargesTable"], charges)
+    records = [r for r in stream_records(tables) if r["eventName"] == "INSERT"]
+    outcome = process_stream_records(DynamoDBRecord(r) for r in records)
+    assert not outcome.failed
+
+
+def summaries(tables) -> dict:
+    return {k: s.summary for k, s in stored_summaries(tables.client, tables.names["SummariesTable"]).items()}
+
+
+def corrupt(tables, project: str, customer: str, **changes: Any) -> None:
+    """Overwrite a stored summary's charge count (a bug, a manual edit, a restore from an old backup)."""
+    stored = repository(tables).get(project, customer)
+    assert stored is not None
+    wrong = StoredSummary(
+        project,
+        customer,
+        summarize([charge(customer.split("#", 1)[1], amount=1)], session_timeout=1800),
+        stored.version,
+    )
+    tables.client.put_item(TableName=tables.names["SummariesTable"], Item=wrong.to_item(updated_at=T0))
+
+
+# ---------------------------------------------------------------- rebuild
+
+
+def test_rebuild_finds_nothing_when_the_summaries_match_the_charges(tables, capsys):
+    summarized_through_the_stream(tables, [charge("ada", amount=5), charge("ada", amount=7), charge("bob@example.com")])
+    status, lines = run(capsys, "summaries", "rebuild", "--project", "local")
+    assert status == 0
+    assert reports(lines) == []
+    assert lines[-1] == "checked 2 customer(s) of project local: 0 differed, 0 repaired"
+
+
+def test_rebuild_reports_a_wrong_summary_field_by_field_and_repair_fixes_it(tables, capsys):
+    # Given ada's summary overwritten with a wrong one
+    charges = [charge("ada", amount=5, received_at=T0), charge("ada", amount=7, received_at=T0 + 9000)]
+    summarized_through_the_stream(tables, charges)
+    corrupt(tables, "local", "u#ada")
+
+    # When the customer is rebuilt without --repair
+    status, lines = run(capsys, "summaries", "rebuild", "--project", "local", "--user-id", "ada")
+
+    # Then it is reported (exit 1) with the stored and recomputed value of each field, and left as it is
+    assert status == 1
+    [report] = reports(lines)
+    assert report["customer"] == "u#ada" and report["repaired"] is False
+    assert report["differences"]["charges.count"] == {"stored": 1, "recomputed": 2}
+    assert report["differences"]["charges.total"] == {"stored": 1, "recomputed": 12}
+    assert report["differences"]["sessions.count"] == {"stored": 1, "recomputed": 2}
+    assert summaries(tables)[("local", "u#ada")].charges.count == 1
+
+    # When repaired, the summary equals its charges and a second check finds nothing
+    status, lines = run(capsys, "summaries", "rebuild", "--project", "local", "--user-id", "ada", "--repair")
+    assert status == 1 and reports(lines)[0]["repaired"] is True
+    assert summaries(tables) == expected_summaries(charges)
+    assert run(capsys, "summaries", "rebuild", "--project", "local", "--user-id", "ada")[0] == 0
+
+
+def test_repair_counts_a_charge_the_stream_lost_and_its_late_record_then_counts_nothing(tables, capsys):
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+    # Given a summarized charge, and a second charge whose stream record never arrived
+    first, lost = charge("ada", amount=100), charge("ada", amount=250)
+    summarized_through_the_stream(tables, [first])
+    put_charges(tables.client, tables.names["ChargesTable"], [lost])
+
+    # When the project is rebuilt with --repair
+    status, lines = run(capsys, "summaries", "rebuild", "--project", "local", "--repair")
+
+    # Then the difference names the unsummarized charge, and the summary counts both charges
+    assert status == 1
+    [report] = reports(lines)
+    assert (report["unsummarized"], report["repaired"]) == (1, True)
+    assert summaries(tables)[("local", "u#ada")] == summarize([first, lost], session_timeout=1800)
+
+    # And when the lost record shows up after all, it is dropped as already counted
+    late = [r for r in stream_records(tables) if r["eventName"] == "INSERT"][-1]
+    outcome = process_stream_records([DynamoDBRecord(late)])
+    assert (outcome.duplicates_skipped, outcome.charges_applied) == (1, 0)
+    assert summaries(tables)[("local", "u#ada")].charges.total == 350
+
+
+def test_a_project_rebuild_finds_customers_that_have_charges_but_no_summary(tables, capsys):
+    put_charges(tables.client, tables.names["ChargesTable"], [charge("grace@example.com", amount=3)])
+    put_charges(tables.client, tables.names["ChargesTable"], [charge("other", project="globex")])
+
+    status, lines = run(capsys, "summaries", "rebuild", "--project", "local", "--repair")
+
+    assert status == 1
+    [report] = reports(lines)
+    assert report["customer"] == "e#grace@example.com"
+    assert report["differences"]["summary"] == {"stored": None, "recomputed": "missing"}
+    # only the project that was asked for is touched
+    assert set(summaries(tables)) == {("local", "e#grace@example.com")}
+
+
+def test_rebuild_by_email_normalizes_it_and_refuses_an_invalid_one(tables, capsys):
+    summarized_through_the_stream(tables, [charge("grace@example.com", amount=3)])
+    assert run(capsys, "summaries", "rebuild", "--project", "local", "--email", " Grace@Example.COM ")[0] == 0
+    assert main(["summaries", "rebuild", "--project", "local", "--email", "not-an-address"]) == 2
+
+
+# ---------------------------------------------------------------- replay
+
+
+@pytest.fixture
+def failure_queue(tables) -> str:
+    # A visibility timeout of 0: a message left in the queue is received again at once
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    return sqs.create_queue(QueueName="summarize-failures", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+
+
+def send_failure(queue_url: str, records: list[dict[str, Any]], shard_id: str | None = None) -> None:
+    """What Lambda sends to the on-failure destination: where the batch is, not the batch."""
+    arn = records[0]["eventSourceARN"]
+    if shard_id is None:
+        stream = boto3.client("dynamodbstreams", region_name="us-east-1").describe_stream(StreamArn=arn)
+        shard_id = stream["StreamDescription"]["Shards"][0]["ShardId"]
+    body = {
+        "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": 11},
+        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": "2026-11-25T08:00:00.000Z",
+        "DDBStreamBatchInfo": {
+            "shardId": shard_id,
+            "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+            "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+            "approximateArrivalOfFirstRecord": "2026-11-25T08:00:00Z",
+            "approximateArrivalOfLastRecord": "2026-11-25T08:00:01Z",
+            "batchSize": len(records),
+            "streamArn": arn,
+        },
+    }
+    boto3.client("sqs", region_name="us-east-1").send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))
+
+
+def queue_depth(queue_url: str) -> int:
+    attributes = boto3.client("sqs", region_name="us-east-1").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_replay_folds_the_batch_a_message_points_at_and_deletes_the_message(tables, failure_queue, capsys, monkeypatch):
+    # Given a batch of three customers the stream function gave up on, one of its charges already counted
+    charges = [charge("ada", amount=5), charge("bob", amount=7), charge("ada", amount=9), charge("c@example.com")]
+    summarized_through_the_stream(tables, charges[:1])
+    put_charges(tables.client, tables.names["ChargesTable"], charges[1:])
+    records = [r for r in stream_records(tables) if r["eventName"] == "INSERT"]
+    send_failure(failure_queue, records)
+    monkeypatch.setenv("SUMMARIZE_FAILURE_QUEUE_URL", failure_queue)
+
+    # When the queue is replayed
+    status, lines = run(capsys, "summaries", "replay")
+
+    # Then every charge counts once, and the message is gone (the range also holds the first charge's
+    # summarized_at MODIFY record, which is read and ignored)
+    assert status == 0, lines
+    [report] = reports(lines)
+    assert (report["status"], report["records"], report["failed_records"], report["duplicates_skipped"]) == (
+        "replayed",
+        5,
+        0,
+        1,
+    )
+    assert summaries(tables) == expected_summaries(charges)
+    assert queue_depth(failure_queue) == 0
+
+
+def test_a_batch_that_fails_again_stays_in_the_queue(tables, failure_queue, capsys, monkeypatch):
+    put_charges(tables.client, tables.names["ChargesTable"], [charge("ada")])
+    send_failure(failure_queue, stream_records(tables))
+
+    def still_failing(self, summary, **kwargs):
+        raise StorageUnavailableError("injected")
+
+    monkeypatch.setattr(SummariesRepository, "commit", still_failing)
+    monkeypatch.setattr("beacon.summaries.backoff_delay", lambda attempt: 0.0)
+    status, lines = run(capsys, "summaries", "replay", "--queue-url", failure_queue)
+
+    assert status == 1
+    assert reports(lines)[0]["status"] == "failed"
+    assert queue_depth(failure_queue) == 1
+    assert summaries(tables) == {}
+
+
+def test_records_the_stream_no_longer_holds_are_reported_with_what_to_do(tables, failure_queue, capsys, monkeypatch):
+    # Given a message whose records were trimmed from the stream (older than 24 hours)
+    put_charges(tables.client, tables.names["ChargesTable"], [charge("ada")])
+    send_failure(failure_queue, stream_records(tables), shard_id="shardId-00000001700000000000-trimmed0")
+    client = boto3.client("dynamodbstreams", region_name="us-east-1")
+    stubber = Stubber(client)
+    for _ in range(2):
+        stubber.add_client_error("get_shard_iterator", service_error_code="TrimmedDataAccessException")
+    stubber.activate()
+    monkeypatch.setattr(stream_failures.StreamReader, "client", property(lambda self: client))
+
+    # When replayed, it is reported as gone, the rebuild command is suggested and the message kept
+    status, lines = run(capsys, "summaries", "replay", "--queue-url", failure_queue)
+    assert status == 1
+    assert reports(lines)[0]["status"] == "gone"
+    assert any("summaries rebuild" in line for line in lines)
+    assert queue_depth(failure_queue) == 1
+
+    # With --drop-gone, the message is deleted once reported
+    status, lines = run(capsys, "summaries", "replay", "--queue-url", failure_queue, "--drop-gone")
+    assert status == 1 and reports(lines)[0]["status"] == "dropped"
+    assert queue_depth(failure_queue) == 0
+
+
+def test_replay_without_a_queue_is_a_usage_error(tables, monkeypatch, capsys):
+    monkeypatch.delenv("SUMMARIZE_FAILURE_QUEUE_URL", raising=False)
+    assert main(["summaries", "replay"]) == 2
+    assert "SUMMARIZE_FAILURE_QUEUE_URL" in capsys.readouterr().err
