@@ -31,7 +31,7 @@ from beacon.summaries import process_stream_records
 @tracer.capture_lambda_handler
 @event_source(data_class=DynamoDBStreamEvent)
 def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> PartialItemFailureResponse:
-    outcome = process_stream_records(event.records)
+    outcome = process_stream_records(event.records, seconds_left=lambda: context.get_remaining_time_in_millis() / 1000)
     logger.info(
         "stream batch summarized",
         records=outcome.records,

@@ -232,3 +232,31 @@ def _record(c: ChargeRecord):
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
     return DynamoDBRecord(stream_record(c.to_item()))
+
+
+def test_customers_left_when_time_runs_out_are_reported_for_a_retry_not_lost(tables):
+    # Given a batch of three customers and an invocation with 12 s left, then 3 s after the first write
+    charges = [charge("first"), charge("second"), charge("third")]
+    put_charges(tables.client, tables.names["ChargesTable"], charges)
+    records = charge_records(charges)
+    context = FakeLambdaContext(remaining_millis=12_000)
+    real_commit = SummariesRepository.commit
+
+    def commit_and_tick(self, summary, **kwargs):
+        result = real_commit(self, summary, **kwargs)
+        context.remaining_millis = 3_000
+        return result
+
+    # When it is handled
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SummariesRepository, "commit", commit_and_tick)
+        response = lambda_handler(stream_event(records), context)
+
+    # Then the first customer is written and the two others are reported, in sequence order
+    assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == [
+        r["dynamodb"]["SequenceNumber"] for r in records[1:]
+    ]
+    assert set(summaries_of(tables)) == {("local", "u#first")}
+    # And the retry from there completes the batch
+    assert handle(stream_event(records[1:])) == NO_FAILURES
+    assert {k: s.summary for k, s in summaries_of(tables).items()} == expected_summaries(charges)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from beacon.dal.stream_failures import FailureQueue, StreamReader
 
 MAX_COMMIT_ATTEMPTS = 6
+DEADLINE_MARGIN_SECONDS = 5.0
 
 CustomerKey = tuple[str, str]  # (project_id, customer_id)
 
@@ -84,8 +85,14 @@ def process_stream_records(
     summaries: SummariesRepository | None = None,
     now: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    seconds_left: Callable[[], float] | None = None,
 ) -> BatchOutcome:
-    """Fold a stream batch into the summaries, one transaction per customer (more past 99 charges)."""
+    """Fold a stream batch into the summaries, one transaction per customer (more past 99 charges).
+
+    ``seconds_left`` (the invocation's remaining time): when it falls under ``DEADLINE_MARGIN_SECONDS``,
+    the customers not yet written are reported as failures, so that Lambda retries them from there
+    instead of the whole batch after a timeout.
+    """
     summaries = summaries or repository()
     timeout = get_settings().session_timeout_seconds
     outcome = BatchOutcome()
@@ -117,6 +124,10 @@ def process_stream_records(
         outcome.failed.extend(sequence for group in groups.values() for sequence in group.sequences)
         return outcome
     for key, group in groups.items():
+        if seconds_left is not None and seconds_left() < DEADLINE_MARGIN_SECONDS:
+            outcome.customers_failed += 1
+            outcome.failed.extend(group.sequences)
+            continue
         try:
             applied, duplicates = summarize_customer(
                 summaries, key, group.charges, stored.get(key), session_timeout=timeout, now=now, sleep=sleep
@@ -129,6 +140,8 @@ def process_stream_records(
         outcome.charges_applied += applied
         outcome.duplicates_skipped += duplicates
         outcome.customers_updated += 1 if applied else 0
+    if outcome.customers_failed:
+        logger.warning("customers left for a retry", customers=outcome.customers_failed, records=len(outcome.failed))
     outcome.failed.sort(key=int)
     return outcome
 
