@@ -1,6 +1,6 @@
-"""Two flaws of moto's TransactWriteItems that the local stack cannot live with, and their fix.
+"""Flaws of moto that a long-running local stack cannot live with, and their fixes.
 
-moto (5.2) backs a transaction up by deep-copying every table it touches, once per operation, and
+TransactWriteItems: moto (5.2) backs a transaction up by deep-copying every table it touches, once per operation, and
 rolls a cancelled one back by putting the copies in place of the tables. So:
 
 1. each transaction costs time proportional to everything the tables (and their streams) hold:
@@ -12,9 +12,14 @@ The fix, applied to the embedded server only: the tables are not copied; the ite
 touches are remembered (as they were) with the length of each stream, and a cancellation restores
 exactly those and cuts the streams back. It relies on the embedded server serving one call at a
 time (``local.aws``), so that nothing else changes the tables during a transaction.
+
+GetRecords: moto keeps every shard iterator it ever handed out, over a kilobyte each; a poller
+asking four times a second adds some 14,000 an hour. Only the newest ``MAX_SHARD_ITERATORS`` are kept (a poller uses
+each one once; AWS expires them after 15 minutes anyway).
 """
 
 import copy
+import itertools
 import types
 from collections.abc import Callable
 from typing import Any
@@ -23,9 +28,13 @@ from moto.dynamodb import models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamShard, Table
+from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+MAX_SHARD_ITERATORS = 10_000
 
 _Snapshot = tuple[Table, DynamoType, DynamoType | None, Item | None]
 _original_transact_write_items: Callable[..., None] | None = None
+_original_get_records: Callable[..., dict[str, Any]] | None = None
 
 
 def _deepcopy_except_tables(value: Any, memo: dict[int, Any] | None = None) -> Any:
@@ -90,12 +99,24 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
         raise
 
 
+def _get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> dict[str, Any]:
+    assert _original_get_records is not None
+    answer = _original_get_records(self, iterator_arn, limit)
+    excess = len(self.shard_iterators) - MAX_SHARD_ITERATORS
+    if excess > 0:
+        for arn in list(itertools.islice(self.shard_iterators, excess)):  # oldest first: dicts keep insertion order
+            del self.shard_iterators[arn]
+    return answer
+
+
 def apply() -> None:
     """Install the fix in this process (idempotent)."""
-    global _original_transact_write_items
+    global _original_transact_write_items, _original_get_records
     if _original_transact_write_items is not None:
         return
     _original_transact_write_items = DynamoDBBackend.transact_write_items
+    _original_get_records = DynamoDBStreamsBackend.get_records
+    DynamoDBStreamsBackend.get_records = _get_records  # type: ignore[method-assign]
     # The module's ``copy.deepcopy(table)`` becomes the table itself: the rollback that follows is a no-op.
     models.copy = types.SimpleNamespace(deepcopy=_deepcopy_except_tables)  # type: ignore[assignment]
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
@@ -103,9 +124,11 @@ def apply() -> None:
 
 def remove() -> None:
     """Put moto back as it was (for tests that apply the fix in a shared process)."""
-    global _original_transact_write_items
-    if _original_transact_write_items is None:
+    global _original_transact_write_items, _original_get_records
+    if _original_transact_write_items is None or _original_get_records is None:
         return
     DynamoDBBackend.transact_write_items = _original_transact_write_items  # type: ignore[method-assign]
+    DynamoDBStreamsBackend.get_records = _original_get_records  # type: ignore[method-assign]
+    _original_get_records = None
     models.copy = copy
     _original_transact_write_items = None

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto.dynamodbstreams.models import dynamodbstreams_backends
 
 from local import moto_fixes
 
@@ -101,3 +102,14 @@ def test_a_successful_transaction_is_applied_and_streamed(charges):
     assert item("B")["n"] == {"N": "2"}
     assert item("A")["n"] == {"N": "2"}
     assert new_records() == ["INSERT B", "MODIFY A"]
+
+
+def test_only_the_newest_shard_iterators_are_kept(charges, monkeypatch):
+    monkeypatch.setattr(moto_fixes, "MAX_SHARD_ITERATORS", 3)
+    name, key, _item, new_records, client = charges
+    for _ in range(10):
+        new_records()
+    client.put_item(TableName=name, Item={**key("D"), "n": {"N": "4"}})
+
+    assert len(dynamodbstreams_backends["123456789012"]["us-east-1"].shard_iterators) <= 3
+    assert new_records() == ["INSERT D"]  # the iterator in use is among the newest
