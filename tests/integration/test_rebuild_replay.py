@@ -265,3 +265,18 @@ def test_replay_without_a_queue_is_a_usage_error(tables, monkeypatch, capsys):
     monkeypatch.delenv("SUMMARIZE_FAILURE_QUEUE_URL", raising=False)
     assert main(["summaries", "replay"]) == 2
     assert "SUMMARIZE_FAILURE_QUEUE_URL" in capsys.readouterr().err
+
+
+def test_a_summary_without_any_charge_is_reported_but_never_repaired_away(tables, capsys):
+    summarized_through_the_stream(tables, [charge("ada", amount=5)])
+    # Given a summary whose charges were deleted by hand (charges are never deleted by the application)
+    for item in tables.charges():
+        tables.client.delete_item(TableName=tables.names["ChargesTable"], Key={"PK": item["PK"], "SK": item["SK"]})
+
+    status, lines = run(capsys, "summaries", "rebuild", "--project", "local", "--repair")
+
+    assert status == 1
+    [report] = reports(lines)
+    assert report["differences"]["charges.count"] == {"stored": 1, "recomputed": 0}
+    assert report["repaired"] is False
+    assert summaries(tables)[("local", "u#ada")].charges.count == 1

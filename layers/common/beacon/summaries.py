@@ -262,8 +262,8 @@ def rebuild_customer(
             differences.setdefault("summary", (None, "missing"))
         unsummarized = [charge for charge, marked in charges if not marked]
         result = RebuildResult(project_id, customer, differences, len(charges), len(unsummarized))
-        if not repair or not differences:
-            return result
+        if not repair or not differences or not charges:
+            return result  # a summary without any charge is left for an operator to look at
         if _repair(summaries, stored, charges, timeout=timeout, now=int(now())):
             return RebuildResult(project_id, customer, differences, len(charges), len(unsummarized), repaired=True)
     raise SummaryConflictError("the summary kept changing during the repair; run the rebuild again")
@@ -277,8 +277,6 @@ def _repair(
     timeout: int,
     now: int,
 ) -> bool:
-    if not charges:
-        return False  # a summary without charges is left for an operator to look at
     first = charges[0][0]
     state = summarize((charge for charge, marked in charges if marked), session_timeout=timeout)
     pending = [charge for charge, marked in charges if not marked]

@@ -9,12 +9,20 @@ stream the batches that the on-failure queue points at and folds them like the s
 import argparse
 import json
 import os
+import sys
 from collections.abc import Iterable
 
 from beacon.dal.keys import customer_id
 from beacon.dal.stream_failures import FailureQueue, StreamReader
+from beacon.errors import StorageUnavailableError
 from beacon.logic.validation import check_user_id, normalize_email
-from beacon.summaries import RebuildResult, rebuild_customer, rebuild_project, replay_failures
+from beacon.summaries import (
+    RebuildResult,
+    SummaryConflictError,
+    rebuild_customer,
+    rebuild_project,
+    replay_failures,
+)
 
 QUEUE_URL_ENV = "SUMMARIZE_FAILURE_QUEUE_URL"
 
@@ -59,12 +67,16 @@ def rebuild_summaries(args: argparse.Namespace) -> int:
     else:
         results = rebuild_project(args.project, repair=args.repair)
     checked = differing = repaired = 0
-    for result in results:
-        checked += 1
-        if result.differences:
-            differing += 1
-            repaired += 1 if result.repaired else 0
-            print(json.dumps(_report(result)))
+    try:
+        for result in results:
+            checked += 1
+            if result.differences:
+                differing += 1
+                repaired += 1 if result.repaired else 0
+                print(json.dumps(_report(result)))
+    except (SummaryConflictError, StorageUnavailableError) as exc:
+        print(f"error after {checked} customer(s): {exc}; run the command again", file=sys.stderr)
+        return 1
     print(f"checked {checked} customer(s) of project {args.project}: {differing} differed, {repaired} repaired")
     return 1 if differing else 0
 
