@@ -139,15 +139,29 @@ class Meter:
         item: Item | None = self.inspector.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
         return item
 
+    def _current_many(self, targets: list[tuple[str, Item]]) -> list[Item | None]:
+        """The items at these (table, key) pairs, read in one BatchGetItem (a transaction holds at most 100)."""
+        wanted: dict[str, list[Item]] = {}
+        for table, key in targets:
+            if key not in wanted.setdefault(table, []):
+                wanted[table].append(key)
+        found: dict[tuple[str, tuple[str, ...]], Item] = {}
+        pending: dict[str, Any] = {t: {"Keys": keys, "ConsistentRead": True} for t, keys in wanted.items()}
+        while pending:
+            response = self.inspector.batch_get_item(RequestItems=pending)
+            for table, items in response.get("Responses", {}).items():
+                key_names = _key_names(wanted[table][0])
+                for item in items:
+                    found[(table, _key_values(item, key_names))] = item
+            pending = response.get("UnprocessedKeys") or {}
+        return [found.get((table, _key_values(key, _key_names(key)))) for table, key in targets]
+
     def _before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         before: list[int] = []
         if model.name in ("UpdateItem", "DeleteItem"):
             before = [item_size(self._current(params["TableName"], params["Key"]))]
         elif model.name == "TransactWriteItems":
-            for action in params["TransactItems"]:
-                (_kind, spec), *_ = action.items()
-                key = spec.get("Key") or {k: spec["Item"][k] for k in ("PK", "SK", "id") if k in spec["Item"]}
-                before.append(item_size(self._current(spec["TableName"], key)))
+            before = [item_size(item) for item in self._current_many(_transaction_keys(params["TransactItems"]))]
         context["meter"] = (dict(params), before)
 
     def _after(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
@@ -172,12 +186,14 @@ class Meter:
                     if table == self.charges_table and "PutRequest" in request:
                         self.written_charges.append(item)
         elif operation == "TransactWriteItems":
-            for action, size_before in zip(params["TransactItems"], before, strict=True):
+            actions = params["TransactItems"]
+            images = self._current_many(_transaction_keys(actions)) if ok else [None] * len(actions)
+            for action, size_before, item_after in zip(actions, before, images, strict=True):
                 (kind, spec), *_ = action.items()
                 if kind == "Put":
                     size_after = item_size(spec["Item"])
                 elif kind == "Update" and ok:
-                    size_after = item_size(self._current(spec["TableName"], spec["Key"]))
+                    size_after = item_size(item_after)
                 else:
                     size_after = size_before
                 self.work.write_units += 2 * write_units(size_before, size_after)
@@ -197,6 +213,23 @@ class Meter:
         elif operation == "TransactGetItems":
             for response in parsed.get("Responses", []):
                 self.work.read_units += 2 * read_units(item_size(response.get("Item")), consistent=True)
+
+
+def _key_names(key: Item) -> tuple[str, ...]:
+    return tuple(name for name in ("PK", "SK", "id") if name in key)
+
+
+def _key_values(item: Item, names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(str(item[name]) for name in names)
+
+
+def _transaction_keys(actions: list[Item]) -> list[tuple[str, Item]]:
+    targets = []
+    for action in actions:
+        (_kind, spec), *_ = action.items()
+        key = spec.get("Key") or {name: spec["Item"][name] for name in _key_names(spec["Item"])}
+        targets.append((spec["TableName"], key))
+    return targets
 
 
 # ---------------------------------------------------------------- the stack in moto
