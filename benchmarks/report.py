@@ -259,18 +259,26 @@ def _warm_section(cases: list[WarmCase], stub: list[WarmCase] | None) -> list[st
             f"of 100, {bulks[1000].real_us_per_charge:,.1f} µs in a bulk of 1,000 ({_x(growth)}; 1.00x is linear)."
         )
         lines.append("")
+    by_id = next((c for c in cases if c.name == "single charge, user_id only"), None)
     if single and single.ratio > WARM_TARGET:
+        email = (
+            f" ({_ms(single.real_ms - by_id.real_ms)} of it is e-mail validation: compare the two rows)"
+            if by_id
+            else ""
+        )
         lines += [
             "Why the single charge misses, and what would close it: the baseline does almost nothing besides",
             "the PutItem, so the ratio is the fixed cost of one request through the stack DESIGN.md chose, a",
-            "fraction of a millisecond: the Powertools resolver (event data class, routing, CORS, middleware),",
-            "strict pydantic validation, e-mail syntax validation (`email_validator` with `idna`, the largest",
-            "single item in a profile of the warm path), the pydantic models built per request (`IngestCommand`,",
-            "the records, the envelope), one structured log line and one EMF metric set. On Lambda it sits",
-            "beside a DynamoDB round trip of several milliseconds. Reaching 2x would mean dropping the framework",
-            "(hand-written routing and validation), which DESIGN.md rules out; the cheapest real step is a fast",
-            "path for plain ASCII addresses before `email_validator`, then building the stored item straight",
-            "from the validated request instead of through `IngestCommand` and `ChargeRecord`.",
+            f"fraction of a millisecond{email}. A profile of the warm path spreads the rest over many",
+            "small items, none above a fifth of it: Powertools' event data class and resolver (routing, CORS,",
+            "middleware), its JSON log formatter and EMF metrics, the Tracer's subsegments (created even when",
+            "tracing is off), strict pydantic validation and the models built per request (`IngestCommand`,",
+            "`ChargeRecord`, the envelope), a random charge id, JSON encoding. On Lambda it sits beside a DynamoDB",
+            "round trip of several milliseconds. Reaching 2x would mean dropping the framework (hand-written",
+            "routing, validation and logging), which DESIGN.md rules out. Real steps, each worth a few tens of",
+            "µs: skip `email_validator` for plain ASCII addresses that a strict pattern accepts (or cache the",
+            "addresses already validated in the container: a browser sends the same one with every beacon),",
+            "build the stored item straight from the validated request, log without the Lambda context fields.",
             "",
         ]
     return lines

@@ -156,6 +156,12 @@ def single_charge_event() -> Event:
     return _http_event("create_charge.json", body)
 
 
+def user_id_charge_event() -> Event:
+    """``POST /charges`` with a user_id and an amount only (no e-mail address to validate)."""
+    n = next(_CUSTOMERS)
+    return _http_event("create_charge.json", {"user_id": f"user_{n}", "amount": 4999})
+
+
 def bulk_event(size: int) -> Event:
     """``POST /charges/bulk`` with ``size`` charges of one customer."""
     charges = [{"amount": 100 + i, "created_at": T0 + i, "update_session": i % 2 == 0} for i in range(size)]
@@ -364,6 +370,7 @@ def measure(scale: float = 1.0, *, mode: str = "boto3") -> list[WarmCase]:
             real = handlers["create_charge"].lambda_handler
             bare = bare_create_charge(client, charges_table)
             cases.append(_case("single charge", 1, n(2000), real, bare, single_charge_event, fake))
+            cases.append(_case("single charge, user_id only", 1, n(2000), real, bare, user_id_charge_event, fake))
         if "bulk_charges" in handlers:
             real = handlers["bulk_charges"].lambda_handler
             bare = bare_bulk_charges(client, charges_table)
