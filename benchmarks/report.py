@@ -60,7 +60,7 @@ def cold_chart(cold: ColdReport, path: Path) -> None:
     names = ["floor", *[f.name.removesuffix("Function") for f in cold.functions]]
     init = [cold.floor.init_cpu, *[f.init_cpu for f in cold.functions]]
     first = [0.0, *[f.first_cpu for f in cold.functions]]
-    fig, ax = plt.subplots(figsize=(8, 0.6 * len(names) + 1.5))
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(names) + 2.2))
     ax.barh(names, init, color="#4477aa", label="init: import + module-level work (CPU, median)")
     ax.barh(names, first, left=init, color="#aaccee", label="first request, DynamoDB answered in memory")
     ax.axvline(
@@ -69,7 +69,7 @@ def cold_chart(cold: ColdReport, path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("milliseconds of CPU in a fresh interpreter")
     ax.set_title(f"Cold start, median of {cold.runs} runs")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -116,6 +116,7 @@ def load_chart(load: LoadReport, path: Path) -> None:
     ax.plot(rates, [s.accepted_per_second for s in load.steps], "o-", color="#4477aa", label="accepted requests/s")
     ax.plot(rates, rates, ":", color="#999999", label="offered requests/s")
     ax.set_xscale("log", base=2)
+    ax.set_xticks(rates, [f"{rate:g}" for rate in rates])
     ax.set_xlabel("offered rate (requests/s)")
     ax.set_ylabel("requests/s")
     other = ax.twinx()
