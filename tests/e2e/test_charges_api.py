@@ -156,9 +156,10 @@ def test_a_browser_beacon_sent_as_text_plain_is_accepted(stack: Stack):
     assert item["email"] == {"S": email}
 
 
-def test_a_cors_preflight_is_answered(stack: Stack):
+@pytest.mark.parametrize("path", ["/charges", "/charges/bulk", "/customers/summary"])
+def test_a_cors_preflight_is_answered(stack: Stack, path):
     response = stack.session.options(
-        f"{stack.base_url}/charges",
+        f"{stack.base_url}{path}",
         headers={
             "Origin": "https://shop.example.com",
             "Access-Control-Request-Method": "POST",
