@@ -1,9 +1,10 @@
 """POST /charges/bulk in process against moto: validation before any write, batching, idempotent retries."""
 
 import time
+import uuid
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from beacon.dal import charges as charges_module
@@ -286,3 +287,37 @@ def test_items_carry_the_project_and_nothing_unknown(tables):
             "received_at",
             "update_session",
         }
+
+
+# ---------------------------------------------------------------- property: what is accepted is what is stored
+
+valid_charges = st.lists(
+    st.fixed_dictionaries(
+        {"amount": st.integers(min_value=0, max_value=10**15)},
+        optional={
+            "created_at": st.integers(min_value=946_684_800, max_value=1_764_000_000),
+            "update_session": st.booleans(),
+        },
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(charges=valid_charges, user_id=st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=40))
+def test_any_valid_bulk_is_stored_exactly_as_sent(tables, charges, user_id):
+    customer = f"{user_id}-{uuid.uuid4().hex}"  # one customer per example: the tables outlive an example
+    before = int(time.time())
+    answer = call(lambda_handler, bulk_event(charges, key=uuid.uuid4().hex, identity={"user_id": customer}))
+    assert answer.status == 200, answer.body
+    stored = [item for item in tables.charges() if item["user_id"]["S"] == customer]
+    as_stored = sorted(
+        (int(i["amount"]["N"]), int(i["created_at"]["N"]), i["update_session"]["BOOL"], int(i["received_at"]["N"]))
+        for i in stored
+    )
+    received_at = as_stored[0][3]
+    assert before <= received_at <= int(time.time())
+    assert as_stored == sorted(
+        (c["amount"], c.get("created_at", received_at), c.get("update_session", True), received_at) for c in charges
+    )
