@@ -43,6 +43,7 @@ class Stack:
     dynamodb: Any
     charges_table: str | None
     log_path: Path | None = None
+    exports: dict[str, str] = field(default_factory=dict)  # the environment the local stack prints for bin/beacon
     session: requests.Session = field(default_factory=requests.Session)
 
     def post(self, path: str, body: Any = None, *, key: str | None = None, **kwargs: Any) -> requests.Response:
@@ -149,6 +150,7 @@ def _local_stack(log_path: Path) -> Iterator[Stack]:
             dynamodb=dynamodb,
             charges_table=exports["CHARGES_TABLE_NAME"],
             log_path=log_path,
+            exports=exports,
         )
     finally:
         process.send_signal(signal.SIGTERM)  # what Ctrl-C does: the stack stops cleanly
