@@ -192,3 +192,24 @@ def test_a_project_rebuild_reads_and_repairs_only_that_project(tables):
     marked = {item["project_id"]["S"]: "summarized_at" in item for item in tables.charges()}
     assert marked == {PROJECT: True, OTHER_PROJECT: False}
     assert read_summary(OTHER_PROJECT_SECRET_KEY, user_id="shared-user").status == 404
+
+
+def test_the_rebuild_command_names_one_project_and_repairs_nothing_of_another(tables, capsys):
+    # Given the same user charged in both projects, and no summary built yet
+    for key, amount in ((SECRET_KEY, 100), (OTHER_PROJECT_SECRET_KEY, 200)):
+        body = {"user_id": "shared-user", "amount": amount}
+        assert call(create_charge, http_event("create_charge.json", body=body, headers=bearer(key))).status == 200
+
+    # When "globex" is checked, and then "local"'s customer is repaired by user id
+    assert main(["summaries", "rebuild", "--project", OTHER_PROJECT]) == 1
+    checked = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert main(["summaries", "rebuild", "--project", PROJECT, "--user-id", "shared-user", "--repair"]) == 1
+    repaired = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+    # Then the check only reported "globex"'s customer, and the repair only wrote "local"'s summary
+    assert [(r["project"], r["customer"], r["repaired"]) for r in checked] == [(OTHER_PROJECT, "u#shared-user", False)]
+    assert [(r["project"], r["customer"], r["repaired"]) for r in repaired] == [(PROJECT, "u#shared-user", True)]
+    summaries = {(i["PK"]["S"], int(i["charge_total"]["N"])) for i in tables.items("SummariesTable")}
+    assert summaries == {(f"P#{PROJECT}", 100)}
+    assert read_summary(SECRET_KEY, user_id="shared-user").status == 200
+    assert read_summary(OTHER_PROJECT_SECRET_KEY, user_id="shared-user").status == 404
