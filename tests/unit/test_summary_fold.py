@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from beacon.logic.summary import EMPTY_SUMMARY, add_activity, fold_charges, summarize
 from beacon.models.persistence import ChargeRecord
+from beacon.models.summary import StoredSummary
 
 TIMEOUT = 1800
 T0 = 1_764_000_000
@@ -259,3 +260,15 @@ def test_order_independence_on_a_large_random_history():
     rng.shuffle(charges)
     assert fold_in_batches(charges, [rng.randint(0, 2_000) for _ in range(40)]) == expected
     assert expected.sessions.count == reference_sessions([c.received_at for c in charges if c.update_session])
+
+
+@settings(max_examples=100, deadline=None)
+@given(charges=charge_lists, version=st.integers(min_value=1, max_value=10**9))
+def test_a_summary_survives_its_dynamodb_item_unchanged(charges, version):
+    stored = StoredSummary("p", "u#u1", summarize(charges, session_timeout=TIMEOUT), version)
+    item = stored.to_item(updated_at=T0)
+    assert StoredSummary.from_item(item) == stored
+    # every number fits a DynamoDB Number (38 digits); no stream sequence number is kept
+    numbers = [v["N"] for v in item.values() if "N" in v]
+    assert all(len(n.lstrip("-")) <= 38 for n in numbers)
+    assert not any("sequence" in name.lower() for name in item)
