@@ -280,8 +280,8 @@ def test_the_only_wildcards_are_the_kms_key_policy_ones_aws_requires():
             if statement["Action"] == "kms:*":
                 assert principal == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
             else:
-                assert "Service" in principal and "*" not in "".join(as_list(statement["Action"])), statement
-                assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+                assert principal == {"Service": "cloudwatch.amazonaws.com"}, statement
+                assert sorted(as_list(statement["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"], statement
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
