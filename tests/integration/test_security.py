@@ -2,8 +2,10 @@
 
 - API keys are stored only as SHA-256 hashes, looked up by hash and compared in constant time.
 - A revoked key stops working once its cache entry expires (API_KEY_CACHE_TTL_SECONDS), not later.
-- No key, request body or e-mail address reaches the logs at INFO; the logs carry the request id
-  and the project id instead.
+- The read endpoint refuses a secret key in the URL (401), even a valid one.
+- No key, request body or e-mail address reaches the logs at INFO; the logs carry the request id,
+  the project id and counts instead; with the template's settings, metrics have a namespace and a
+  service dimension.
 """
 
 import hashlib
