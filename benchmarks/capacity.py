@@ -3,9 +3,10 @@
 The handlers run in process against moto (``mock_aws``) with the tables of template.yaml. Every call the
 code makes goes through one boto3 client with botocore hooks that count requests and compute the capacity
 units from the items' sizes with DynamoDB's documented rules (moto's own ``ConsumedCapacity`` is not
-size-aware): a write is 1 unit per started KB of the larger of the item before and after, a strongly
-consistent read 1 unit per started 4 KB (eventually consistent: half), a transactional write or read
-twice that, a batch counts each item on its own, a Query counts the items it returns together.
+size-aware; the items before and after a write are read straight from moto's backend): a write is 1 unit
+per started KB of the larger of the item before and after, a strongly consistent read 1 unit per started
+4 KB (eventually consistent: half), a transactional write or read twice that, a batch counts each item on
+its own, a Query counts the items it returns together.
 
 Prices: us-east-1 on-demand, $0.625 per million write request units and $0.125 per million read request
 units, as documented in 2025. Lambda's reads of the stream are free and not counted.
@@ -84,6 +85,25 @@ def read_units(size: int, *, consistent: bool) -> float:
 # ---------------------------------------------------------------- metering
 
 
+class MotoItems:
+    """Items read straight from moto's backend: sizing an item costs no request (and no response serialization)."""
+
+    def __init__(self, region: str) -> None:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+
+        self.backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
+
+    def get(self, table_name: str, key: Item) -> Item | None:
+        """The item with this key (attribute values), or ``None``."""
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        table = self.backend.get_table(table_name)
+        range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        found = table.get_item(DynamoType(key[table.hash_key_attr]), range_value)
+        return found.to_json()["Attributes"] if found is not None else None
+
+
 @dataclass
 class Work:
     """Requests and capacity units spent for some number of charges."""
@@ -121,8 +141,8 @@ class Work:
 class Meter:
     """botocore hooks on the client the code uses: requests and capacity units, and the charge items written."""
 
-    def __init__(self, client: Any, inspector: Any, charges_table: str) -> None:
-        self.inspector = inspector  # another client on the same tables, not metered
+    def __init__(self, client: Any, items: "MotoItems", charges_table: str) -> None:
+        self.items = items
         self.charges_table = charges_table
         self.work = Work()
         self.written_charges: list[Item] = []
@@ -136,25 +156,10 @@ class Meter:
         return work
 
     def _current(self, table: str, key: Item) -> Item | None:
-        item: Item | None = self.inspector.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
-        return item
+        return self.items.get(table, key)
 
     def _current_many(self, targets: list[tuple[str, Item]]) -> list[Item | None]:
-        """The items at these (table, key) pairs, read in one BatchGetItem (a transaction holds at most 100)."""
-        wanted: dict[str, list[Item]] = {}
-        for table, key in targets:
-            if key not in wanted.setdefault(table, []):
-                wanted[table].append(key)
-        found: dict[tuple[str, tuple[str, ...]], Item] = {}
-        pending: dict[str, Any] = {t: {"Keys": keys, "ConsistentRead": True} for t, keys in wanted.items()}
-        while pending:
-            response = self.inspector.batch_get_item(RequestItems=pending)
-            for table, items in response.get("Responses", {}).items():
-                key_names = _key_names(wanted[table][0])
-                for item in items:
-                    found[(table, _key_values(item, key_names))] = item
-            pending = response.get("UnprocessedKeys") or {}
-        return [found.get((table, _key_values(key, _key_names(key)))) for table, key in targets]
+        return [self.items.get(table, key) for table, key in targets]
 
     def _before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         before: list[int] = []
@@ -217,10 +222,6 @@ class Meter:
 
 def _key_names(key: Item) -> tuple[str, ...]:
     return tuple(name for name in ("PK", "SK", "id") if name in key)
-
-
-def _key_values(item: Item, names: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(str(item[name]) for name in names)
 
 
 def _transaction_keys(actions: list[Item]) -> list[tuple[str, Item]]:
@@ -297,7 +298,7 @@ def moto_stack() -> Iterator[Stack]:
         for logical_id, definition in table_definitions().items():
             inspector.create_table(TableName=logical_id, **definition)
         client = boto3.session.Session().client("dynamodb", region_name="us-east-1")
-        meter = Meter(client, inspector, tables["ChargesTable"])
+        meter = Meter(client, MotoItems("us-east-1"), tables["ChargesTable"])
         with mock.patch("boto3.client", lambda *args, **kwargs: client):
             _reset_caches()
             from beacon.auth import new_key_record
@@ -422,8 +423,9 @@ def measure(
                 "single charge (POST /charges)",
                 meter.take(1),
                 _write_floor(1, Counter({"PutItem": 1})),
-                note=f"a container's first request also reads the key: {key_lookup.describe_requests()}, "
-                f"{key_lookup.read_units:g} read unit, once per key per cache TTL",
+                note=f"a container's first request with a key also reads it: {key_lookup.requests['GetItem']} "
+                f"GetItem, {key_lookup.read_units:g} read unit (eventually consistent), then not again for "
+                "API_KEY_CACHE_TTL_SECONDS",
             )
         )
         stack.call("create_charge", _single_event("alice", 4999, idempotency_key=uuid.uuid4().hex))
