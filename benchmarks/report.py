@@ -289,7 +289,7 @@ def _work_row(label: str, work: Work) -> str:
     return (
         f"| {label} | {work.describe_requests()} | {work.write_units:,.1f} | {work.read_units:,.1f} "
         f"| {work.per_charge(work.write_units):.2f} | {work.per_charge(work.read_units):.2f} "
-        f"| ${work.cost_per_million_charges:,.2f} |"
+        f"| ${work.cost_per_million_charges:,.3f} |"
     )
 
 
@@ -374,8 +374,8 @@ def _load_section(load: LoadReport) -> list[str]:
         f"Summary lag (a probe charge twice a second, its summary polled every 100 ms): p50 {_ms(load.lag_p50_ms)},"
         f" p99 {_ms(load.lag_p99_ms)} over {len(load.lag_ms)} probes"
         + (f", {load.lag_timeouts} not seen within 60 s" if load.lag_timeouts else "")
-        + f". The template's MaximumBatchingWindowInSeconds ({load.batching_window:g} s) sets its floor: the poller"
-        " waits that long to fill a batch before it invokes the stream handler.",
+        + f". The template's MaximumBatchingWindowInSeconds ({load.batching_window:g} s) dominates it: the poller"
+        " gathers records for up to that long before it invokes the stream handler.",
         "",
         f"After the run: {load.accepted_charges:,} charges accepted, {load.stored_charges:,} stored "
         f"({'equal' if stored_ok else 'NOT equal'}); {load.summaries_right} of {load.customers} customers' summaries "
