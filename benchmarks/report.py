@@ -47,6 +47,12 @@ def _x(value: float) -> str:
     return f"{value:.2f}x"
 
 
+def _answer(answer: object) -> str:
+    if isinstance(answer, dict) and "batchItemFailures" in answer:
+        return f"{len(answer['batchItemFailures'])} batch item failures"
+    return str(answer)
+
+
 def _verdict(ratio: float, target: float) -> str:
     if ratio <= target:
         return f"**met** ({_x(ratio)} ≤ {_x(target)})"
@@ -164,7 +170,7 @@ def _cold_section(cold: ColdReport) -> list[str]:
         calls = ", ".join(f"{n} {op}" for op, n in sorted(f.calls.items())) or "no DynamoDB call"
         lines.append(
             f"| {f.name} | {_ms(f.init_cpu)} | {_x(f.init_cpu / floor.init_cpu)} | {_ms(f.init)} | {first} "
-            f"| {_ms(f.init_cpu + f.first_cpu)} | {f.answer} ({calls}) |"
+            f"| {_ms(f.init_cpu + f.first_cpu)} | {_answer(f.answer)} ({calls}) |"
         )
     lines += [
         "",
