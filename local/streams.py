@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from threading import Event
 from typing import TYPE_CHECKING, Any, Literal
 
+from beacon.dal.stream_failures import to_lambda_record
 from local.filters import passes
 from local.sam import ACCOUNT_ID, StreamMapping
 
@@ -81,27 +82,6 @@ class _Shard:
     shard_id: str
     iterator: str | None
     pending: deque[PendingRecord] = field(default_factory=deque)
-
-
-def lambda_record(raw: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
-    """A ``GetRecords`` record as Lambda delivers it to a function (epoch seconds, ``eventSourceARN``)."""
-    dynamodb = dict(raw["dynamodb"])
-    created = dynamodb.get("ApproximateCreationDateTime")
-    if isinstance(created, datetime):
-        created = created.replace(tzinfo=created.tzinfo or UTC).timestamp()
-    dynamodb["ApproximateCreationDateTime"] = int(created if created is not None else time.time())
-    record = {
-        "eventID": raw["eventID"],
-        "eventName": raw["eventName"],
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": region,
-        "dynamodb": dynamodb,
-        "eventSourceARN": stream_arn,
-    }
-    if "userIdentity" in raw:
-        record["userIdentity"] = raw["userIdentity"]
-    return record
 
 
 def print_given_up(given_up: GivenUp) -> None:
@@ -176,7 +156,7 @@ class StreamPoller:
                 records = answer.get("Records", [])
                 now = self.clock()
                 for raw in records:
-                    event = lambda_record(dict(raw), self.stream_arn, self.region)
+                    event = to_lambda_record(dict(raw), self.stream_arn)
                     if passes(self.mapping.filters, event):
                         shard.pending.append(PendingRecord(event, now))
                     else:

@@ -11,6 +11,7 @@ OUTPUT_TO_ENV = {
     "ApiKeysTableName": "API_KEYS_TABLE_NAME",
     "IdempotencyTableName": "IDEMPOTENCY_TABLE_NAME",
     "SummarizeFailureQueueUrl": "SUMMARIZE_FAILURE_QUEUE_URL",
+    "SessionTimeoutSeconds": "SESSION_TIMEOUT_SECONDS",
 }
 
 

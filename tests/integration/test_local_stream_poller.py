@@ -85,7 +85,6 @@ def test_records_reach_the_function_in_lambda_event_format(stream):
     (record,) = function.events[0]["Records"]
     assert record["eventName"] == "INSERT"
     assert record["eventSource"] == "aws:dynamodb"
-    assert record["eventVersion"] == "1.1"
     assert record["awsRegion"] == "us-east-1"
     assert record["eventSourceARN"] == stream.arn
     dynamodb = record["dynamodb"]

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from beacon.dal.aws import dynamodb_client, error_code, storage_errors
-from beacon.dal.keys import charge_pk
 from beacon.errors import StorageUnavailableError
 from beacon.models.persistence import ChargeRecord
 
@@ -118,17 +117,3 @@ class ChargesRepository:
             else:
                 raise StorageUnavailableError("storage is busy; retry the request")
         return stored
-
-    def list_for_customer(self, project_id: str, customer: str) -> list[ChargeRecord]:
-        """Every stored charge of one customer (a paginated, consistent Query on its partition)."""
-        charges: list[ChargeRecord] = []
-        paginator = self.client.get_paginator("query")
-        with storage_errors("read the charges"):
-            for page in paginator.paginate(
-                TableName=self.table_name,
-                KeyConditionExpression="PK = :pk AND begins_with(SK, :charge)",
-                ExpressionAttributeValues={":pk": {"S": charge_pk(project_id, customer)}, ":charge": {"S": "CHARGE#"}},
-                ConsistentRead=True,
-            ):
-                charges.extend(ChargeRecord.from_item(item) for item in page.get("Items", []))
-        return charges

@@ -7,7 +7,7 @@ sequence number). The records stay readable in the stream for 24 hours.
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -100,7 +100,8 @@ def to_lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
 
 def _json_default(value: object) -> object:
     if isinstance(value, datetime):
-        return int(value.timestamp())
+        # botocore parses ApproximateCreationDateTime; a naive one is UTC (DynamoDB Local, moto).
+        return int(value.replace(tzinfo=value.tzinfo or UTC).timestamp())
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
