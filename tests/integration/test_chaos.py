@@ -1,6 +1,6 @@
 """Chaos: every charge counts exactly once in its summary, whatever the platform does to the stream.
 
-Per seed: 1,000 charges (5,000 over the default seeds) of 110 customers (user ids and e-mails, single and bulk, with and
+Per seed: 2,000 charges (12,000 over the default six seeds) of 110 customers (user ids and e-mails, single and bulk, with and
 without update_session, received out of order) are stored through the charges repository and read
 back from moto's stream with the dynamodbstreams API. A poller that behaves like Lambda's event
 source mapping (random batch sizes, checkpoint at the lowest reported failure, bisect after a
@@ -49,9 +49,9 @@ from tests.builders import FakeLambdaContext
 from tests.stream_builders import T0, expected_summaries, stored_summaries
 
 # More seeds for a deeper run: CHAOS_SEEDS=100 pytest tests/integration/test_chaos.py
-SEEDS = range(int(os.environ.get("CHAOS_SEEDS", "5")))
+SEEDS = range(int(os.environ.get("CHAOS_SEEDS", "6")))
 CUSTOMERS = 110
-CHARGES_PER_SEED = 1_000
+CHARGES_PER_SEED = 2_000
 FAULTS = ("none", "duplicates", "retry_whole", "kill", "failing_customers", "lost_responses", "interleave", "rewind")
 
 
