@@ -1,10 +1,10 @@
 """Chaos: every charge counts exactly once in its summary, whatever the platform does to the stream.
 
-Per seed: 2,000 charges (12,000 over the default six seeds) of 110 customers (user ids and e-mails, single and bulk, with and
-without update_session, received out of order) are stored through the charges repository and read
-back from moto's stream with the dynamodbstreams API. A poller that behaves like Lambda's event
-source mapping (random batch sizes, checkpoint at the lowest reported failure, bisect after a
-crash) delivers them to the stream handler while faults are injected:
+Per seed: 2,000 charges (12,000 over the default six seeds) of 110 customers (user ids and e-mails,
+single and bulk, with and without update_session, received out of order) are stored through the
+charges repository and read back from moto's stream with the dynamodbstreams API. A poller that
+behaves like Lambda's event source mapping (random batch sizes, checkpoint at the lowest reported
+failure, bisect after a crash) delivers them to the stream handler while faults are injected:
 
 - records delivered twice (inside a batch, and the poller rewinding over records already done);
 - a whole batch retried after the handler wrote its summaries (an invocation that timed out late);
