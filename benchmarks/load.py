@@ -14,13 +14,8 @@ for the stream to drain, then checks that the charges stored equal the charges a
 every customer's summary (count and total) equals what was accepted for it.
 """
 
-import os
 import queue
 import random
-import re
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -35,9 +30,8 @@ from typing import Any
 import requests  # type: ignore[import-untyped]
 
 from benchmarks.stats import percentile
-from local.template import ROOT
+from local.process import run_local_stack
 
-READY_LINE = "Ctrl-C stops."
 PROBE_INTERVAL = 0.5  # seconds between two probe charges
 POLL_INTERVAL = 0.1  # seconds between two looks at the probes' summaries: the lag's resolution
 PROBE_TIMEOUT = 60.0
@@ -305,70 +299,22 @@ def stream_batching_window() -> float:
 @contextmanager
 def local_stack() -> Iterator[Target]:
     """``python -m local`` in a process of its own, on free ports; stopped as Ctrl-C would."""
-    import boto3
+    with tempfile.TemporaryDirectory() as scratch, run_local_stack(Path(scratch) / "stack.log") as running:
+        dynamodb = running.dynamodb()
+        table = running.exports["CHARGES_TABLE_NAME"]
 
-    env = {
-        **os.environ,
-        "PORT": "0",
-        "DYNAMODB_PORT": "0",
-        "BEACON_PUBLIC_KEY": "pk_local_dev",
-        "BEACON_SECRET_KEY": "sk_local_dev",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)]),
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("PARAMETER_OVERRIDES", None)
-    with tempfile.TemporaryDirectory() as scratch:
-        log_path = Path(scratch) / "stack.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        def count_stored(project_id: str) -> int:
+            paginator = dynamodb.get_paginator("scan")
+            pages = paginator.paginate(
+                TableName=table,
+                FilterExpression="#type = :charge AND project_id = :project",
+                ExpressionAttributeNames={"#type": "type"},
+                ExpressionAttributeValues={":charge": {"S": "charge"}, ":project": {"S": project_id}},
+                Select="COUNT",
             )
-        try:
-            text = _wait_until_ready(process, log_path)
-            url = re.search(r"^  API\s+(\S+)$", text, re.MULTILINE)
-            exports = dict(re.findall(r"^  export (\w+)=(\S+)$", text, re.MULTILINE))
-            if not url or "AWS_ENDPOINT_URL" not in exports:
-                raise RuntimeError(f"unexpected start-up output of the local stack:\n{text}")
-            dynamodb = boto3.client(
-                "dynamodb",
-                endpoint_url=exports["AWS_ENDPOINT_URL"],
-                region_name=exports.get("AWS_REGION", "us-east-1"),
-                aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
-            )
-            table = exports["CHARGES_TABLE_NAME"]
+            return sum(page["Count"] for page in pages)
 
-            def count_stored(project_id: str) -> int:
-                paginator = dynamodb.get_paginator("scan")
-                pages = paginator.paginate(
-                    TableName=table,
-                    FilterExpression="#type = :charge AND project_id = :project",
-                    ExpressionAttributeNames={"#type": "type"},
-                    ExpressionAttributeValues={":charge": {"S": "charge"}, ":project": {"S": project_id}},
-                    Select="COUNT",
-                )
-                return sum(page["Count"] for page in pages)
-
-            yield Target(url.group(1), "pk_local_dev", "sk_local_dev", count_stored)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_until_ready(process: "subprocess.Popen[bytes]", log_path: Path, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = log_path.read_text(encoding="utf-8", errors="replace")
-        if READY_LINE in text:
-            return text
-        if process.poll() is not None:
-            raise RuntimeError(f"the local stack exited with {process.returncode}:\n{text}")
-        time.sleep(0.1)
-    raise RuntimeError(f"the local stack did not start in {timeout:g} s")
+        yield Target(running.base_url, "pk_local_dev", "sk_local_dev", count_stored)
 
 
 def measure(*, rates: list[float], step_seconds: float, drain_timeout: float = 120.0) -> LoadReport:

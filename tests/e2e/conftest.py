@@ -9,11 +9,6 @@ deployed stack instead (its ``ApiUrl`` output; keys from ``BEACON_E2E_PUBLIC_KEY
 """
 
 import os
-import re
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,11 +20,10 @@ import pytest
 import requests
 
 from beacon.dal.keys import charge_pk, customer_id
-from local.template import ROOT
+from local.process import run_local_stack
 from tests.conftest import PROJECT, PUBLIC_KEY, SECRET_KEY
 
 START_TIMEOUT_SECONDS = 60
-READY_LINE = "Ctrl-C stops."
 
 
 @dataclass
@@ -116,61 +110,19 @@ def no_tracebacks_in_the_stack(request: pytest.FixtureRequest) -> Iterator[None]
 
 
 def _local_stack(log_path: Path) -> Iterator[Stack]:
-    env = {
-        **os.environ,
-        "PORT": "0",
-        "DYNAMODB_PORT": "0",
-        "BEACON_PUBLIC_KEY": PUBLIC_KEY,
-        "BEACON_SECRET_KEY": SECRET_KEY,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)]),
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("PARAMETER_OVERRIDES", None)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        text = _wait_until_ready(process, log_path)
-        url = re.search(r"^  API\s+(\S+)$", text, re.MULTILINE)
-        exports = dict(re.findall(r"^  export (\w+)=(\S+)$", text, re.MULTILINE))
-        assert url and "AWS_ENDPOINT_URL" in exports, f"unexpected start-up output:\n{text}"
-        dynamodb = boto3.client(
-            "dynamodb",
-            endpoint_url=exports["AWS_ENDPOINT_URL"],
-            region_name=exports["AWS_REGION"],
-            aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
-        )
+    with run_local_stack(
+        log_path, public_key=PUBLIC_KEY, secret_key=SECRET_KEY, timeout=START_TIMEOUT_SECONDS
+    ) as running:
         yield Stack(
-            base_url=url.group(1),
+            base_url=running.base_url,
             public_key=PUBLIC_KEY,
             secret_key=SECRET_KEY,
             project=PROJECT,
-            dynamodb=dynamodb,
-            charges_table=exports["CHARGES_TABLE_NAME"],
+            dynamodb=running.dynamodb(),
+            charges_table=running.exports["CHARGES_TABLE_NAME"],
             log_path=log_path,
-            exports=exports,
+            exports=running.exports,
         )
-    finally:
-        process.send_signal(signal.SIGTERM)  # what Ctrl-C does: the stack stops cleanly
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], log_path: Path) -> str:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        text = log_path.read_text(encoding="utf-8", errors="replace")
-        if READY_LINE in text:
-            return text
-        if process.poll() is not None:
-            raise RuntimeError(f"the local stack exited with {process.returncode}:\n{text}")
-        time.sleep(0.1)
-    raise RuntimeError(f"the local stack did not start in {START_TIMEOUT_SECONDS} s:\n{log_path.read_text()}")
 
 
 def _deployed_stack(stack_name: str) -> Stack:
