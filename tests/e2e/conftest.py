@@ -55,7 +55,7 @@ class Stack:
     def stored_charges(self, *, user_id: str | None = None, email: str | None = None) -> list[dict[str, Any]]:
         """The charge items stored for a customer of the keys' project (a Query on its partition)."""
         if self.project is None or self.charges_table is None:
-            pytest.skip("set BEACON_E2E_PROJECT to the keys' project to check what the deployed stack stored")
+            pytest.skip(reason="set BEACON_E2E_PROJECT to the keys' project to check what the deployed stack stored")
         paginator = self.dynamodb.get_paginator("query")
         pages = paginator.paginate(
             TableName=self.charges_table,
@@ -128,10 +128,11 @@ def _local_stack(log_path: Path) -> Iterator[Stack]:
 def _deployed_stack(stack_name: str) -> Stack:
     public_key, secret_key = os.environ.get("BEACON_E2E_PUBLIC_KEY"), os.environ.get("BEACON_E2E_SECRET_KEY")
     if not (public_key and secret_key):
-        pytest.skip(
+        missing_keys = (
             f"AWS_SAM_STACK_NAME={stack_name} is set but BEACON_E2E_PUBLIC_KEY / BEACON_E2E_SECRET_KEY are not: "
             "create a key pair for a test project with `bin/beacon --stack <stack> keys create` and export them"
         )
+        pytest.skip(reason=missing_keys)
     description = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
     return Stack(

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 
 def test_bin_beacon_lists_the_seeded_keys_with_the_printed_environment(stack: Stack):
     if not stack.exports:
-        pytest.skip("a deployed stack: bin/beacon --stack reads its outputs instead")
+        pytest.skip(reason="a deployed stack: bin/beacon --stack reads its outputs instead")
 
     result = subprocess.run(
         [str(ROOT / "bin" / "beacon"), "keys", "list", "--project", "local"],

@@ -34,7 +34,7 @@ def uv() -> str:
         return str(found)
     on_path = shutil.which("uv")
     if on_path is None:
-        pytest.skip("uv is not installed (scripts/bootstrap.sh installs it): cfn-lint and checkov cannot run")
+        pytest.skip(reason="uv is not installed (scripts/bootstrap.sh installs it): cfn-lint and checkov cannot run")
     return on_path
 
 
