@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 from unittest import mock
 
-from benchmarks.functions import FunctionSpec, function_specs
+from benchmarks.functions import FunctionSpec, function_specs, in_process_environment
 from benchmarks.warm import LambdaContext, bulk_event, stream_record
 from local.template import table_definitions
 
@@ -273,15 +273,7 @@ def moto_stack() -> Iterator[Stack]:
 
     specs: list[FunctionSpec] = function_specs()
     tables = {logical_id: logical_id for logical_id in table_definitions()}
-    environment = {**specs[0].environment} if specs else {}
-    environment.update(
-        {
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-    )
+    environment = in_process_environment(specs)
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         environment.pop(name, None)
     sink = io.StringIO()

@@ -97,3 +97,17 @@ def function_specs() -> list[FunctionSpec]:
             )
         )
     return specs
+
+
+def in_process_environment(specs: list[FunctionSpec]) -> dict[str, str]:
+    """The template's variables with fake credentials and the Tracer off: handlers run in this process."""
+    environment = {**specs[0].environment} if specs else {}
+    environment.update(
+        {
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+    )
+    return environment

@@ -33,7 +33,7 @@ from typing import Any
 from unittest import mock
 
 from benchmarks.fake_dynamodb import FakeDynamoDB, attach_to_client, seed_keys
-from benchmarks.functions import EVENTS_DIR, FunctionSpec, function_specs
+from benchmarks.functions import EVENTS_DIR, FunctionSpec, function_specs, in_process_environment
 from benchmarks.stats import median
 
 Event = dict[str, Any]
@@ -87,15 +87,7 @@ class LambdaContext:
 def in_process(client: Any, fake: FakeDynamoDB) -> Iterator[dict[str, ModuleType]]:
     """The template's environment, every boto3 client replaced by ``client``, output silenced; yields the handlers."""
     specs = function_specs()
-    environment = {**specs[0].environment} if specs else {}
-    environment.update(
-        {
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-    )
+    environment = in_process_environment(specs)
     sink = io.StringIO()
     with (
         warnings.catch_warnings(action="ignore", category=UserWarning),
