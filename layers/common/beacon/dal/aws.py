@@ -1,9 +1,9 @@
 """boto3 clients, created on first use, and the translation of AWS failures into domain errors."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -61,3 +61,42 @@ def storage_errors(action: str) -> Iterator[None]:
         raise
     except BotoCoreError as exc:
         raise StorageUnavailableError(f"storage failed while trying to {action}; retry the request") from exc
+
+
+BATCH_GET_LIMIT = 100
+BATCH_GET_ATTEMPTS = 8
+
+
+def batch_get_items(
+    client: "DynamoDBClient",
+    table_name: str,
+    keys: Sequence[dict[str, Any]],
+    *,
+    action: str,
+    delay: Callable[[int], float],
+    sleep: Callable[[float], None],
+    projection: str | None = None,
+) -> list[dict[str, Any]]:
+    """Every item found under ``keys`` (strongly consistent BatchGetItem, 100 keys a call).
+
+    Keys DynamoDB leaves unprocessed are asked again after ``delay(attempt)`` seconds; after
+    ``BATCH_GET_ATTEMPTS`` calls for one chunk the read fails with ``StorageUnavailableError``.
+    """
+    items: list[dict[str, Any]] = []
+    for start in range(0, len(keys), BATCH_GET_LIMIT):
+        request: dict[str, Any] = {"Keys": list(keys[start : start + BATCH_GET_LIMIT]), "ConsistentRead": True}
+        if projection is not None:
+            request["ProjectionExpression"] = projection
+        pending: dict[str, Any] = {table_name: request}
+        for attempt in range(BATCH_GET_ATTEMPTS):
+            with storage_errors(action):
+                response = client.batch_get_item(RequestItems=pending)
+            items.extend(response.get("Responses", {}).get(table_name, []))
+            pending = dict(response.get("UnprocessedKeys") or {})
+            if not pending:
+                break
+            if attempt + 1 < BATCH_GET_ATTEMPTS:  # no point waiting after the last attempt
+                sleep(delay(attempt))
+        else:
+            raise StorageUnavailableError(f"storage is busy and did not answer while trying to {action}; retry")
+    return items

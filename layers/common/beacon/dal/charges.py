@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from beacon.dal.aws import dynamodb_client, error_code, storage_errors
+from beacon.dal.aws import batch_get_items, dynamodb_client, error_code, storage_errors
 from beacon.errors import StorageUnavailableError
 from beacon.models.persistence import ChargeRecord
 
@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BATCH_WRITE_LIMIT = 25
-BATCH_GET_LIMIT = 100
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 2.0
@@ -95,25 +94,13 @@ class ChargesRepository:
                 raise StorageUnavailableError("storage is busy and did not take every charge; retry the request")
 
     def _stored_keys(self, charges: Sequence[ChargeRecord]) -> set[tuple[str, str]]:
-        stored: set[tuple[str, str]] = set()
-        for chunk in _chunks(charges, BATCH_GET_LIMIT):
-            pending: dict[str, Any] = {
-                self.table_name: {
-                    "Keys": [c.key for c in chunk],
-                    "ProjectionExpression": "PK, SK",
-                    "ConsistentRead": True,
-                }
-            }
-            for attempt in range(MAX_ATTEMPTS):
-                with storage_errors("check the stored charges"):
-                    response = self.client.batch_get_item(RequestItems=pending)
-                for item in response.get("Responses", {}).get(self.table_name, []):
-                    stored.add((item["PK"]["S"], item["SK"]["S"]))
-                pending = dict(response.get("UnprocessedKeys") or {})
-                if not pending:
-                    break
-                if attempt + 1 < MAX_ATTEMPTS:
-                    self._sleep(backoff_delay(attempt))
-            else:
-                raise StorageUnavailableError("storage is busy; retry the request")
-        return stored
+        items = batch_get_items(
+            self.client,
+            self.table_name,
+            [c.key for c in charges],
+            action="check the stored charges",
+            delay=backoff_delay,
+            sleep=self._sleep,
+            projection="PK, SK",
+        )
+        return {(item["PK"]["S"], item["SK"]["S"]) for item in items}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from beacon.dal.aws import dynamodb_client, error_code, storage_errors
+from beacon.dal.aws import batch_get_items, dynamodb_client, error_code, storage_errors
 from beacon.dal.charges import backoff_delay
 from beacon.dal.keys import CHARGE_ITEM_TYPE, charge_pk, summary_pk, summary_sk
 from beacon.errors import StorageUnavailableError
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 
 # A transaction holds at most 100 items: the summary and up to 99 charge markers.
 MAX_CHARGES_PER_TRANSACTION = 99
-BATCH_GET_LIMIT = 100
-MAX_BATCH_GET_ATTEMPTS = 8
 # Cancellation reasons after which the same transaction may succeed when sent again.
 RETRYABLE_REASONS = frozenset(
     {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
@@ -80,27 +78,15 @@ class SummariesRepository:
 
     def get_many(self, customers: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredSummary]:
         """The summaries of several ``(project_id, customer)`` at once (consistent BatchGetItem, 100 a call)."""
-        found: dict[tuple[str, str], StoredSummary] = {}
-        unique = list(dict.fromkeys(customers))
-        for start in range(0, len(unique), BATCH_GET_LIMIT):
-            keys = [
-                {"PK": {"S": summary_pk(project)}, "SK": {"S": summary_sk(customer)}}
-                for project, customer in unique[start : start + BATCH_GET_LIMIT]
-            ]
-            pending: dict[str, Any] = {self.summaries_table: {"Keys": keys, "ConsistentRead": True}}
-            for attempt in range(MAX_BATCH_GET_ATTEMPTS):
-                with storage_errors("read the summaries"):
-                    response = self.client.batch_get_item(RequestItems=pending)
-                for item in response.get("Responses", {}).get(self.summaries_table, []):
-                    stored = StoredSummary.from_item(item)
-                    found[(stored.project_id, stored.customer_id)] = stored
-                pending = dict(response.get("UnprocessedKeys") or {})
-                if not pending:
-                    break
-                self._sleep(backoff_delay(attempt))
-            else:
-                raise StorageUnavailableError("storage is busy and did not return every summary")
-        return found
+        keys = [
+            {"PK": {"S": summary_pk(project)}, "SK": {"S": summary_sk(customer)}}
+            for project, customer in dict.fromkeys(customers)
+        ]
+        items = batch_get_items(
+            self.client, self.summaries_table, keys, action="read the summaries", delay=backoff_delay, sleep=self._sleep
+        )
+        summaries = (StoredSummary.from_item(item) for item in items)
+        return {(stored.project_id, stored.customer_id): stored for stored in summaries}
 
     def list_for_project(self, project_id: str) -> Iterator[StoredSummary]:
         """Every summary of a project (one paginated Query on the project's partition)."""
