@@ -1,4 +1,4 @@
-"""Prints `export NAME=value` lines for the table names of a deployed stack, read from its Outputs."""
+"""Prints `export NAME=value` lines for the tables, queue and API URL of a deployed stack, read from its Outputs."""
 
 import shlex
 import sys
@@ -6,6 +6,7 @@ import sys
 import boto3
 
 OUTPUT_TO_ENV = {
+    "ApiUrl": "BEACON_API_URL",
     "ChargesTableName": "CHARGES_TABLE_NAME",
     "SummariesTableName": "SUMMARIES_TABLE_NAME",
     "ApiKeysTableName": "API_KEYS_TABLE_NAME",

@@ -1,0 +1,309 @@
+"""``beacon import FILE``: send a file of past charges to the API; resumable, with a rejects file and a report.
+
+The whole file is read and validated first (rows are grouped by customer, so every row must be
+known before the first request), then its chunks are sent by ``--concurrency`` worker threads. A
+re-run of the same file after a crash, a Ctrl-C or a network failure resends every chunk under the
+same ``Idempotency-Key``: the API replays those it has stored, within its idempotency TTL
+(``IdempotencyTtlSeconds``, 24 hours by default), and stores the rest.
+
+Exit status: 0 every row was accepted (``--dry-run``: every row is valid); 1 some rows were
+rejected and are listed in the rejects file, all others were accepted; 2 the command could not run
+(arguments, an unreadable file, no URL or key); 3 some rows were not sent (the API refused the key,
+or did not answer after every retry): run the same command again; 130 interrupted (Ctrl-C).
+"""
+
+import argparse
+import csv
+import json
+import os
+import queue
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from ops.importer.chunks import Chunk, file_digest, make_chunks
+from ops.importer.progress import Counts, Progress, progress_for
+from ops.importer.rows import Format, ImportFile, Reject, originals, read_rows
+from ops.importer.sending import Answer, ApiClient
+
+URL_ENV = "BEACON_API_URL"
+KEY_ENV = "BEACON_API_KEY"
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+DEFAULT_CONCURRENCY = 4
+MAX_CONCURRENCY = 64
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``beacon import``."""
+    parser.description = (
+        "Send a file of past charges (CSV with a header row, or JSON lines) to POST /charges/bulk, grouped by "
+        "customer, each request under an Idempotency-Key derived from the file: running the same command again "
+        "after an interruption resumes it without storing anything twice. Exit status: 0 all accepted, "
+        "1 some rows rejected (see the rejects file), 2 usage error, 3 some rows not sent (run it again), "
+        "130 interrupted."
+    )
+    parser.add_argument(
+        "file",
+        help="the file to import: columns/fields user_id, email, amount, created_at, "
+        "update_session; - reads standard input",
+    )
+    parser.add_argument("--url", default=os.environ.get(URL_ENV), help=f"the API's base URL (default: ${URL_ENV})")
+    parser.add_argument(
+        "--key", default=os.environ.get(KEY_ENV), help=f"a key of the project (default: ${KEY_ENV})"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        help=f"requests in flight (default {DEFAULT_CONCURRENCY})",,
+    )
+    parser.add_argument("--dry-run", action="store_true", help="validate the file and write the rejects; send nothing")
+    parser.add_argument(
+        "--update-session",
+        action="store_true",
+        help="rows without update_session count as visits (default: they do not, as fits historical charges)",
+    )
+    parser.add_argument("--format", choices=["csv", "jsonl"], help="default: JSON lines if the file starts with {")
+    parser.add_argument(
+        "--rejects", type=Path, help="the rejects file (default: beside FILE, as FILE.rejects.csv or .jsonl)"
+    )
+    parser.add_argument(
+        "--progress-interval",
+        type=float,
+        default=10.0,
+        help="seconds between two progress lines when standard error is not a terminal (default 10)",
+    )
+    parser.set_defaults(run=run)
+
+
+@dataclass
+class Outcome:
+    """What an import did: its counts, every rejected row, and why rows were not sent (if any were not)."""
+
+    counts: Counts
+    rejects: list[Reject]
+    interrupted: bool = False
+    failures: list[str] = field(default_factory=list)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``beacon import`` as the arguments say; the exit status is described in the module docstring."""
+    if not 1 <= args.concurrency <= MAX_CONCURRENCY:
+        raise ValueError(f"--concurrency must be from 1 to {MAX_CONCURRENCY}")
+    data = _read_input(args.file)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{args.file} is not UTF-8 text (byte {exc.start} cannot be read)") from None
+    parsed = read_rows(text, fmt=args.format, update_session=args.update_session)
+    chunks = make_chunks(parsed.charges, file_digest(data))
+    rejects_path = args.rejects or default_rejects_path(args.file, parsed.format)
+    if args.dry_run:
+        outcome = Outcome(Counts(rows=parsed.rows, rejected=len(parsed.rejects)), list(parsed.rejects))
+    else:
+        if not args.url or not args.key:
+            raise ValueError(
+                f"no API: pass --url and --key, or set {URL_ENV} and {KEY_ENV} (make dev prints them; "
+                f"bin/beacon --stack NAME sets {URL_ENV})"
+            )
+        client = ApiClient(args.url, args.key, pool_size=args.concurrency)
+        try:
+            progress = progress_for(len(parsed.charges), args.progress_interval)
+            outcome = send_chunks(client, chunks, parsed, progress=progress, concurrency=args.concurrency)
+        finally:
+            client.close()
+    write_rejects(rejects_path, parsed, outcome.rejects, text)
+    print(report(args.file, parsed, chunks, outcome, rejects_path, dry_run=args.dry_run))
+    if outcome.interrupted:
+        return EXIT_INTERRUPTED
+    if outcome.counts.not_sent:
+        return EXIT_INCOMPLETE
+    return EXIT_REJECTED if outcome.rejects else EXIT_OK
+
+
+def _read_input(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(name).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read {name}: {exc.strerror}") from None
+
+
+def default_rejects_path(name: str, fmt: Format) -> Path:
+    """``charges.csv`` -> ``charges.rejects.csv`` beside it; standard input -> ``stdin.rejects.<format>`` here."""
+    source = Path("stdin" if name == "-" else name)
+    return source.with_name(f"{source.stem}.rejects.{fmt}")
+
+
+def send_chunks(
+    client: ApiClient,
+    chunks: Sequence[Chunk],
+    parsed: ImportFile,
+    *,
+    progress: Progress,
+    concurrency: int,
+) -> Outcome:
+    """Send every chunk with ``concurrency`` threads; stop early on a refused key or Ctrl-C."""
+    counts = Counts(rows=parsed.rows, to_send=len(parsed.charges), rejected=len(parsed.rejects))
+    outcome = Outcome(counts, list(parsed.rejects))
+    jobs: queue.SimpleQueue[Chunk] = queue.SimpleQueue()
+    for chunk in chunks:
+        jobs.put(chunk)
+    results: queue.SimpleQueue[tuple[Chunk, Answer]] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                chunk = jobs.get_nowait()
+            except queue.Empty:
+                return
+            results.put((chunk, client.send(chunk)))
+
+    # Daemon threads: a Ctrl-C must not wait for requests in flight (a re-run sends them again).
+    workers = [threading.Thread(target=work, daemon=True) for _ in range(min(concurrency, len(chunks)))]
+    for worker in workers:
+        worker.start()
+    ended = 0
+    try:
+        while ended < len(chunks):
+            try:
+                chunk, answer = results.get(timeout=0.5)
+            except queue.Empty:
+                if not any(worker.is_alive() for worker in workers) and results.empty():
+                    break  # stopped: the chunks left were never taken
+                continue
+            ended += 1
+            _record(outcome, chunk, answer)
+            if answer.key_refused:
+                stop.set()
+            progress.update(counts)
+    except KeyboardInterrupt:
+        stop.set()
+        outcome.interrupted = True
+    counts.not_sent = counts.to_send - counts.accepted - counts.api_rejected
+    progress.close(counts)
+    return outcome
+
+
+def _record(outcome: Outcome, chunk: Chunk, answer: Answer) -> None:
+    counts, size = outcome.counts, len(chunk.charges)
+    counts.requests += 1
+    counts.retries += answer.retries
+    if answer.accepted:
+        counts.accepted += size
+        counts.replayed += size if answer.replayed else 0
+    elif answer.rejected:
+        rejects = rejected_rows(chunk, answer)
+        outcome.rejects.extend(rejects)
+        counts.api_rejected += size
+        counts.rejected += size
+    else:
+        counts.not_sent += size
+        reason = "the API refused the key" if answer.key_refused else answer.detail
+        message = "; ".join(e.message for e in answer.errors[:1]) if answer.key_refused else ""
+        outcome.failures.append(f"{reason}: {message}" if message else reason)
+
+
+def rejected_rows(chunk: Chunk, answer: Answer) -> list[Reject]:
+    """The rows of a refused request, each with the API's errors for it (those of the whole request included)."""
+    shared = [e for e in answer.errors if e.index is None]
+    by_index: dict[int, list[tuple[str, str]]] = {}
+    for error in answer.errors:
+        if error.index is not None:
+            by_index.setdefault(error.index, []).append((error.field, error.message))
+    faulty = sorted(chunk.charges[i].line for i in by_index if i < len(chunk.charges))
+    rejects = []
+    for index, charge in enumerate(chunk.charges):
+        problems = [(e.field, e.message) for e in shared] + by_index.get(index, [])
+        if not problems:
+            lines = ", ".join(str(line) for line in faulty)
+            problems = [("row", f"not stored: the API refused the request it was sent in because of line(s) {lines}")]
+        fields = ", ".join(dict.fromkeys(name for name, _ in problems))
+        rejects.append(Reject(charge.line, fields, "; ".join(message for _, message in problems), ""))
+    return rejects
+
+
+def write_rejects(path: Path, parsed: ImportFile, rejects: Sequence[Reject], text: str) -> None:
+    """Rewrite the rejects file in line order (CSV: line, field, message, then the file's own columns, so that
+    the fixed file can be imported as it is; JSON lines: one object per row). No rejects: no file."""
+    if not rejects:
+        path.unlink(missing_ok=True)
+        return
+    missing = {r.line for r in rejects if r.original == ""}
+    found = originals(text, parsed.format, missing) if missing else {}
+    ordered = sorted(rejects, key=lambda r: r.line)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        if parsed.format == "csv":
+            writer = csv.writer(out)
+            writer.writerow(["line", "field", "message", *parsed.header])
+            for reject in ordered:
+                cells = found.get(reject.line, reject.original)
+                writer.writerow([reject.line, reject.field, reject.message, *cells])
+        else:
+            for reject in ordered:
+                row = found.get(reject.line, reject.original)
+                out.write(
+                    json.dumps(
+                        {"line": reject.line, "field": reject.field, "message": reject.message, "row": row},
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
+
+
+def report(
+    name: str,
+    parsed: ImportFile,
+    chunks: Sequence[Chunk],
+    outcome: Outcome,
+    rejects_path: Path,
+    *,
+    dry_run: bool,
+) -> str:
+    """The final report, one figure a line."""
+    counts = outcome.counts
+    source = "standard input" if name == "-" else name
+    where = f"  (listed in {rejects_path})" if outcome.rejects else ""
+    if dry_run:
+        lines = [
+            f"rows read   {counts.rows:,}  from {source} (dry run: nothing sent)",
+            f"valid       {len(parsed.charges):,}  (would be sent in {_requests(len(chunks))})",
+            f"rejected    {len(outcome.rejects):,}{where}",
+        ]
+        return "\n".join(lines)
+    earlier = f"  ({counts.replayed:,} stored by an earlier run)" if counts.replayed else ""
+    lines = [
+        f"rows read   {counts.rows:,}  from {source}",
+        f"accepted    {counts.accepted:,}{earlier}",
+        f"rejected    {len(outcome.rejects):,}{where}",
+        f"not sent    {counts.not_sent:,}",
+        f"requests    {counts.requests:,}  ({counts.retries:,} {'retry' if counts.retries == 1 else 'retries'})",
+        f"duration    {counts.seconds:.1f} s  ({counts.rate:,.0f} rows/s)",
+    ]
+    if outcome.interrupted:
+        lines.append("Interrupted: run the same command again to finish; nothing is stored twice.")
+    elif counts.not_sent:
+        lines.append(f"Not sent: {outcome.failures[0] if outcome.failures else 'stopped'}. Run the same command again.")
+    return "\n".join(lines)
+
+
+def _requests(count: int) -> str:
+    return f"{count:,} request" + ("" if count == 1 else "s")
+
+
+def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int:
+    """``python -m ops.importer``: the command alone."""
+    parser = argparse.ArgumentParser(prog="beacon import")
+    register(parser)
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=stream or sys.stderr)
+        return EXIT_USAGE
+    return status
