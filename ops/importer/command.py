@@ -51,14 +51,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "update_session; - reads standard input",
     )
     parser.add_argument("--url", default=os.environ.get(URL_ENV), help=f"the API's base URL (default: ${URL_ENV})")
-    parser.add_argument(
-        "--key", default=os.environ.get(KEY_ENV), help=f"a key of the project (default: ${KEY_ENV})"
-    )
+    parser.add_argument("--key", default=os.environ.get(KEY_ENV), help=f"a key of the project (default: ${KEY_ENV})")
     parser.add_argument(
         "--concurrency",
         type=int,
         default=DEFAULT_CONCURRENCY,
-        help=f"requests in flight (default {DEFAULT_CONCURRENCY})",,
+        help=f"requests in flight (default {DEFAULT_CONCURRENCY})",
     )
     parser.add_argument("--dry-run", action="store_true", help="validate the file and write the rejects; send nothing")
     parser.add_argument(
