@@ -160,7 +160,10 @@ def send_chunks(
                 chunk = jobs.get_nowait()
             except queue.Empty:
                 return
-            results.put((chunk, client.send(chunk)))
+            answer = client.send(chunk)
+            if answer.key_refused:
+                stop.set()  # before taking another chunk: every request would be refused the same way
+            results.put((chunk, answer))
 
     # Daemon threads: a Ctrl-C must not wait for requests in flight (a re-run sends them again).
     workers = [threading.Thread(target=work, daemon=True) for _ in range(min(concurrency, len(chunks)))]
@@ -177,8 +180,6 @@ def send_chunks(
                 continue
             ended += 1
             _record(outcome, chunk, answer)
-            if answer.key_refused:
-                stop.set()
             progress.update(counts)
     except KeyboardInterrupt:
         stop.set()
@@ -286,7 +287,8 @@ def report(
     if outcome.interrupted:
         lines.append("Interrupted: run the same command again to finish; nothing is stored twice.")
     elif counts.not_sent:
-        lines.append(f"Not sent: {outcome.failures[0] if outcome.failures else 'stopped'}. Run the same command again.")
+        lines.append(f"Not sent: {outcome.failures[0] if outcome.failures else 'stopped'}.")
+        lines.append("Run the same command again (with a valid key, if it was refused): nothing is stored twice.")
     return "\n".join(lines)
 
 

@@ -219,7 +219,7 @@ def iso_to_seconds(text: str) -> int:
     except ValueError:
         raise _RowError(
             "created_at",
-            f"created_at must be UNIX seconds or an ISO 8601 date and time such as 2025-11-25T10:00:00Z; got {text!r}",
+            f"created_at must be UNIX seconds or an ISO 8601 date and time such as 2025-11-25T10:00:00Z, got {text!r}",
         ) from None
     if moment.tzinfo is None:
         raise _RowError(

@@ -1,0 +1,223 @@
+"""The import command against a scripted HTTP server: retries, Retry-After, refused rows, a refused key, exit codes.
+
+The server answers each POST with the next scripted (status, headers, body) and records what it was
+sent, so a test can check what a retry resends. The real API is exercised in tests/e2e/test_import.py.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops.importer.chunks import make_chunks
+from ops.importer.command import main
+from ops.importer.rows import Charge
+from ops.importer.sending import ApiClient
+
+OK = (200, {}, {"success": True, "code": 200, "data": None})
+
+
+class Scripted(ThreadingHTTPServer):
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.script: list[tuple[int, dict[str, str], Any]] = []
+        self.default = OK
+        self.received: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Scripted
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with self.server.lock:
+            self.server.received.append(
+                {"path": self.path, "headers": dict(self.headers), "body": json.loads(body), "at": time.monotonic()}
+            )
+            status, headers, answer = self.server.script.pop(0) if self.server.script else self.server.default
+        payload = json.dumps(answer).encode()
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def server() -> Iterator[Scripted]:
+    scripted = Scripted()
+    thread = threading.Thread(target=scripted.serve_forever, daemon=True)
+    thread.start()
+    yield scripted
+    scripted.shutdown()
+    scripted.server_close()
+
+
+def error(status: int, *errors: tuple[str, str], headers: dict[str, str] | None = None) -> tuple:
+    body = {"success": False, "code": status, "data": None, "errors": [{"field": f, "message": m} for f, m in errors]}
+    return status, headers or {}, body
+
+
+def one_chunk(count: int = 3):
+    return make_chunks([Charge(n + 2, "u1", None, 100 + n, 1764057600, False) for n in range(count)], "d" * 64)[0]
+
+
+def test_throttling_and_busy_storage_are_retried_with_the_same_key_and_body_honouring_retry_after(server):
+    server.script = [
+        error(429, ("request", "slow down"), headers={"Retry-After": "1"}),
+        error(503, ("request", "busy")),
+    ]
+    client = ApiClient(server.url, "pk_test", backoff_seconds=0.01)
+    chunk = one_chunk()
+
+    answer = client.send(chunk)
+
+    assert (answer.status, answer.retries, answer.accepted) == (200, 2, True)
+    assert [r["path"] for r in server.received] == ["/charges/bulk"] * 3
+    assert {r["headers"]["Idempotency-Key"] for r in server.received} == {chunk.key}
+    assert all(r["body"] == json.loads(chunk.body()) for r in server.received)
+    assert all(r["headers"]["Authorization"] == "Bearer pk_test" for r in server.received)
+    assert server.received[1]["at"] - server.received[0]["at"] >= 1.0  # Retry-After: 1
+
+
+def test_a_request_still_in_flight_is_retried(server):
+    server.script = [error(409, ("Idempotency-Key", "still being processed"), headers={"Retry-After": "0"})]
+
+    answer = ApiClient(server.url, "pk_test", backoff_seconds=0.01).send(one_chunk())
+
+    assert (answer.status, answer.retries) == (200, 1)
+
+
+def test_a_replay_is_reported_as_such(server):
+    server.script = [(200, {"Idempotent-Replayed": "true"}, OK[2])]
+
+    answer = ApiClient(server.url, "pk_test").send(one_chunk())
+
+    assert answer.accepted and answer.replayed
+
+
+def test_a_400_is_not_retried_and_its_errors_name_the_charges(server):
+    server.script = [error(400, ("charges[1].amount", "charges[1].amount must be at most 1000000000000000"))]
+
+    answer = ApiClient(server.url, "pk_test").send(one_chunk())
+
+    assert (answer.status, answer.retries, answer.rejected, answer.gave_up) == (400, 0, True, False)
+    assert [(e.index, e.field, e.message) for e in answer.errors] == [
+        (1, "amount", "amount must be at most 1000000000000000")
+    ]
+    assert len(server.received) == 1
+
+
+def test_the_client_gives_up_after_its_attempts(server):
+    server.default = error(503, ("request", "busy"), headers={"Retry-After": "0"})
+
+    answer = ApiClient(server.url, "pk_test", attempts=3, backoff_seconds=0.01).send(one_chunk())
+
+    assert (answer.status, answer.retries, answer.gave_up, answer.rejected) == (503, 2, True, False)
+    assert len(server.received) == 3
+
+
+def test_no_server_is_a_failure_to_send_not_a_rejection():
+    answer = ApiClient("http://127.0.0.1:9", "pk_test", attempts=2, backoff_seconds=0.01).send(one_chunk())
+
+    assert answer.status is None and answer.gave_up and not answer.rejected
+    assert "ConnectionError" in answer.detail
+
+
+# ---------------------------------------------------------------- the command
+
+
+CSV = "user_id,email,amount,created_at\nu1,,100,1764057600\nu1,,abc,1764057600\nu2,,300,1764057600000\nu3,,5,\n"
+
+
+def run_import(tmp_path: Path, server: Scripted, *args: str, text: str = CSV) -> tuple[int, Path]:
+    source = tmp_path / "past.csv"
+    source.write_text(text, encoding="utf-8")
+    status = main([str(source), "--url", server.url, "--key", "pk_test", *args])
+    return status, tmp_path / "past.rejects.csv"
+
+
+def test_an_import_with_bad_rows_exits_1_and_lists_them_in_the_rejects_file(tmp_path, server, capsys):
+    status, rejects = run_import(tmp_path, server)
+
+    assert status == 1
+    assert sorted((r["body"].get("user_id"), len(r["body"]["charges"])) for r in server.received) == [
+        ("u1", 1),
+        ("u3", 1),
+    ]
+    lines = rejects.read_text().splitlines()
+    assert lines[0] == "line,field,message,user_id,email,amount,created_at"
+    assert [line.split(",")[:2] for line in lines[1:]] == [["3", "amount"], ["4", "created_at"]]
+    report = capsys.readouterr().out
+    assert "rows read   4  from" in report
+    assert "accepted    2\n" in report
+    assert f"rejected    2  (listed in {rejects})" in report
+    assert "requests    2  (0 retries)" in report
+
+
+def test_rows_the_api_refuses_go_to_the_rejects_file_with_its_message(tmp_path, server):
+    text = "user_id,amount\nu1,1\nu1,2\nu2,3\n"
+    server.script = [error(400, ("charges[1].amount", "charges[1].amount is not allowed"))]
+
+    status, rejects = run_import(tmp_path, server, "--concurrency", "1", text=text)
+
+    assert status == 1
+    assert rejects.read_text().splitlines()[1:] == [
+        "2,row,not stored: the API refused the request it was sent in because of line(s) 3,u1,1",
+        "3,amount,amount is not allowed,u1,2",
+    ]
+
+
+def test_a_clean_import_exits_0_and_removes_a_stale_rejects_file(tmp_path, server):
+    (tmp_path / "past.rejects.csv").write_text("left over\n")
+
+    status, rejects = run_import(tmp_path, server, text="user_id,amount\nu1,1\n")
+
+    assert status == 0
+    assert not rejects.exists()
+
+
+def test_a_refused_key_stops_the_import_with_exit_3_and_rejects_no_row(tmp_path, server, capsys):
+    server.default = error(401, ("api_key", "unknown key"))
+    text = "user_id,amount\n" + "".join(f"u{n},1\n" for n in range(20))
+
+    status, rejects = run_import(tmp_path, server, "--concurrency", "1", text=text)
+
+    assert status == 3
+    assert not rejects.exists()
+    assert len(server.received) == 1
+    report = capsys.readouterr().out
+    assert "not sent    20" in report
+    assert "the API refused the key: unknown key" in report
+
+
+def test_a_dry_run_sends_nothing(tmp_path, server, capsys):
+    status, rejects = run_import(tmp_path, server, "--dry-run")
+
+    assert status == 1
+    assert server.received == []
+    assert rejects.exists()
+    assert "valid       2  (would be sent in 2 requests)" in capsys.readouterr().out
+
+
+def test_no_url_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("BEACON_API_URL", raising=False)
+    source = tmp_path / "past.csv"
+    source.write_text(CSV)
+
+    assert main([str(source), "--key", "pk_test"]) == 2
+    assert "pass --url and --key" in capsys.readouterr().err
