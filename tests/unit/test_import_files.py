@@ -109,7 +109,10 @@ def test_a_csv_without_an_amount_or_identity_column_is_refused_as_a_whole(text):
 
 
 def test_json_lines_are_read_as_json():
-    text = '{"user_id": "u1", "amount": 5, "created_at": "2025-11-25T08:00:00Z", "other": 1}\n\n{"email": "a@example.com", "amount": 7, "update_session": true}\n'
+    text = (
+        '{"user_id": "u1", "amount": 5, "created_at": "2025-11-25T08:00:00Z", "other": 1}\n\n'
+        '{"email": "a@example.com", "amount": 7, "update_session": true}\n'
+    )
 
     parsed = read_rows(text)
 
