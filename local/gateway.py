@@ -244,8 +244,14 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                     protocol=self.request_version,
                 )
                 response, function = gateway.handle(request)
-            self._send(response)
             elapsed = (time.perf_counter() - started) * 1000
+            try:
+                self._send(response)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client is gone (a killed process, a closed tab): API Gateway drops the answer too.
+                self.close_connection = True
+                print(f"{self.command} {self.path} -> {function} {response.status}: client gone", flush=True)
+                return
             print(f"{self.command} {self.path} -> {function} {response.status} ({elapsed:.0f} ms)", flush=True)
 
         def _read_body(self) -> bytes:
