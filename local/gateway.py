@@ -244,7 +244,6 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                     protocol=self.request_version,
                 )
                 response, function = gateway.handle(request)
-            elapsed = (time.perf_counter() - started) * 1000
             try:
                 self._send(response)
             except (BrokenPipeError, ConnectionResetError):
@@ -252,6 +251,7 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 print(f"{self.command} {self.path} -> {function} {response.status}: client gone", flush=True)
                 return
+            elapsed = (time.perf_counter() - started) * 1000
             print(f"{self.command} {self.path} -> {function} {response.status} ({elapsed:.0f} ms)", flush=True)
 
         def _read_body(self) -> bytes:
