@@ -1,7 +1,7 @@
 """``python -m benchmarks`` (``make bench``): measure everything, write docs/benchmarks.md and its charts.
 
 ``--quick`` is a smoke run of a few seconds per part (tiny samples, figures meaningless) that keeps the
-code from rotting; ``--only cold,warm,capacity,load`` runs some parts; ``--out`` writes elsewhere.
+code from rotting; ``--only cold,warm,capacity,load,import`` runs some parts; ``--out`` writes elsewhere.
 The exit status is 1 when a part could not be measured (the page says why), never because of a figure.
 """
 
@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import capacity, cold_start, load, warm
+from benchmarks import capacity, cold_start, importing, load, warm
 from benchmarks.machine import this_machine
 from benchmarks.report import Results, write
 from local.template import ROOT
 
-PARTS = ("cold", "warm", "capacity", "load")
+PARTS = ("cold", "warm", "capacity", "load", "import")
 
 
 def _run(results: Results, part: str, measure: Callable[[], Any]) -> Any:
@@ -66,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             "end to end",
             lambda: load.measure(rates=rates, step_seconds=seconds, drain_timeout=30.0 if quick else 180.0),
         )
+    if "import" in parts:
+        sizes = (
+            {"rows": 200, "customers": 10, "singles": 20} if quick else {"rows": 5000, "customers": 100, "singles": 500}
+        )
+        results.importing = _run(results, "import", lambda: importing.measure(**sizes))
     results.seconds = time.perf_counter() - started
     page = write(results, args.out)
     print(f"benchmarks: wrote {page} in {results.seconds:.0f} s", file=sys.stderr)

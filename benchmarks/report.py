@@ -16,6 +16,8 @@ from benchmarks.capacity import (
     Work,
 )
 from benchmarks.cold_start import ColdReport
+from benchmarks.importing import ImportReport
+from benchmarks.importing import section as import_section
 from benchmarks.load import LoadReport
 from benchmarks.machine import Machine
 from benchmarks.warm import WarmCase
@@ -36,6 +38,7 @@ class Results:
     warm_stub: list[WarmCase] | None = None
     capacity: CapacityReport | None = None
     load: LoadReport | None = None
+    importing: ImportReport | None = None
     missing: dict[str, str] = field(default_factory=dict)
 
 
@@ -421,6 +424,8 @@ def markdown(results: Results) -> str:
         lines += _capacity_section(results.capacity)
     if results.load:
         lines += _load_section(results.load)
+    if results.importing:
+        lines += import_section(results.importing)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -143,9 +143,13 @@ def test_an_import_killed_half_way_and_run_again_counts_every_good_row_once(stac
         rejects = list(csv.DictReader(listed))
     assert {int(r["line"]): r["field"] for r in rejects} == history.bad_lines
     for reject in rejects:
-        assert [reject["user_id"], reject["email"], reject["amount"], reject["created_at"], reject["update_session"]] == (
-            history.lines[int(reject["line"]) - 2]
-        )
+        assert [
+            reject["user_id"],
+            reject["email"],
+            reject["amount"],
+            reject["created_at"],
+            reject["update_session"],
+        ] == (history.lines[int(reject["line"]) - 2])
 
     # and every summary equals a recompute from the good rows: nothing lost, nothing counted twice
     pending = {customer: expected_charges(charges) for customer, charges in history.good.items()}

@@ -30,7 +30,8 @@ def test_the_quick_benchmark_run_measures_every_part_and_writes_the_page(tmp_pat
     assert completed.returncode == 0, completed.stderr[-4000:]
     page = (tmp_path / "benchmarks.md").read_text(encoding="utf-8")
     assert "was not measured" not in page
-    for section in ("## 1. Cold start", "## 2. Warm handler cost", "## 3. DynamoDB work", "## 4. End to end"):
+    sections = ("## 1. Cold start", "## 2. Warm handler cost", "## 3. DynamoDB work", "## 4. End to end", "## 5. Hist")
+    for section in sections:
         assert section in page
     for chart in ("cold-start", "warm", "capacity", "load"):
         assert (tmp_path / f"benchmarks-{chart}.png").stat().st_size > 0
@@ -47,3 +48,8 @@ def test_the_quick_benchmark_run_measures_every_part_and_writes_the_page(tmp_pat
     assert int(accepted) == int(stored) > 0
     right, customers = re.search(r"(\d+) of (\d+) customers' summaries equal", page).groups()
     assert right == customers
+    assert "| `bin/beacon import` | 200 |" in page
+    accepted, stored = re.search(
+        r"After the import: ([\d,]+) charges accepted, ([\d,]+) stored \(equal\)", page
+    ).groups()
+    assert accepted == stored
