@@ -306,4 +306,6 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
     except ValueError as exc:
         print(f"error: {exc}", file=stream or sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # before the first request: nothing was sent
+        return EXIT_INTERRUPTED
     return status

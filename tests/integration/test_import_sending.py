@@ -5,6 +5,11 @@ sent, so a test can check what a retry resends. The real API is exercised in tes
 """
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from local.template import ROOT
 from ops.importer.chunks import make_chunks
 from ops.importer.command import main
 from ops.importer.rows import Charge
@@ -27,6 +33,7 @@ class Scripted(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.script: list[tuple[int, dict[str, str], Any]] = []
         self.default = OK
+        self.delay = 0.0
         self.received: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
@@ -45,6 +52,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {"path": self.path, "headers": dict(self.headers), "body": json.loads(body), "at": time.monotonic()}
             )
             status, headers, answer = self.server.script.pop(0) if self.server.script else self.server.default
+        time.sleep(self.server.delay)
         payload = json.dumps(answer).encode()
         self.send_response(status)
         for name, value in {"Content-Type": "application/json", **headers}.items():
@@ -221,3 +229,25 @@ def test_no_url_is_a_usage_error(tmp_path, monkeypatch, capsys):
 
     assert main([str(source), "--key", "pk_test"]) == 2
     assert "pass --url and --key" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_the_import_with_exit_130_and_still_writes_the_rejects_and_the_report(tmp_path, server):
+    server.delay = 0.5
+    source = tmp_path / "past.csv"
+    source.write_text("user_id,amount\nbad,x\n" + "".join(f"u{n},1\n" for n in range(40)), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)])}
+    command = [sys.executable, "-m", "ops.importer", str(source), "--url", server.url, "--key", "pk_test"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not server.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+
+    assert process.returncode == 130, out + err
+    assert "Interrupted: run the same command again to finish" in out
+    assert "Traceback" not in err
+    not_sent = int(re.search(r"^not sent    (\d+)$", out, re.M).group(1))
+    assert 0 < not_sent <= 40
+    assert (tmp_path / "past.rejects.csv").read_text().splitlines()[1].startswith("2,amount,")
