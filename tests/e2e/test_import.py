@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 BEACON = str(ROOT / "bin" / "beacon")
 ROWS = 10_000
 CUSTOMERS = 250
-SUMMARY_TIMEOUT_SECONDS = 180
+SUMMARY_TIMEOUT_SECONDS = 600  # the local stack's stream folds 10,000 charges in minutes on a busy machine
 _PROGRESS = re.compile(r"^import: ([\d,]+)/([\d,]+) rows")
 
 
@@ -162,8 +162,10 @@ def test_an_import_killed_half_way_and_run_again_counts_every_good_row_once(stac
             data = answer.json()["data"] if answer.status_code == 200 else None
             if data and data["charges"] == expected and data["sessions"]["count"] == 0:
                 del pending[(kind, customer)]
-            else:
-                wrong[(kind, customer)] = data
+                continue
+            wrong[(kind, customer)] = data
+            # a summary trails its charges, but one that counts more than the good rows will never come right
+            assert not data or data["charges"]["count"] <= expected["count"], f"{customer} counted twice: {data}"
         if pending:
             time.sleep(1)
     assert not pending, f"{len(pending)} summaries differ from the good rows, e.g. {next(iter(wrong.items()))}"
