@@ -114,7 +114,7 @@ def _csv_rows(text: str, parsed: ImportFile) -> list[tuple[int, tuple[str, ...],
     header = next(reader, None)
     if header is None:
         raise FileFormatError("the file is empty: the first line must be a header naming the columns")
-    parsed.header = tuple(name.strip() for name in header)
+    parsed.header = tuple(name.strip().lower() for name in header)
     if "amount" not in parsed.header or not {"user_id", "email"} & set(parsed.header):
         raise FileFormatError(
             f"the header must name an amount column and a user_id or email column; it names {', '.join(parsed.header)}"

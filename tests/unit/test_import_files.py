@@ -93,6 +93,12 @@ def test_csv_line_numbers_count_quoted_newlines_and_blank_lines():
     assert [r.line for r in parsed.rejects] == [5]
 
 
+def test_column_names_are_read_without_case_or_surrounding_spaces():
+    parsed = read_rows(" User_ID ,AMOUNT\nu1,5\n")
+
+    assert [(c.user_id, c.amount) for c in parsed.charges] == [("u1", 5)]
+
+
 def test_other_columns_are_ignored_so_a_fixed_rejects_file_imports_as_it_is():
     parsed = read_rows("line,field,message,user_id,amount\n7,amount,bad,u1,100\n")
 
