@@ -1,11 +1,13 @@
 """Posting bulk requests to the API, retrying what is safe to retry.
 
 A chunk always carries its ``Idempotency-Key``, so resending it can never store a charge twice:
-429 (throttled), 503 (storage busy), 409 (the same key still in flight, e.g. from a run that was
-killed a moment ago), other 5xx and lost connections are retried, honouring ``Retry-After`` when the
-API sends one and otherwise waiting an exponential backoff with full jitter, so that concurrent
-workers do not all come back at once. Other 4xx answers are not retried: the request's rows are
-refused. The retry policy is urllib3's (what ``requests`` runs on), with those statuses.
+429 (throttled), 503 (storage busy), other 5xx and lost connections are retried up to ``attempts``
+times, honouring ``Retry-After`` when the API sends one and otherwise waiting an exponential backoff
+with full jitter, so that concurrent workers do not all come back at once; that policy is urllib3's
+(what ``requests`` runs on), with those statuses. 409 says that a request with the same key is still
+running (typically one a killed run left behind, still being served): it ends within the function's
+timeout, so it is awaited for up to ``in_flight_patience_seconds`` rather than a number of attempts.
+Other 4xx answers are not retried: the request's rows are refused.
 """
 
 import random
@@ -20,16 +22,15 @@ from urllib3.util.retry import Retry
 
 from ops.importer.chunks import Chunk
 
-RETRIED_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+IN_FLIGHT = 409
 KEY_REFUSED_STATUSES = frozenset({401, 403})
 _CHARGE_FIELD = re.compile(r"charges\[(\d+)\]\.?(.*)")
 
 
 class _ImportRetry(Retry):
     """urllib3's policy with full jitter: a random wait up to the exponential backoff, or ``Retry-After`` plus
-    up to one backoff step (409 included: the API sends ``Retry-After`` with it)."""
-
-    RETRY_AFTER_STATUS_CODES = frozenset({409, 429, 503})
+    up to one backoff step."""
 
     def get_backoff_time(self) -> float:
         return random.uniform(0, min(self.backoff_max, self.backoff_factor * 2 ** len(self.history)))
@@ -77,7 +78,7 @@ class Answer:
     @property
     def gave_up(self) -> bool:
         """No answer, or still a retryable status after the last attempt: the rows were not stored; run again."""
-        return self.status is None or self.status in RETRIED_STATUSES or self.status >= 500
+        return self.status is None or self.status in RETRIED_STATUSES or self.status == IN_FLIGHT or self.status >= 500
 
 
 class ApiClient:
@@ -93,6 +94,7 @@ class ApiClient:
         backoff_seconds: float = 0.25,
         max_backoff_seconds: float = 20.0,
         timeout_seconds: float = 60.0,
+        in_flight_patience_seconds: float = 120.0,
     ) -> None:
         self.url = base_url.rstrip("/") + "/charges/bulk"
         self.key = key
@@ -111,6 +113,7 @@ class ApiClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.attempts = attempts
+        self.in_flight_patience = in_flight_patience_seconds
 
     def send(self, chunk: Chunk) -> Answer:
         """Post one chunk (retrying as above) and say how it ended."""
@@ -119,12 +122,17 @@ class ApiClient:
             "Content-Type": "application/json",
             "Idempotency-Key": chunk.key,
         }
-        try:
-            response = self.session.post(self.url, data=chunk.body(), headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
-            return Answer(status=None, retries=self.attempts - 1, detail=_reason(exc))
-        retries = response.raw.retries
-        made = len(retries.history) if retries is not None else 0
+        deadline, made = time.monotonic() + self.in_flight_patience, 0
+        while True:
+            try:
+                response = self.session.post(self.url, data=chunk.body(), headers=headers, timeout=self.timeout)
+            except requests.RequestException as exc:
+                return Answer(status=None, retries=made + self.attempts - 1, detail=_reason(exc))
+            made += len(response.raw.retries.history) if response.raw.retries is not None else 0
+            if response.status_code != IN_FLIGHT or time.monotonic() >= deadline:
+                break
+            made += 1
+            time.sleep(_seconds(response.headers.get("Retry-After")) + random.uniform(0, 1))
         replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
         if response.status_code == 200:
             return Answer(status=200, retries=made, replayed=replayed)
@@ -157,6 +165,11 @@ def _errors(response: requests.Response) -> list[RowError]:
     if not errors:
         errors.append(RowError(None, "request", f"the API answered {response.status_code}: {response.text[:200]}"))
     return errors
+
+
+def _seconds(retry_after: str | None) -> float:
+    """``Retry-After`` in seconds when it is a number of seconds (what the API sends), else one second."""
+    return float(retry_after) if retry_after and retry_after.strip().isdigit() else 1.0
 
 
 def _reason(exc: Exception) -> str:

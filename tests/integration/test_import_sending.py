@@ -102,12 +102,22 @@ def test_throttling_and_busy_storage_are_retried_with_the_same_key_and_body_hono
     assert server.received[1]["at"] - server.received[0]["at"] >= 1.0  # Retry-After: 1
 
 
-def test_a_request_still_in_flight_is_retried(server):
-    server.script = [error(409, ("Idempotency-Key", "still being processed"), headers={"Retry-After": "0"})]
+def test_a_request_still_in_flight_is_awaited_beyond_the_attempts_for_other_statuses(server):
+    in_flight = error(409, ("Idempotency-Key", "still being processed"), headers={"Retry-After": "0"})
+    server.script = [in_flight] * 5
 
-    answer = ApiClient(server.url, "pk_test", backoff_seconds=0.01).send(one_chunk())
+    answer = ApiClient(server.url, "pk_test", attempts=2).send(one_chunk())
 
-    assert (answer.status, answer.retries) == (200, 1)
+    assert (answer.status, answer.retries) == (200, 5)
+
+
+def test_a_request_in_flight_for_longer_than_the_patience_is_not_sent(server):
+    server.default = error(409, ("Idempotency-Key", "still being processed"), headers={"Retry-After": "0"})
+
+    answer = ApiClient(server.url, "pk_test", in_flight_patience_seconds=1.0).send(one_chunk())
+
+    assert answer.status == 409 and answer.gave_up and not answer.rejected
+    assert 2 <= len(server.received) <= 4
 
 
 def test_a_replay_is_reported_as_such(server):
