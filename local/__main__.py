@@ -18,8 +18,7 @@ from local.stack import PROJECT, LocalStack, StackSettings
 def banner(stack: LocalStack) -> str:
     """What the terminal shows once everything is up: where, which keys, one request to try."""
     settings = stack.settings
-    # The API itself for `bin/beacon import`: this stack's URL (not the template's ApiUrl) and the public key.
-    exports = {**stack.cli_environment(), "BEACON_API_URL": stack.url, "BEACON_API_KEY": settings.public_key}
+    exports = stack.cli_environment()
     streams = [
         f"{p.mapping.table} stream -> {p.mapping.function} (batch {p.mapping.batch_size}, "
         f"window {p.mapping.batching_window_seconds:g} s, {len(p.mapping.filters)} filter(s))"

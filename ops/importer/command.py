@@ -22,7 +22,6 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 from ops.importer.chunks import Chunk, file_digest, make_chunks
 from ops.importer.progress import Counts, Progress, progress_for
@@ -89,6 +88,13 @@ class Outcome:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``beacon import`` as the arguments say; the exit status is described in the module docstring."""
+    try:
+        return _import(args)
+    except KeyboardInterrupt:  # while the file is read: nothing was sent (once sending, send_chunks handles it)
+        return EXIT_INTERRUPTED
+
+
+def _import(args: argparse.Namespace) -> int:
     if not 1 <= args.concurrency <= MAX_CONCURRENCY:
         raise ValueError(f"--concurrency must be from 1 to {MAX_CONCURRENCY}")
     data = _read_input(args.file)
@@ -294,18 +300,3 @@ def report(
 
 def _requests(count: int) -> str:
     return f"{count:,} request" + ("" if count == 1 else "s")
-
-
-def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int:
-    """``python -m ops.importer``: the command alone."""
-    parser = argparse.ArgumentParser(prog="beacon import")
-    register(parser)
-    args = parser.parse_args(argv)
-    try:
-        status: int = args.run(args)
-    except ValueError as exc:
-        print(f"error: {exc}", file=stream or sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:  # before the first request: nothing was sent
-        return EXIT_INTERRUPTED
-    return status

@@ -21,9 +21,9 @@ import pytest
 
 from local.template import ROOT
 from ops.importer.chunks import make_chunks
-from ops.importer.command import main
 from ops.importer.rows import Charge
 from ops.importer.sending import ApiClient
+from ops.main import main
 
 OK = (200, {}, {"success": True, "code": 200, "data": None})
 
@@ -165,7 +165,7 @@ CSV = "user_id,email,amount,created_at\nu1,,100,1764057600\nu1,,abc,1764057600\n
 def run_import(tmp_path: Path, server: Scripted, *args: str, text: str = CSV) -> tuple[int, Path]:
     source = tmp_path / "past.csv"
     source.write_text(text, encoding="utf-8")
-    status = main([str(source), "--url", server.url, "--key", "pk_test", *args])
+    status = main(["import", str(source), "--url", server.url, "--key", "pk_test", *args])
     return status, tmp_path / "past.rejects.csv"
 
 
@@ -237,7 +237,7 @@ def test_no_url_is_a_usage_error(tmp_path, monkeypatch, capsys):
     source = tmp_path / "past.csv"
     source.write_text(CSV)
 
-    assert main([str(source), "--key", "pk_test"]) == 2
+    assert main(["import", str(source), "--key", "pk_test"]) == 2
     assert "pass --url and --key" in capsys.readouterr().err
 
 
@@ -246,7 +246,7 @@ def test_ctrl_c_stops_the_import_with_exit_130_and_still_writes_the_rejects_and_
     source = tmp_path / "past.csv"
     source.write_text("user_id,amount\nbad,x\n" + "".join(f"u{n},1\n" for n in range(40)), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)])}
-    command = [sys.executable, "-m", "ops.importer", str(source), "--url", server.url, "--key", "pk_test"]
+    command = [sys.executable, "-m", "ops", "import", str(source), "--url", server.url, "--key", "pk_test"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not server.received and time.monotonic() < deadline:

@@ -4,7 +4,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from beacon.cli import keys, summaries
+from ops import keys, summaries
+from ops.importer import command as import_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -12,6 +13,7 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", required=True)
     keys.register(groups.add_parser("keys", help="create, list and revoke a project's API keys"))
     summaries.register(groups.add_parser("summaries", help="rebuild summaries from the charges; replay failed batches"))
+    import_command.register(groups.add_parser("import", help="send a file of past charges to the API (resumable)"))
     return parser
 
 
