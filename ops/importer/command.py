@@ -154,45 +154,58 @@ def send_chunks(
     """Send every chunk with ``concurrency`` threads; stop early on a refused key or Ctrl-C."""
     counts = Counts(rows=parsed.rows, to_send=len(parsed.charges), rejected=len(parsed.rejects))
     outcome = Outcome(counts, list(parsed.rejects))
-    jobs: queue.SimpleQueue[Chunk] = queue.SimpleQueue()
-    for chunk in chunks:
-        jobs.put(chunk)
-    results: queue.SimpleQueue[tuple[Chunk, Answer]] = queue.SimpleQueue()
-    stop = threading.Event()
-
-    def work() -> None:
-        while not stop.is_set():
-            try:
-                chunk = jobs.get_nowait()
-            except queue.Empty:
-                return
-            answer = client.send(chunk)
-            if answer.key_refused:
-                stop.set()  # before taking another chunk: every request would be refused the same way
-            results.put((chunk, answer))
-
-    # Daemon threads: a Ctrl-C must not wait for requests in flight (a re-run sends them again).
-    workers = [threading.Thread(target=work, daemon=True) for _ in range(min(concurrency, len(chunks)))]
-    for worker in workers:
-        worker.start()
+    senders = _Senders(client, chunks, concurrency)
     ended = 0
     try:
         while ended < len(chunks):
-            try:
-                chunk, answer = results.get(timeout=0.5)
-            except queue.Empty:
-                if not any(worker.is_alive() for worker in workers) and results.empty():
-                    break  # stopped: the chunks left were never taken
-                continue
+            ended_chunk = senders.next_answer()
+            if ended_chunk is None:
+                break  # stopped: the chunks left were never taken
             ended += 1
-            _record(outcome, chunk, answer)
+            _record(outcome, *ended_chunk)
             progress.update(counts)
     except KeyboardInterrupt:
-        stop.set()
+        senders.stop.set()
         outcome.interrupted = True
     counts.not_sent = counts.to_send - counts.accepted - counts.api_rejected
     progress.close(counts)
     return outcome
+
+
+class _Senders:
+    """Worker threads that take chunks from a queue, send them, and queue each answer."""
+
+    def __init__(self, client: ApiClient, chunks: Sequence[Chunk], concurrency: int) -> None:
+        self.client = client
+        self.jobs: queue.SimpleQueue[Chunk] = queue.SimpleQueue()
+        for chunk in chunks:
+            self.jobs.put(chunk)
+        self.answers: queue.SimpleQueue[tuple[Chunk, Answer]] = queue.SimpleQueue()
+        self.stop = threading.Event()
+        # Daemon threads: a Ctrl-C must not wait for requests in flight (a re-run sends them again).
+        self.workers = [threading.Thread(target=self._work, daemon=True) for _ in range(min(concurrency, len(chunks)))]
+        for worker in self.workers:
+            worker.start()
+
+    def _work(self) -> None:
+        while not self.stop.is_set():
+            try:
+                chunk = self.jobs.get_nowait()
+            except queue.Empty:
+                return
+            answer = self.client.send(chunk)
+            if answer.key_refused:
+                self.stop.set()  # before taking another chunk: every request would be refused the same way
+            self.answers.put((chunk, answer))
+
+    def next_answer(self) -> tuple[Chunk, Answer] | None:
+        """The next chunk to end and its answer; ``None`` once every worker has stopped and all was read."""
+        while True:
+            try:
+                return self.answers.get(timeout=0.5)  # a timeout keeps Ctrl-C deliverable to the main thread
+            except queue.Empty:
+                if not any(worker.is_alive() for worker in self.workers) and self.answers.empty():
+                    return None
 
 
 def _record(outcome: Outcome, chunk: Chunk, answer: Answer) -> None:
