@@ -429,13 +429,22 @@ class SlotLoad:
     behind: bool
     age_at_peak_end_s: float = 0.0
     """Behind: the iterator age when the busiest hour ends."""
+    gives_up: bool = False
+    """Behind long enough that records pass ``MaximumRecordAgeInSeconds``: they go to the failure queue."""
 
 
 BatchTime = Callable[[float], float]
 
 
 def slot_load(
-    rate: float, batch_time: BatchTime, *, batch_size: int, window_s: float, poll_s: float, peak_s: float
+    rate: float,
+    batch_time: BatchTime,
+    *,
+    batch_size: int,
+    window_s: float,
+    poll_s: float,
+    peak_s: float,
+    max_age_s: float = math.inf,
 ) -> SlotLoad:
     """Batch size, cycle and lag of one slot: a batch starts when the slot is free and either the window since
     the first waiting record has passed or ``batch_size`` records wait.
@@ -455,7 +464,9 @@ def slot_load(
         handler = batch_time(batch_size)
         at_end = (1 - capacity / rate) * peak_s + handler + poll_s
         oldest = (rate / capacity - 1) * peak_s + handler + poll_s
-        return SlotLoad(rate, batch_size, handler, handler, capacity, oldest / 2, oldest, True, at_end)
+        gives_up = oldest > max_age_s >= 0
+        oldest = min(oldest, max_age_s) if max_age_s >= 0 else oldest
+        return SlotLoad(rate, batch_size, handler, handler, capacity, oldest / 2, oldest, True, at_end, gives_up)
     batch = 1.0
     cycle = 0.0
     for _ in range(200):
@@ -625,6 +636,7 @@ def model_scale(
         "window_s": settings.batching_window_s,
         "poll_s": poll_s,
         "peak_s": a.peak_hours * 3600,
+        "max_age_s": settings.maximum_record_age_s,
     }
     # Records spread over shards x factor slots by partition key; the hot customer's all land in one slot.
     slots = shards * pf
@@ -684,7 +696,7 @@ def model_scale(
             peak_requests,
             settings.throttling_rate,
             "requests/s",
-            "raise `ThrottlingRateLimit` (and `ThrottlingBurstLimit`)",
+            "Raise `ThrottlingRateLimit` (and `ThrottlingBurstLimit`)",
             "parameter",
         ),
         Limit(
@@ -692,7 +704,7 @@ def model_scale(
             peak_requests,
             published("apigw_account_rps"),
             "requests/s",
-            "Service Quotas: API Gateway throttle rate",
+            "Ask for more in Service Quotas (API Gateway throttle rate)",
             "quota",
         ),
         Limit(
@@ -700,7 +712,7 @@ def model_scale(
             total_concurrency,
             published("lambda_concurrency_new_account"),
             "executions",
-            "Service Quotas: Lambda concurrent executions (1,000 is the usual default)",
+            "Ask for the default 1,000 in Service Quotas (Lambda concurrent executions)",
             "quota",
         ),
         Limit(
@@ -708,7 +720,7 @@ def model_scale(
             total_concurrency,
             published("lambda_concurrency"),
             "executions",
-            "Service Quotas: Lambda concurrent executions",
+            "Ask for more in Service Quotas (Lambda concurrent executions)",
             "quota",
         ),
         Limit(
@@ -716,7 +728,7 @@ def model_scale(
             charges_wru,
             published("ddb_new_table_wru"),
             "WRU/s",
-            "pre-warm the table (`WarmThroughput`) or ramp traffic up over days",
+            "Pre-warm the table (`WarmThroughput`) or ramp the traffic up over days",
             "quota",
         ),
         Limit(
@@ -724,7 +736,7 @@ def model_scale(
             charges_wru,
             published("ddb_table_wru"),
             "WRU/s",
-            "Service Quotas: DynamoDB on-demand table throughput",
+            "Ask for more in Service Quotas (DynamoDB table-level on-demand throughput)",
             "quota",
         ),
         Limit(
@@ -732,7 +744,7 @@ def model_scale(
             hot_key["SummariesTable P#<project>"],
             published("ddb_partition_wcu"),
             "WCU/s",
-            "key design: spread a project's summaries over several partition keys (no parameter or quota lifts it)",
+            "No parameter or quota: spread a project's summaries over several partition keys (the key design)",
             "design",
         ),
         Limit(
@@ -740,7 +752,7 @@ def model_scale(
             hot_key["ChargesTable, busiest customer"],
             published("ddb_partition_wcu"),
             "WCU/s",
-            "key design: fewer writes per charge (the per-charge marker), or shard a customer's charges",
+            "No parameter or quota: fewer writes per charge on the charge item (the per-charge marker)",
             "design",
         ),
         Limit(
@@ -748,8 +760,11 @@ def model_scale(
             slot.rate,
             slot.capacity,
             "records/s",
-            f"raise `StreamParallelizationFactor` (to {min(pf_needed, 10)}; at most 10), then `BatchSize`",
-            "parameter",
+            f"Set `StreamParallelizationFactor={pf_needed}`"
+            if pf_needed <= published("max_parallelization_factor")
+            else "`StreamParallelizationFactor` stops at 10: the summarizer must write a batch's customers "
+            "concurrently (a batch takes one transaction per customer, one after the other)",
+            "parameter" if pf_needed <= published("max_parallelization_factor") else "design",
         ),
     ]
     if hot_slot:
@@ -759,8 +774,9 @@ def model_scale(
                 hot_slot.rate,
                 hot_slot.capacity,
                 "records/s",
-                "`BatchSize` (fewer, larger transactions for one customer); no parallelism helps one key",
-                "parameter",
+                "No parameter: one key's records stay in one slot; the summarizer must write the slot's other "
+                "customers concurrently, or write less per record",
+                "design",
             )
         )
     return Scale(
@@ -923,6 +939,7 @@ def check_lag(
         window_s=model.settings.batching_window_s,
         poll_s=poll_s,
         peak_s=peak_s,
+        max_age_s=model.settings.maximum_record_age_s,
     )
     result = simulate(
         rate=busiest.rate,
