@@ -47,6 +47,7 @@ class SimResult:
     age_at_end_s: float
     """Age of the oldest record not yet summarized when the arrivals stop (0 when none is left)."""
     mean_batch: float
+    longest_batch_s: float
 
 
 def simulate(
@@ -71,13 +72,16 @@ def simulate(
     while t < seconds:
         arrivals.append(t)
         t += rng.expovariate(rate)
-    owners = [0 if hot_share and rng.random() < hot_share else rng.randrange(1, max(2, customers)) for _ in arrivals]
+    others = max(1, customers - 1) if hot_share else customers
+    draw = rng.random
+    owners = [0 if hot_share and draw() < hot_share else 1 + int(draw() * others) for _ in arrivals]
     seen = [math.ceil(a / poll_s) * poll_s for a in arrivals]
 
     done = [math.inf] * len(arrivals)  # when each record was summarized
     retries: deque[tuple[list[int], int]] = deque()  # (record indexes, attempts so far)
     next_record, clock = 0, 0.0
     given_up = batches = failed = 0
+    longest = 0.0
     total = len(arrivals)
 
     while next_record < total or retries:
@@ -99,7 +103,9 @@ def simulate(
         batch = [i for i in batch if clock - arrivals[i] <= maximum_record_age_s]
         if not batch:
             continue
-        clock += batch_seconds(len(batch), len({owners[i] for i in batch}))
+        took = batch_seconds(len(batch), len({owners[i] for i in batch}))
+        longest = max(longest, took)
+        clock += took
         batches += 1
         if failure_probability and rng.random() < failure_probability:
             failed += 1
@@ -129,4 +135,5 @@ def simulate(
         max_lag_s=max(lags, default=0.0),
         age_at_end_s=seconds - min(waiting) if waiting else 0.0,
         mean_batch=len(lags) / max(1, batches - failed),
+        longest_batch_s=longest,
     )
