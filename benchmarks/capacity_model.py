@@ -640,18 +640,25 @@ def model_scale(
     }
     # Records spread over shards x factor slots by partition key; the hot customer's all land in one slot.
     slots = shards * pf
-    uniform_rate = peak_charges * (1 - hot_share) / slots
-    slot = slot_load(uniform_rate, batch_time(0.0), **slot_args)
-    kinds: list[tuple[float, SlotLoad, float]] = [(float(slots), slot, 0.0)]
-    hot_slot = None
-    if hot_share > 0:
-        hot_rate = peak_charges * hot_share + uniform_rate
-        hot_in_slot = peak_charges * hot_share / hot_rate
-        hot_slot = slot_load(hot_rate, batch_time(hot_in_slot), **slot_args)
-        kinds = [(slots - 1.0, slot, 0.0), (1.0, hot_slot, hot_in_slot)]
-    pf_needed = max(1, math.ceil(uniform_rate * pf / slot.capacity * 1.25))  # 25% headroom over the busiest hour
-    batches_per_s = sum(n * k.rate / k.batch for n, k, _ in kinds if k.batch)
-    pairs_per_s = sum(n * k.rate / k.batch * distinct_customers(k.batch, customers, h) for n, k, h in kinds if k.batch)
+
+    def stream_at(charges_per_s: float) -> tuple[list[tuple[float, SlotLoad, float]], float, float]:
+        """The slots (count, load, hot customer's share of its records), batches/s and (customer, batch) pairs/s."""
+        uniform = slot_load(charges_per_s * (1 - hot_share) / slots, batch_time(0.0), **slot_args)
+        kinds = [(float(slots), uniform, 0.0)]
+        if hot_share > 0:
+            rate = charges_per_s * hot_share + uniform.rate
+            share = charges_per_s * hot_share / rate
+            kinds = [(slots - 1.0, uniform, 0.0), (1.0, slot_load(rate, batch_time(share), **slot_args), share)]
+        batches = sum(n * k.rate / k.batch for n, k, _ in kinds if k.batch)
+        pairs = sum(n * k.rate / k.batch * distinct_customers(k.batch, customers, h) for n, k, h in kinds if k.batch)
+        return kinds, batches, pairs
+
+    # At peak: the capacity figures. At the day's mean rate: the bill (smaller batches, more summary writes).
+    kinds, batches_per_s, pairs_per_s = stream_at(peak_charges)
+    slot = kinds[0][1]
+    hot_slot = kinds[1][1] if hot_share > 0 else None
+    mean_kinds, mean_batches, mean_pairs = stream_at(charges_day / SECONDS_PER_DAY)
+    pf_needed = max(1, math.ceil(slot.rate * pf / slot.capacity * 1.25))  # 25% headroom over the busiest hour
     rates[STREAM_FUNCTION] = batches_per_s
     durations[STREAM_FUNCTION] = max(k.handler_s for _, k, _ in kinds) * 1000
     concurrency = {name: rates[name] * durations[name] / 1000 for name in durations}
@@ -661,14 +668,26 @@ def model_scale(
 
     # DynamoDB per table and on the hottest partition key, at peak. Per-record stream units are the charge
     # items' (a per-charge marker, if any); per-customer ones the summaries'.
-    summaries_wru = stream.write_units[1] * pairs_per_s + stream.write_units[2] * batches_per_s
-    summaries_rru = stream.read_units[1] * pairs_per_s + stream.read_units[2] * batches_per_s + reads_day * peak
+    def summaries_units(batches: float, pairs: float, reads: float) -> tuple[float, float]:
+        wru = stream.write_units[1] * pairs + stream.write_units[2] * batches
+        return wru, stream.read_units[1] * pairs + stream.read_units[2] * batches + reads
+
+    summaries_wru, summaries_rru = summaries_units(batches_per_s, pairs_per_s, reads_day * peak)
     table_wru = {"ChargesTable": charges_wru, "SummariesTable": summaries_wru}
     table_rru = {"ChargesTable": 0.0, "SummariesTable": summaries_rru}
     top_customer = max(hot_share, 1 / customers)
     hot_key = {
         "SummariesTable P#<project>": summaries_wru / a.projects,
         "ChargesTable, busiest customer": top_customer * peak_charges * (inputs.single_wru + stream.write_units[0]),
+    }
+    day_summaries_wru, day_summaries_rru = summaries_units(
+        mean_batches * SECONDS_PER_DAY, mean_pairs * SECONDS_PER_DAY, reads_day
+    )
+    mean_durations = {
+        **durations,
+        STREAM_FUNCTION: sum(n * k.rate / k.batch * k.handler_s for n, k, _ in mean_kinds if k.batch)
+        / max(mean_batches, 1e-12)
+        * 1000,
     }
 
     monthly = _monthly_cost(
@@ -678,12 +697,12 @@ def model_scale(
             "CreateChargeFunction": singles_day,
             "BulkChargesFunction": bulks_day,
             "GetSummaryFunction": reads_day,
-            STREAM_FUNCTION: batches_per_s / peak,
+            STREAM_FUNCTION: mean_batches * SECONDS_PER_DAY,
         },
-        durations_ms=durations,
+        durations_ms=mean_durations,
         memory_mb=mem,
-        wru_day=(charges_wru + summaries_wru) / peak,
-        rru_day=summaries_rru / peak,
+        wru_day=charges_wru / peak + day_summaries_wru,
+        rru_day=day_summaries_rru,
         customers=customers,
         settings=settings,
         assumptions=a,
