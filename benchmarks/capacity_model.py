@@ -330,10 +330,10 @@ def load_inputs(path: Path | None = None) -> Inputs:
     singles = int(day_write["requests"].get("PutItem", 0))
     return Inputs(
         runs={part: parts[part]["run"]["machine"] for part in ("warm", "dynamodb")},
-        day_charges=int(dynamodb.get("day_charges", day_write["charges"])),
-        day_customers=int(dynamodb.get("day_customers", 1_000)),
+        day_charges=int(dynamodb["day_charges"]),
+        day_customers=int(dynamodb["day_customers"]),
         day_single_requests=singles,
-        day_bulk_requests=int(dynamodb.get("day_requests", singles + 84)) - singles,
+        day_bulk_requests=int(dynamodb["day_requests"]) - singles,
         single_cpu_ms=float(single["handler_cpu_ms"]),
         bulk_cpu_ms_per_charge=float(bulk["handler_cpu_ms"]) / bulk["charges"],
         stream_cpu_ms_per_record=float(stream_case["handler_cpu_ms"]) / stream_case["charges"],

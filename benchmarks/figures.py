@@ -50,6 +50,9 @@ def as_figures(results: "Results") -> dict[str, Any]:
         parts["dynamodb"] = {
             "run": run,
             "stream_batch_size": results.capacity.stream_batch_size,
+            "day_charges": results.capacity.day_charges,
+            "day_customers": results.capacity.day_customers,
+            "day_requests": results.capacity.day_requests,
             "scenarios": {
                 s.name: {
                     "charges": s.measured.charges,

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 
+from benchmarks.capacity_model import load_inputs, run_model
 from local.template import ROOT
 
 
@@ -47,3 +48,11 @@ def test_the_quick_benchmark_run_measures_every_part_and_writes_the_page(tmp_pat
     assert int(accepted) == int(stored) > 0
     right, customers = re.search(r"(\d+) of (\d+) customers' summaries equal", page).groups()
     assert right == customers
+
+    # And the figures as data, which the capacity model reads: the day the run measured, its stream batches
+    inputs = load_inputs(tmp_path / "benchmarks.json")
+    assert (inputs.day_charges, inputs.day_customers) == (100, 10)
+    assert inputs.day_single_requests == 80
+    measured, modelled = inputs.day_stream_check
+    assert abs(measured - modelled) <= 0.02 * measured
+    assert run_model(inputs=inputs, scales=(1, 10)).scales[1].monthly_total > 0
