@@ -149,13 +149,15 @@ def chart(model: Model, checks: list[LagCheck], path: Path) -> None:
 # ---------------------------------------------------------------- markdown
 
 
-def _behind(slot: SlotLoad) -> str:
+def _behind(slot: SlotLoad, alarm_s: float) -> str:
     if slot.gives_up:
         return " **behind; older records go to the failure queue**"
-    return " **behind**" if slot.behind else ""
+    if slot.behind:
+        return " **behind; the iterator-age alarm fires**" if slot.max_lag_s > alarm_s else " **behind**"
+    return ""
 
 
-def _scale_tables(rows: list[Scale]) -> list[str]:
+def _scale_tables(rows: list[Scale], alarm_s: float) -> list[str]:
     head = "| | " + " | ".join(_x(r.scale) for r in rows) + " |"
     rule = "| --- |" + " ---: |" * len(rows)
 
@@ -188,7 +190,7 @@ def _scale_tables(rows: list[Scale]) -> list[str]:
         line("records per batch", [_n(r.lag.batch) for r in rows]),
         line("batch duration", [_s(r.lag.handler_s) for r in rows]),
         line("summary lag, mean", [_s(r.lag.mean_lag_s) for r in rows]),
-        line("summary lag, oldest", [_s(r.lag.max_lag_s) + _behind(r.lag) for r in rows]),
+        line("summary lag, oldest", [_s(r.lag.max_lag_s) + _behind(r.lag, alarm_s) for r in rows]),
         line("`StreamParallelizationFactor` needed", [str(r.parallelization_needed) for r in rows]),
         *[
             line(f"{service} a month", [_usd(r.monthly_cost[service]) for r in rows])
@@ -272,7 +274,12 @@ def markdown(model: Model, checks: list[LagCheck], overrides: dict[str, str]) ->
     at, at_hot = binding_scales(model), binding_scales(model, hot=True)
     behind = at.get(STREAM_SLOT)
     fit = inputs.stream
-    measured_day, modelled_day = inputs.day_stream_check
+    fit_check = (
+        "| check of that fit: the benchmark day's stream write units, measured / modelled "
+        f"| {inputs.day_stream_check[0]:,.0f} / {inputs.day_stream_check[1]:,.0f} |"
+        if inputs.day_stream_check
+        else "| check of that fit | not possible: the run does not count its day's (customer, batch) pairs |"
+    )
     params = ", ".join(f"`{k}={v}`" for k, v in overrides.items()) or "their defaults"
     lines = [
         "# Capacity",
@@ -323,7 +330,7 @@ def markdown(model: Model, checks: list[LagCheck], overrides: dict[str, str]) ->
         f"the busiest hour, at **{a.peak_to_mean:g}x the day's mean rate** (the peak-to-mean ratio assumed); the "
         "bill uses the daily totals, 30 days a month.",
         "",
-        *_scale_tables(model.scales),
+        *_scale_tables(model.scales, settings.iterator_age_alarm_s),
         "",
         f"## A day with one customer taking {HOT_SHARE:.0%} of the charges",
         "",
@@ -331,7 +338,7 @@ def markdown(model: Model, checks: list[LagCheck], overrides: dict[str, str]) ->
         " Lambda keeps one partition key's records in one batch slot, in order: that slot carries the customer's"
         " records on top of its share of the others (the stream rows below are that slot's).",
         "",
-        *_scale_tables(model.hot),
+        *_scale_tables(model.hot, settings.iterator_age_alarm_s),
         "",
         "## Every limit, at peak",
         "",
@@ -375,8 +382,7 @@ def markdown(model: Model, checks: list[LagCheck], overrides: dict[str, str]) ->
         "| stream calls: per record, per customer in a batch, per batch | "
         + "; ".join(f"{op} {c[0]:g}, {c[1]:g}, {c[2]:g}" for op, c in fit.calls.items())
         + " |",
-        f"| check of that fit: the benchmark day's stream write units, measured / modelled | {measured_day:,.0f} / "
-        f"{modelled_day:,.0f} |",
+        fit_check,
         "",
         "The stream's figures are fitted to the benchmark's stream batches (records, customers, one batch); the",
         "per-record units are counted on ChargesTable (a charge's own item), the per-customer ones on",
@@ -393,6 +399,7 @@ def markdown(model: Model, checks: list[LagCheck], overrides: dict[str, str]) ->
         "| ThrottlingRateLimit / ThrottlingBurstLimit "
         f"| {settings.throttling_rate:g} / {settings.throttling_burst:g} |",
         f"| LogRetentionDays | {settings.log_retention_days} |",
+        f"| IteratorAgeAlarmSeconds | {settings.iterator_age_alarm_s:g} |",
         "",
         "Assumed (neither measured nor published):",
         "",

@@ -53,6 +53,7 @@ def test_the_quick_benchmark_run_measures_every_part_and_writes_the_page(tmp_pat
     inputs = load_inputs(tmp_path / "benchmarks.json")
     assert (inputs.day_charges, inputs.day_customers) == (100, 10)
     assert inputs.day_single_requests == 80
+    assert inputs.day_stream_check is not None
     measured, modelled = inputs.day_stream_check
     assert abs(measured - modelled) <= 0.02 * measured
     assert run_model(inputs=inputs, scales=(1, 10)).scales[1].monthly_total > 0

@@ -156,7 +156,9 @@ def test_the_model_reads_its_figures_from_the_benchmark_file(tmp_path):
 
 
 def test_the_committed_fit_reproduces_the_benchmark_day():
-    measured, modelled = load_inputs().day_stream_check
+    check = load_inputs().day_stream_check
+    assert check is not None
+    measured, modelled = check
     assert math.isclose(measured, modelled, rel_tol=0.02)
 
 
