@@ -238,6 +238,8 @@ def _advice(model: Model) -> list[str]:
                 steps.append(
                     f"  - {limit.name}{hot}: {_n(limit.demand)} against {_n(limit.limit)} {limit.unit}. {limit.lift}."
                 )
+        near = [lim for lim in row.limits if 0.5 <= lim.utilization < 1]
+        steps += [f"  - close: {lim.name} at {lim.utilization:.0%} of {_n(lim.limit)} {lim.unit}." for lim in near]
         if steps:
             lines += [f"- **{_x(row.scale)}**:", *steps]
         else:
@@ -298,7 +300,10 @@ def markdown(model: Model, checks: list[LagCheck], overrides: dict[str, str]) ->
         row, limit = first
         lines.append(
             f"On the realistic day, the first limit to bind is **{limit.name}**, at "
-            f"{_x(at[limit.name] or row.scale)} ({_n(limit.limit)} {limit.unit}); lifted by: {limit.lift}."
+            f"{_x(at[limit.name] or row.scale)} ({_n(limit.limit)} {limit.unit}). What lifts it: {limit.lift}. In "
+            "order, the limits that bind on the realistic day: "
+            + ", ".join(f"{name} ({_x(scale)})" for name, scale in sorted(at.items(), key=lambda i: i[1] or 0) if scale)
+            + "."
         )
     if behind:
         lines.append(
