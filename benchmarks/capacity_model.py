@@ -54,7 +54,7 @@ class Published:
 PUBLISHED_ON = "2025-06-01"
 """The date the values below are stated as published on (no network where the model runs: check them)."""
 
-_APIGW_QUOTAS = "https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html"
+_APIGW_QUOTAS = "https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html"
 _LAMBDA_QUOTAS = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
 _DDB_QUOTAS = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html"
 PUBLISHED: dict[str, Published] = {
@@ -936,10 +936,17 @@ class LagCheck:
 
 
 def check_lag(
-    model: Model, scale: float, *, hot: bool = False, seconds: float | None = None, seed: int = 1
+    model: Model,
+    scale: float,
+    *,
+    hot: bool = False,
+    seconds: float | None = None,
+    seed: int = 1,
+    failure_probability: float = 0.0,
 ) -> LagCheck:
     """Simulate the busiest slot of ``scale`` (the hot customer's, on the hot day) for ``seconds`` of peak
-    (the model's busiest hour by default) and put its lag beside the model's for the same peak."""
+    (the model's busiest hour by default) and put its lag beside the model's for the same peak; with
+    ``failure_probability``, that share of batches fails and is retried (the model knows no failures)."""
     rows = model.hot if hot else model.scales
     row = next(r for r in rows if r.scale == scale)
     busiest = row.hot_slot if hot and row.hot_slot else row.slot
@@ -966,6 +973,7 @@ def check_lag(
         poll_s=poll_s,
         customers=customers,
         hot_share=hot_in_slot,
+        failure_probability=failure_probability,
         maximum_retry_attempts=model.settings.maximum_retry_attempts,
         maximum_record_age_s=model.settings.maximum_record_age_s,
         seed=seed,
