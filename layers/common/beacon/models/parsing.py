@@ -1,5 +1,6 @@
 """Turns pydantic's validation errors into field paths and sentences a developer can act on."""
 
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -12,6 +13,7 @@ _JSON_TYPE_NAMES: dict[type, str] = {
     bool: "a boolean",
     int: "an integer",
     float: "a number",
+    Decimal: "a number",
     list: "an array",
     dict: "an object",
     type(None): "null",

@@ -1,12 +1,17 @@
-"""Request bodies of the write endpoints. Strict types: ``"100"``, ``10.5`` and ``true`` are not amounts."""
+"""Request bodies of the write endpoints.
+
+Strict types, with one compatibility rule for integers: a string of ASCII digits (``"100"``, what
+existing clients send) or an integral JSON number (``100.0``) is the integer it denotes; ``10.5``,
+``"1e3"``, ``" 100"`` and ``true`` are not amounts.
+"""
 
 import time
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
-from beacon.logic.validation import MAX_AMOUNT, check_created_at, check_user_id, normalize_email
+from beacon.logic.validation import MAX_AMOUNT, check_created_at, check_user_id, json_integer, normalize_email
 
 MAX_BULK_CHARGES = 1_000
 
@@ -15,10 +20,14 @@ def _created_at(value: int | None) -> int | None:
     return None if value is None else check_created_at(value, time.time())
 
 
+def _integer(value: object, info: ValidationInfo) -> object:
+    return json_integer(value, info.field_name or "value")
+
+
 UserId = Annotated[str, AfterValidator(check_user_id)]
 Email = Annotated[str, AfterValidator(normalize_email)]
-Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
-CreatedAt = Annotated[int | None, AfterValidator(_created_at)]
+Amount = Annotated[int, BeforeValidator(_integer), Field(ge=0, le=MAX_AMOUNT)]
+CreatedAt = Annotated[int | None, BeforeValidator(_integer), AfterValidator(_created_at)]
 
 _STRICT = ConfigDict(strict=True, extra="ignore", frozen=True)
 
