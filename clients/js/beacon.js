@@ -12,10 +12,10 @@
  *
  * The body is a JSON *string* sent as text/plain with the public key in it (api_key): a "simple"
  * cross-origin request that needs no CORS preflight. navigator.sendBeacon sends it (it survives the
- * page closing); where sendBeacon is missing or refuses the payload (over its 64 KiB quota), fetch
- * sends it, with keepalive while the body fits that quota. Never a Blob typed application/json:
- * Chromium sends such a beacon with credentials after a preflight, which an API answering CORS with
- * a wildcard origin refuses, and the charge is silently lost.
+ * page closing); where sendBeacon is missing, a keepalive fetch sends it (as long-lived, within the
+ * same 64 KiB); where sendBeacon refuses the payload (over its quota), a plain fetch. Never a Blob
+ * typed application/json: Chromium sends such a beacon with credentials after a preflight, which an
+ * API answering CORS with a wildcard origin refuses, and the charge is silently lost.
  *
  * The tag checks nothing the API checks: the API answers bad input with a 400 naming the field.
  * No dependencies, no build step. Plain ES2017, valid both as a classic script and as a module.
@@ -53,11 +53,12 @@
     var text = JSON.stringify(body); // a string: sent as text/plain;charset=UTF-8, no preflight
     var url = settings.url + path;
     var nav = root.navigator;
-    if (nav && typeof nav.sendBeacon === "function") {
+    var hasBeacon = Boolean(nav && typeof nav.sendBeacon === "function");
+    if (hasBeacon) {
       try {
         if (nav.sendBeacon(url, text)) return true;
       } catch (refused) {
-        // an invalid URL or a closed context: let fetch try and say why
+        // an invalid URL or a closed context: fetch will refuse it too
       }
     }
     if (typeof root.fetch !== "function") return false;
@@ -67,7 +68,8 @@
         body: text,
         headers: { "Content-Type": "text/plain;charset=UTF-8" },
         credentials: "omit",
-        keepalive: byteLength(text) <= KEEPALIVE_QUOTA_BYTES,
+        // keepalive shares sendBeacon's quota: once sendBeacon has refused, only a plain fetch gets through
+        keepalive: !hasBeacon && byteLength(text) <= KEEPALIVE_QUOTA_BYTES,
       }).catch(function () {
         // a network failure after queueing: nothing a page could do about it now
       });

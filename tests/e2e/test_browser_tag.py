@@ -126,7 +126,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
 def loaded(browser: Chromium, url: str) -> Page:
     page = browser.open(url)
     deadline = time.monotonic() + 30
-    while page.evaluate("document.readyState") != "complete":
+    # the new tab shows about:blank first: wait for the page itself, loaded
+    while page.evaluate("[location.href, document.readyState]") != [url, "complete"]:
         assert time.monotonic() < deadline, f"{url} did not load"
         time.sleep(0.05)
     return page
@@ -209,3 +210,26 @@ def test_the_readme_snippet_records_its_charge(stack: Stack, site: StaticSite, b
 
     summary = summary_when(stack, run_user, 1)
     assert summary["charges"]["count"] == 1
+
+
+def test_charges_sent_as_the_page_goes_away_still_arrive(stack: Stack, site: StaticSite, browser):
+    # Given a page with the tag, as a checkout page that redirects once the purchase is done
+    by_beacon, by_keepalive = unique("web-leaving-beacon"), unique("web-leaving-fetch")
+    page = loaded(browser, site.add("/leaving.html", "text/html", '<!doctype html><script src="beacon.js"></script>'))
+
+    # When it records a charge by sendBeacon, one by keepalive fetch, and navigates away at once
+    queued = page.evaluate(
+        f"""(() => {{
+          Beacon.configure({{url: {stack.base_url!r}, key: {stack.public_key!r}}});
+          const queued = [Beacon.charge({{user_id: {by_beacon!r}, amount: 11}})];
+          Object.defineProperty(navigator, "sendBeacon", {{configurable: true, value: undefined}});
+          queued.push(Beacon.charge({{user_id: {by_keepalive!r}, amount: 22}}));
+          location.replace("about:blank");
+          return queued;
+        }})()"""
+    )
+
+    # Then both charges arrive all the same
+    assert queued == [True, True]
+    assert summary_when(stack, by_beacon, 1)["charges"]["total"] == 11
+    assert summary_when(stack, by_keepalive, 1)["charges"]["total"] == 22

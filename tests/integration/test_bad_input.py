@@ -425,6 +425,10 @@ def json_oddity_cases() -> list[Case]:
         single("amount-fraction-beyond-float-precision", 400, "amount",
                raw='{"user_id": "u", "amount": 1000.0000000000000001}'),
         single("amount-negative-float", 400, "amount", raw='{"user_id": "u", "amount": -1.0}'),
+        # a float would round this to 1764000000.0 and take it for an integer
+        single("created_at-fraction-below-float-precision", 400, "created_at",
+               raw='{"user_id": "u", "amount": 1, "created_at": 1764000000.0000001}'),
+        single("amount-beyond-2-to-53-integral", 400, "amount", raw='{"user_id": "u", "amount": 9007199254740993.0}'),
         single("amount-1e16", 400, "amount", raw='{"user_id": "u", "amount": 1e16}'),
         single("created_at-float-milliseconds", 400, "created_at",
                raw='{"user_id": "u", "amount": 1, "created_at": 1.764e12}'),
