@@ -1,33 +1,18 @@
 """Request bodies of the write endpoints.
 
-Strict types, with one compatibility rule for integers: a string of ASCII digits (``"100"``, what
-existing clients send) or an integral JSON number (``100.0``) is the integer it denotes; ``10.5``,
-``"1e3"``, ``" 100"`` and ``true`` are not amounts.
+Strict types, with one compatibility rule for integers (``beacon.models.fields``): a string of ASCII
+digits (``"100"``, what existing clients send) or an integral JSON number (``100.0``) is the integer
+it denotes; ``10.5``, ``"1e3"``, ``" 100"`` and ``true`` are not amounts.
 """
 
-import time
-from typing import Annotated, Self
+from typing import Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from beacon.logic.validation import MAX_AMOUNT, check_created_at, check_user_id, json_integer, normalize_email
+from beacon.models.fields import Amount, CreatedAt, Email, UserId
 
 MAX_BULK_CHARGES = 1_000
-
-
-def _created_at(value: int | None) -> int | None:
-    return None if value is None else check_created_at(value, time.time())
-
-
-def _integer(value: object, info: ValidationInfo) -> object:
-    return json_integer(value, info.field_name or "value")
-
-
-UserId = Annotated[str, AfterValidator(check_user_id)]
-Email = Annotated[str, AfterValidator(normalize_email)]
-Amount = Annotated[int, BeforeValidator(_integer), Field(ge=0, le=MAX_AMOUNT)]
-CreatedAt = Annotated[int | None, BeforeValidator(_integer), AfterValidator(_created_at)]
 
 _STRICT = ConfigDict(strict=True, extra="ignore", frozen=True)
 
