@@ -1,5 +1,6 @@
 """``python -m benchmarks`` (``make bench``): measure everything, write docs/benchmarks.md and its charts.
 
+It also writes docs/benchmarks.json, the figures the capacity model (``make capacity``) reads.
 ``--quick`` is a smoke run of a few seconds per part (tiny samples, figures meaningless) that keeps the
 code from rotting; ``--only cold,warm,capacity,load,import`` runs some parts; ``--out`` writes elsewhere.
 The exit status is 1 when a part could not be measured (the page says why), never because of a figure.
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import capacity, cold_start, importing, load, warm
+from benchmarks import capacity, cold_start, figures, importing, load, warm
 from benchmarks.machine import this_machine
 from benchmarks.report import Results, write
 from local.template import ROOT
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown part(s): {', '.join(unknown)}")
     results = run(parts, quick=bool(args.quick))
     page = write(results, args.out)
+    figures.write(results, args.out)
     print(f"benchmarks: wrote {page} in {results.seconds:.0f} s", file=sys.stderr)
     return 1 if results.missing else 0
 

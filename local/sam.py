@@ -326,6 +326,7 @@ class StreamMapping:
     starting_position: str = "TRIM_HORIZON"
     batch_size: int = 100
     batching_window_seconds: float = 0
+    parallelization_factor: int = 1
     filters: tuple[dict[str, Any], ...] = ()
     report_batch_item_failures: bool = False
     bisect_on_error: bool = False
@@ -361,6 +362,7 @@ def stream_mappings(specs: Mapping[str, FunctionSpec], resources: LocalResources
                     starting_position=str(resources.resolve(props.get("StartingPosition", "TRIM_HORIZON"))),
                     batch_size=int(resources.resolve(props.get("BatchSize", 100))),
                     batching_window_seconds=float(resources.resolve(props.get("MaximumBatchingWindowInSeconds", 0))),
+                    parallelization_factor=int(resources.resolve(props.get("ParallelizationFactor", 1))),
                     filters=filters,
                     report_batch_item_failures="ReportBatchItemFailures"
                     in resources.resolve(props.get("FunctionResponseTypes", [])),

@@ -80,3 +80,17 @@ def test_the_page_and_its_charts_are_written(results, tmp_path):
     for chart in ("cold-start", "warm", "capacity", "load"):
         assert (tmp_path / f"benchmarks-{chart}.png").stat().st_size > 0
         assert f"(benchmarks-{chart}.png)" in page
+
+
+def test_the_figures_file_feeds_the_capacity_model(results, tmp_path):
+    # The figures as data (docs/benchmarks.json): the day the run measured and its stream batches
+    from benchmarks import figures
+    from benchmarks.capacity_model import load_inputs, run_model
+
+    inputs = load_inputs(figures.write(results, tmp_path))
+    assert (inputs.day_charges, inputs.day_customers) == (100, 10)
+    assert inputs.day_single_requests == 80
+    assert inputs.day_stream_check is not None
+    measured, modelled = inputs.day_stream_check
+    assert abs(measured - modelled) <= 0.02 * measured
+    assert run_model(inputs=inputs, scales=(1, 10)).scales[1].monthly_total > 0
