@@ -52,7 +52,7 @@ def test_iso_8601_created_at_is_converted_to_unix_seconds():
             "created_at must be UNIX seconds; 1764057600000 looks like milliseconds (divide by 1000)",
         ),
         ("u1,,10.5,,", "amount", "amount must be an integer, got a number"),
-        ("u1,,abc,,", "amount", "amount must be an integer, got a string (send the number without quotes)"),
+        ("u1,,abc,,", "amount", "amount must be an integer or a string of digits"),
         ("u1,,-5,,", "amount", "amount must be at least 0"),
         ("u1,,,,", "amount", "amount is required"),
         (",,100,,", "user_id", "user_id or email is required"),
