@@ -74,6 +74,7 @@ class LocalStack:
         )
         self.specs = functions(document)
         self.aws = aws.EmbeddedAws(settings.dynamodb_port)
+        self.in_process: aws.InProcessCalls | None = None
         self.environment: dict[str, str] = {}
         self.gateway: Gateway | None = None
         self.pollers: list[StreamPoller] = []
@@ -92,6 +93,8 @@ class LocalStack:
     def start(self) -> None:
         """Embedded AWS, tables, keys, environment, functions, stream pollers, then the API."""
         self.aws.start()
+        self.in_process = aws.InProcessCalls(self.aws_endpoint)
+        self.in_process.install()
         aws.create_resources(self.aws_endpoint, self.resources)
         self.environment = self._function_environment()
         for name in _FOREIGN_AWS_VARIABLES:
@@ -138,6 +141,8 @@ class LocalStack:
         self._stop.set()
         for thread in self._threads:
             thread.join()
+        if self.in_process is not None:
+            self.in_process.uninstall()
         self.aws.stop()
 
     def cli_environment(self) -> dict[str, str]:
