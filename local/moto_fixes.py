@@ -21,6 +21,7 @@ whose wire format is plain JSON (DynamoDB's own typed attribute values), the req
 with ``json.loads`` and a successful answer written with ``json.dumps`` (dates as epoch seconds,
 bytes as base64, as the JSON protocol has them); errors, and any answer holding something else,
 still go through moto's serializer. The answers are byte-for-byte what botocore reads the same way.
+And a condition expression is tokenized once per distinct text (the tokens are immutable tuples).
 
 GetRecords: moto keeps every shard iterator it ever handed out, over a kilobyte each; a poller
 asking four times a second adds some 14,000 an hour. Only the newest ``MAX_SHARD_ITERATORS`` are kept (a poller uses
@@ -33,6 +34,7 @@ import functools
 import itertools
 import json
 import types
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +42,7 @@ from typing import Any
 from moto.core import responses as moto_responses
 from moto.core.responses import ActionResult, BaseResponse
 from moto.dynamodb import models
+from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamShard, Table
@@ -172,14 +175,26 @@ def _plain_results() -> tuple[type, ...]:
 
 
 _PLAIN_RESULTS: tuple[type, ...] = _plain_results()
+_original_lex: Callable[..., Any] | None = None
+_lexed: dict[str, tuple[Any, ...]] = {}
+
+
+def _lex_condition_expression(self: ConditionExpressionParser) -> Any:
+    assert _original_lex is not None
+    tokens = _lexed.get(self.condition_expression)
+    if tokens is None:
+        tokens = _lexed[self.condition_expression] = tuple(_original_lex(self))
+    return deque(tokens)
 
 
 def apply() -> None:
     """Install the fixes in this process (idempotent)."""
     global _original_transact_write_items, _original_get_records
-    global _original_parse_parameters, _original_serialized, _original_method_names
+    global _original_parse_parameters, _original_serialized, _original_method_names, _original_lex
     if _original_transact_write_items is not None:
         return
+    _original_lex = ConditionExpressionParser._lex_condition_expression
+    ConditionExpressionParser._lex_condition_expression = _lex_condition_expression  # type: ignore[method-assign]
     _original_parse_parameters = BaseResponse.parse_parameters
     _original_serialized = BaseResponse.serialized
     _original_method_names = moto_responses.method_names_from_class
@@ -197,9 +212,12 @@ def apply() -> None:
 def remove() -> None:
     """Put moto back as it was (for tests that apply the fix in a shared process)."""
     global _original_transact_write_items, _original_get_records
-    global _original_parse_parameters, _original_serialized, _original_method_names
+    global _original_parse_parameters, _original_serialized, _original_method_names, _original_lex
     if _original_transact_write_items is None or _original_get_records is None:
         return
+    if _original_lex is not None:
+        ConditionExpressionParser._lex_condition_expression = _original_lex  # type: ignore[method-assign]
+        _original_lex = None
     assert _original_parse_parameters and _original_serialized and _original_method_names
     BaseResponse.parse_parameters = _original_parse_parameters  # type: ignore[method-assign]
     BaseResponse.serialized = _original_serialized  # type: ignore[method-assign]

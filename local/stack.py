@@ -18,6 +18,7 @@ from local.lambdas import Invoker, load_functions
 from local.sam import (
     LocalResources,
     TemplateError,
+    cors_configuration,
     environment,
     functions,
     http_routes,
@@ -73,6 +74,7 @@ class LocalStack:
             conditions=document.get("Conditions", {}),
         )
         self.specs = functions(document)
+        self.cors = cors_configuration(document)
         self.aws = aws.EmbeddedAws(settings.dynamodb_port)
         self.in_process: aws.InProcessCalls | None = None
         self.environment: dict[str, str] = {}
@@ -127,7 +129,7 @@ class LocalStack:
             )
             poller.refresh_shards()  # before the API serves: StartingPosition LATEST must not miss a write
             self.pollers.append(poller)
-        self.gateway = Gateway(http_routes(self.specs), invoker.invoke, port=self.settings.port)
+        self.gateway = Gateway(http_routes(self.specs), invoker.invoke, port=self.settings.port, cors=self.cors)
         for poller in self.pollers:
             thread = threading.Thread(target=poller.run, args=(self._stop,), name=f"stream-{poller.mapping.function}")
             thread.start()
