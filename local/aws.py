@@ -137,7 +137,7 @@ class InProcessCalls:
             with BACKEND_LOCK:
                 status, headers, body = dispatch(request, url, request.headers)
         except HTTPException as exc:
-            status, headers, body = exc.code, dict(exc.get_headers()), exc.get_body()
+            status, headers, body = exc.code or 500, dict(exc.get_headers()), exc.get_body()
         self.calls += 1
         return AWSResponse(url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
 

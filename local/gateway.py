@@ -193,7 +193,7 @@ def _header(request: HttpRequest, name: str) -> str:
 
 
 def preflight_response(cors: CorsConfiguration, request: HttpRequest) -> HttpResponse:
-    """API Gateway's own answer to a preflight: 204, with the configuration's headers when origin and method are allowed."""
+    """API Gateway's own answer to a preflight: 204, with the configured headers if origin and method are allowed."""
     origin, method = _header(request, "origin"), _header(request, "access-control-request-method")
     if not (cors.allows_origin(origin) and cors.allows_method(method)):
         return HttpResponse(204, [], b"")
@@ -210,7 +210,7 @@ def preflight_response(cors: CorsConfiguration, request: HttpRequest) -> HttpRes
 
 
 def with_cors_headers(cors: CorsConfiguration, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    """The answer to a request with an allowed ``Origin``: the configuration's CORS headers instead of the function's."""
+    """The answer to a request from an allowed ``Origin``: the configured CORS headers instead of the function's."""
     origin = _header(request, "origin")
     if not origin or not cors.allows_origin(origin):
         return response
@@ -330,7 +330,7 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             else:
                 request = HttpRequest(
                     method=self.command,
-                    target=self.path,
+                    target=self._target(),
                     headers=list(self.headers.items()),
                     body=body,
                     source_ip=self.client_address[0],
@@ -339,7 +339,12 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                 response, function = gateway.handle(request)
             self._send(response)
             elapsed = (time.perf_counter() - started) * 1000
-            print(f"{self.command} {self.path} -> {function} {response.status} ({elapsed:.0f} ms)", flush=True)
+            print(f"{self.command} {self._target()} -> {function} {response.status} ({elapsed:.0f} ms)", flush=True)
+
+        def _target(self) -> str:
+            # http.server folds a leading "//" into "/" in self.path; API Gateway routes the path as sent.
+            parts = self.requestline.split()
+            return parts[1] if len(parts) == 3 else self.path
 
         def _read_body(self) -> bytes:
             """The body; ``TimeoutError`` when it stalls for ``BODY_READ_TIMEOUT_SECONDS``."""

@@ -181,9 +181,10 @@ _lexed: dict[str, tuple[Any, ...]] = {}
 
 def _lex_condition_expression(self: ConditionExpressionParser) -> Any:
     assert _original_lex is not None
-    tokens = _lexed.get(self.condition_expression)
+    expression = self.condition_expression or ""
+    tokens = _lexed.get(expression)
     if tokens is None:
-        tokens = _lexed[self.condition_expression] = tuple(_original_lex(self))
+        tokens = _lexed[expression] = tuple(_original_lex(self))
     return deque(tokens)
 
 
@@ -200,7 +201,7 @@ def apply() -> None:
     _original_method_names = moto_responses.method_names_from_class
     BaseResponse.parse_parameters = _parse_parameters  # type: ignore[method-assign]
     BaseResponse.serialized = _serialized  # type: ignore[method-assign]
-    moto_responses.method_names_from_class = _method_names  # type: ignore[assignment]
+    moto_responses.method_names_from_class = _method_names
     _original_transact_write_items = DynamoDBBackend.transact_write_items
     _original_get_records = DynamoDBStreamsBackend.get_records
     DynamoDBStreamsBackend.get_records = _get_records  # type: ignore[method-assign]
