@@ -307,7 +307,7 @@ def idempotency_key(app: APIGatewayHttpResolver) -> str | None:
         return None
     if not IDEMPOTENCY_KEY_PATTERN.match(value):
         raise InvalidRequestError(
-            "Idempotency-Key must be 1 to 255 printable ASCII characters", field="Idempotency-Key"
+            "Idempotency-Key must be 1 to 255 visible ASCII characters (! to ~, no spaces)", field="Idempotency-Key"
         )
     return value
 
