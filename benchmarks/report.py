@@ -387,6 +387,12 @@ def _load_section(load: LoadReport) -> list[str]:
         f"({'equal' if stored_ok else 'NOT equal'}); {load.summaries_right} of {load.customers} customers' summaries "
         f"equal what was accepted for them (count and total), {load.drain_seconds:.1f} s after the last request.",
         "",
+        f"The stack's process used {load.stack_cpu_seconds:.1f} s of CPU for the whole run, "
+        f"{load.cpu_ms_per_charge:.1f} ms per accepted charge, API and stream together (its CPU time, which"
+        " other processes on a busy machine do not stretch; one process and one interpreter lock, so about"
+        f" {1000 / load.cpu_ms_per_charge if load.cpu_ms_per_charge else 0:.0f} charges a second of one core is its"
+        " ceiling by this measure).",
+        "",
         "![local stack under load](benchmarks-load.png)",
         "",
         "The local stack is a development tool: one Python process serves the API, runs the handlers and",
