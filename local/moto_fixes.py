@@ -18,7 +18,7 @@ as a werkzeug request) and writes every answer through a generic serializer that
 under several candidate names; with ``inspect.getmembers`` of the handler class on every call, a
 PutItem costs milliseconds of CPU and a stream batch far more. For DynamoDB and DynamoDB Streams,
 whose wire format is plain JSON (DynamoDB's own typed attribute values), the request body is read
-with ``json.loads`` and a successful answer written with ``json.dumps`` (dates as epoch seconds,
+with ``json.loads`` and a successful answer written with ``json.dumps`` (dates as epoch seconds to the millisecond,
 bytes as base64, as the JSON protocol has them); errors, and any answer holding something else,
 still go through moto's serializer. The answers are byte-for-byte what botocore reads the same way.
 And a condition expression is tokenized once per distinct text (the tokens are immutable tuples).
@@ -29,6 +29,7 @@ each one once; AWS expires them after 15 minutes anyway).
 """
 
 import base64
+import calendar
 import copy
 import functools
 import itertools
@@ -135,7 +136,9 @@ _original_method_names: Callable[[object], list[str]] | None = None
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+        # As moto's serializer: epoch seconds, truncated to the millisecond (naive times are UTC).
+        seconds = calendar.timegm((value if value.tzinfo is None else value.astimezone(UTC)).timetuple())
+        return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
     raise TypeError(type(value).__name__)
