@@ -337,7 +337,13 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                     protocol=self.request_version,
                 )
                 response, function = gateway.handle(request)
-            self._send(response)
+            try:
+                self._send(response)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client stopped waiting (its timeout): nothing left to answer, no error of ours.
+                self.close_connection = True
+                print(f"{self.command} {self._target()} -> {function}: the client closed the connection", flush=True)
+                return
             elapsed = (time.perf_counter() - started) * 1000
             print(f"{self.command} {self._target()} -> {function} {response.status} ({elapsed:.0f} ms)", flush=True)
 

@@ -41,6 +41,9 @@ def test_schemathesis_finds_nothing_over_http(stack: Stack, tmp_path: Path):
         str(EXAMPLES_PER_OPERATION),
         "--seed",
         str(SEED),
+        # The machine may be busy: a slow answer is not what this run looks for (load is measured elsewhere).
+        "--request-timeout",
+        "120",
         "--no-color",
     ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)])}
@@ -48,5 +51,5 @@ def test_schemathesis_finds_nothing_over_http(stack: Stack, tmp_path: Path):
     # In a directory of its own: the command line keeps a cache where it runs.
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800, check=False)
 
-    assert result.returncode == 0, f"{' '.join(command)}\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+    assert result.returncode == 0, f"{' '.join(command)}\n{result.stdout[-30000:]}\n{result.stderr[-2000:]}"
     assert "3 passed" in result.stdout or "Tested: 3" in result.stdout, result.stdout[-3000:]
