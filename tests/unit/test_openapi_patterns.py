@@ -6,7 +6,7 @@ import sys
 import pytest
 import yaml
 
-from beacon.logic.validation import check_user_id, is_forbidden_in_identifiers
+from beacon.models.fields import check_user_id, is_forbidden_in_identifiers
 from local.template import ROOT
 
 PATTERN = re.compile(
