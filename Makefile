@@ -18,7 +18,7 @@ UVX = $(UV) tool run --python $(BIN)/python
 # boto3 comes from the Lambda runtime; botocore is pinned in the layer because aws-xray-sdk requires it.
 RUNTIME_PROVIDED := boto3 s3transfer
 
-.PHONY: help install dev test lint typecheck unit integration e2e template build check-requirements requirements bench clean
+.PHONY: help install dev test lint typecheck unit integration e2e template build check-requirements requirements bench capacity clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -70,8 +70,12 @@ check-requirements: ## fail when layers/common/requirements.txt is not what uv.l
 		$(addprefix --no-emit-package ,$(RUNTIME_PROVIDED)) --quiet | diff -u layers/common/requirements.txt - \
 		|| (echo "layers/common/requirements.txt is stale: run 'make requirements'" && exit 1)
 
-bench: install ## benchmarks: writes docs/benchmarks.md and its charts
+bench: install ## benchmarks: writes docs/benchmarks.md, its charts and docs/benchmarks.json, then runs `make capacity`
 	$(BIN)/python -m benchmarks
+	$(MAKE) capacity
+
+capacity: install ## the capacity model: docs/capacity.md and its chart, from docs/benchmarks.json and template.yaml
+	$(BIN)/python -m benchmarks.capacity_page
 
 clean: ## remove build output and caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,5 +1,6 @@
 """``python -m benchmarks`` (``make bench``): measure everything, write docs/benchmarks.md and its charts.
 
+It also writes docs/benchmarks.json, the figures the capacity model (``make capacity``) reads.
 ``--quick`` is a smoke run of a few seconds per part (tiny samples, figures meaningless) that keeps the
 code from rotting; ``--only cold,warm,capacity,load`` runs some parts; ``--out`` writes elsewhere.
 The exit status is 1 when a part could not be measured (the page says why), never because of a figure.
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import capacity, cold_start, load, warm
+from benchmarks import capacity, cold_start, figures, load, warm
 from benchmarks.machine import this_machine
 from benchmarks.report import Results, write
 from local.template import ROOT
@@ -35,18 +36,8 @@ def _run(results: Results, part: str, measure: Callable[[], Any]) -> Any:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds per part")
-    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts among {', '.join(PARTS)}")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where benchmarks.md and the charts go")
-    args = parser.parse_args(argv)
-    parts = [p.strip() for p in args.only.split(",") if p.strip()]
-    unknown = sorted(set(parts) - set(PARTS))
-    if unknown:
-        parser.error(f"unknown part(s): {', '.join(unknown)}")
-
-    quick = bool(args.quick)
+def run(parts: list[str], *, quick: bool) -> Results:
+    """Measure the given parts (``PARTS``); ``quick`` is the seconds-long smoke run with tiny samples."""
     results = Results(machine=this_machine(), quick=quick)
     started = time.perf_counter()
     if "cold" in parts:
@@ -67,7 +58,22 @@ def main(argv: list[str] | None = None) -> int:
             lambda: load.measure(rates=rates, step_seconds=seconds, drain_timeout=30.0 if quick else 180.0),
         )
     results.seconds = time.perf_counter() - started
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds per part")
+    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts among {', '.join(PARTS)}")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where benchmarks.md and the charts go")
+    args = parser.parse_args(argv)
+    parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part(s): {', '.join(unknown)}")
+    results = run(parts, quick=bool(args.quick))
     page = write(results, args.out)
+    figures.write(results, args.out)
     print(f"benchmarks: wrote {page} in {results.seconds:.0f} s", file=sys.stderr)
     return 1 if results.missing else 0
 

@@ -16,6 +16,8 @@ first one arrived. Then:
   (the local stack prints it and, when the destination is a queue of the template, sends it there).
 
 A shard's batches are delivered one after the other: while a batch is retried, the shard waits.
+``ParallelizationFactor`` is read but not used: Lambda may run that many batches of a shard at once,
+each partition key's records in order; one at a time is one of the orders it allows.
 """
 
 import json

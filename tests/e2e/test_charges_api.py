@@ -57,12 +57,25 @@ def test_a_bulk_request_stores_every_charge(stack: Stack):
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
-        ("/charges", {"user_id": "{user}", "amount": "100"}, "amount"),
+        ("/charges", {"user_id": "{user}", "amount": "1e3"}, "amount"),
+        ("/charges", {"user_id": "{user}", "amount": "10.5"}, "amount"),
+        ("/charges", {"user_id": "{user}", "amount": " 1000"}, "amount"),
+        ("/charges", {"user_id": "{user}", "amount": "-1"}, "amount"),
+        ("/charges", {"user_id": "{user}", "amount": "01"}, "amount"),
         ("/charges", {"user_id": "{user}", "amount": 10.5}, "amount"),
         ("/charges", {"user_id": "{user}", "amount": 100, "created_at": 1764057600000}, "created_at"),
         ("/charges/bulk", {"user_id": "{user}", "charges": [{"amount": 1}, {"amount": True}]}, "charges[1].amount"),
     ],
-    ids=["amount-as-string", "amount-with-decimals", "created-at-in-milliseconds", "bulk-item"],
+    ids=[
+        "amount-exponent-string",
+        "amount-decimal-string",
+        "amount-spaced-string",
+        "amount-signed-string",
+        "amount-leading-zero-string",
+        "amount-with-decimals",
+        "created-at-in-milliseconds",
+        "bulk-item",
+    ],
 )
 def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(stack: Stack, path, body, field):
     user = unique("e2e-invalid")

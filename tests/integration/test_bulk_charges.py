@@ -83,7 +83,7 @@ def test_the_ready_invalid_bulk_event_names_each_bad_charge_and_writes_nothing(t
 
 
 def test_one_bad_charge_among_a_thousand_rejects_the_whole_request(tables):
-    charges = [{"amount": 1}] * 999 + [{"amount": "1"}]
+    charges = [{"amount": 1}] * 999 + [{"amount": "1.5"}]
     answer = call(lambda_handler, bulk_event(charges))
     assert answer.status == 400
     assert [e["field"] for e in answer.body["errors"]] == ["charges[999].amount"]

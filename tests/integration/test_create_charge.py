@@ -103,7 +103,10 @@ def test_the_ready_bad_events_are_refused_and_write_nothing(tables, event_name, 
 def test_invalid_fields_are_all_named_with_a_message(tables):
     answer = call(lambda_handler, load_event("create_charge_invalid.json"))
     messages = {error["field"]: error["message"] for error in answer.body["errors"]}
-    assert messages["amount"] == "amount must be an integer, got a string (send the number without quotes)"
+    assert (
+        messages["amount"]
+        == 'amount must be an integer or a string of digits such as "1000"; got a string with a decimal point'
+    )
     assert "looks like milliseconds" in messages["created_at"]
 
 

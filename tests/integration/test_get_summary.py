@@ -54,7 +54,7 @@ def test_a_customer_known_by_email_is_found_by_its_trimmed_lower_cased_address(s
         "user_id": None,
         "email": "grace@example.com",
         "charges": {"count": 1, "total": 250, "first_at": 1735689600, "last_at": 1735689600, "last_amount": 250},
-        "sessions": {"count": 0, "first_seen_at": None, "last_seen_at": None},
+        "sessions": {"count": 0, "first_seen_at": 1764058000, "last_seen_at": None},
     }
 
 

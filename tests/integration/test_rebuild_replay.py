@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -108,6 +109,34 @@ def test_rebuild_reports_a_wrong_summary_field_by_field_and_repair_fixes_it(tabl
     assert status == 1 and reports(lines)[0]["repaired"] is True
     assert summaries(tables) == expected_summaries(charges)
     assert run(capsys, "summaries", "rebuild", "--project", "local", "--user-id", "ada")[0] == 0
+
+
+def test_repair_sets_first_seen_on_a_summary_written_when_only_tracked_charges_counted(tables, capsys):
+    # Given a customer known only from historical imports, whose summary was written with no First Seen
+    charges = [
+        charge("imported", received_at=T0 + 60, update_session=False),
+        charge("imported", received_at=T0, update_session=False),
+    ]
+    summarized_through_the_stream(tables, charges)
+    stored = repository(tables).get("local", "u#imported")
+    assert stored is not None and stored.summary.sessions.first_seen_at == T0
+    old_rule = replace(stored.summary, sessions=replace(stored.summary.sessions, first_seen_at=None))
+    old = StoredSummary("local", "u#imported", old_rule, stored.version)
+    tables.client.put_item(TableName=tables.names["SummariesTable"], Item=summary_item(old, updated_at=T0))
+
+    # When the project is rebuilt, then repaired
+    status, lines = run(capsys, "summaries", "rebuild", "--project", "local")
+    assert status == 1
+    [report] = reports(lines)
+    assert report["differences"] == {"sessions.first_seen_at": {"stored": None, "recomputed": T0}}
+    status, lines = run(capsys, "summaries", "rebuild", "--project", "local", "--repair")
+
+    # Then First Seen is the earliest charge received, sessions stay empty, and nothing differs any more
+    assert status == 1 and reports(lines)[0]["repaired"] is True
+    repaired = summaries(tables)[("local", "u#imported")]
+    assert (repaired.sessions.first_seen_at, repaired.sessions.last_seen_at, repaired.sessions.count) == (T0, None, 0)
+    assert summaries(tables) == expected_summaries(charges)
+    assert run(capsys, "summaries", "rebuild", "--project", "local")[0] == 0
 
 
 def test_repair_counts_a_charge_the_stream_lost_and_its_late_record_then_counts_nothing(tables, capsys):

@@ -279,14 +279,14 @@ def test_no_key_body_or_email_reaches_the_logs_at_info(tables, capsys, logs):
             load_event("create_charge_beacon.json") | {"body": json.dumps(charge | {"api_key": PUBLIC_KEY})},
         ),
         call(bulk_charges, http_event("bulk_charges.json", body=bulk, headers=bearer(OTHER_PROJECT_SECRET_KEY))),
-        # refused: same Idempotency-Key, another body (422); bad type (400); broken JSON (400)
+        # refused: same Idempotency-Key, another body (422); a spaced digit string (400); broken JSON (400)
         call(
             bulk_charges,
             http_event("bulk_charges.json", body=bulk | {"user_id": USER_ID}, headers=bearer(OTHER_PROJECT_SECRET_KEY)),
         ),
         call(
             create_charge,
-            http_event("create_charge.json", body=charge | {"amount": str(AMOUNT)}, headers=bearer(SECRET_KEY)),
+            http_event("create_charge.json", body=charge | {"amount": f" {AMOUNT}"}, headers=bearer(SECRET_KEY)),
         ),
         call(
             create_charge,

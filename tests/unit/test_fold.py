@@ -99,11 +99,23 @@ def test_update_session_false_changes_neither_sessions_nor_last_seen():
     assert after.charges.count == 2
 
 
-def test_historical_imports_alone_give_no_session_and_no_first_seen():
+def test_historical_imports_alone_give_no_session_but_a_first_seen():
     imported = [charge(str(i), received_at=T0 + i * 10 * TIMEOUT, update_session=False) for i in range(5)]
     summary = summarize(imported, session_timeout=TIMEOUT)
-    assert (summary.sessions.count, summary.sessions.first_seen_at, summary.sessions.last_seen_at) == (0, None, None)
+    assert (summary.sessions.count, summary.sessions.first_seen_at, summary.sessions.last_seen_at) == (0, T0, None)
     assert summary.charges.count == 5
+
+
+def test_first_seen_is_the_earliest_charge_received_whatever_update_session_says():
+    tracked = summarize([charge("b", received_at=T0 + 5000)], session_timeout=TIMEOUT)
+    # a historical import received earlier (its stream record arriving late) moves First Seen, nothing else
+    imported = fold_charges(tracked, [charge("a", received_at=T0, update_session=False)], session_timeout=TIMEOUT)
+    assert (imported.sessions.first_seen_at, imported.sessions.last_seen_at, imported.sessions.count) == (
+        T0,
+        T0 + 5000,
+        1,
+    )
+    assert imported.sessions.spans == tracked.sessions.spans
 
 
 def test_first_seen_is_the_earliest_tracked_activity_even_when_it_arrives_late():
@@ -225,7 +237,7 @@ def test_the_fold_agrees_with_a_reference_computation(charges):
     latest = max(charges, key=lambda c: (c.created_at, c.received_at, c.charge_id), default=None)
     assert summary.charges.last_amount == (latest.amount if latest else None)
     assert summary.sessions.count == reference_sessions(tracked)
-    assert summary.sessions.first_seen_at == min(tracked, default=None)
+    assert summary.sessions.first_seen_at == min((c.received_at for c in charges), default=None)
     assert summary.sessions.last_seen_at == max(tracked, default=None)
     with_email = [c for c in charges if c.email is not None]
     newest = max(with_email, key=lambda c: (c.received_at, c.charge_id), default=None)

@@ -149,6 +149,7 @@ def test_a_stream_event_becomes_a_mapping_with_lambda_defaults_where_the_templat
                                 "StartingPosition": "LATEST",
                                 "BatchSize": 50,
                                 "MaximumBatchingWindowInSeconds": 1,
+                                "ParallelizationFactor": {"Ref": "StreamParallelizationFactor"},
                                 "FunctionResponseTypes": ["ReportBatchItemFailures"],
                                 "BisectBatchOnFunctionError": True,
                                 "MaximumRetryAttempts": 3,
@@ -171,14 +172,15 @@ def test_a_stream_event_becomes_a_mapping_with_lambda_defaults_where_the_templat
             }
         }
     }
-    full, bare = stream_mappings(functions(document), local_resources())
+    full, bare = stream_mappings(functions(document), local_resources(StreamParallelizationFactor="4"))
     assert (full.table, full.function, full.starting_position) == ("ChargesTable", "SummarizeFunction", "LATEST")
-    assert (full.batch_size, full.batching_window_seconds) == (50, 1)
+    assert (full.batch_size, full.batching_window_seconds, full.parallelization_factor) == (50, 1, 4)
     assert full.filters == ({"eventName": ["INSERT"]},)
     assert full.report_batch_item_failures and full.bisect_on_error
     assert (full.maximum_retry_attempts, full.maximum_record_age_seconds) == (3, 3600)
     assert full.on_failure_destination == "arn:aws:sqs:us-east-1:123456789012:beacon-local-FailureQueue"
     assert (bare.batch_size, bare.batching_window_seconds, bare.filters) == (100, 0, ())
+    assert bare.parallelization_factor == 1
     assert not bare.report_batch_item_failures and not bare.bisect_on_error
     assert (bare.maximum_retry_attempts, bare.maximum_record_age_seconds) == (-1, -1)
     assert bare.on_failure_destination is None

@@ -1,6 +1,7 @@
 """Request models through parse_model: strict types, field paths such as charges[2].amount, readable messages."""
 
 import time
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -42,6 +43,26 @@ def test_defaults_created_at_none_and_update_session_true():
     assert charge.user_id is None
 
 
+@pytest.mark.parametrize(
+    ("sent", "amount"),
+    [
+        ("0", 0),
+        ("1000", 1000),
+        (str(MAX_AMOUNT), MAX_AMOUNT),
+        (5000.0, 5000),
+        (380629287072603.0, 380629287072603),
+        (Decimal("5000.0"), 5000),
+        (Decimal("1e3"), 1000),
+        (Decimal("1.5E3"), 1500),
+        (Decimal("-0.0"), 0),
+    ],
+)
+def test_a_digit_string_or_an_integral_number_is_the_integer_it_denotes(sent, amount):
+    charge = parse_model(CreateChargeRequest, {"user_id": "u", "amount": sent, "created_at": "1764000000"})
+    assert (charge.amount, charge.created_at) == (amount, 1_764_000_000)
+    assert type(charge.amount) is int and type(charge.created_at) is int
+
+
 def test_null_created_at_means_the_default():
     assert parse_model(CreateChargeRequest, {"user_id": "u", "amount": 1, "created_at": None}).created_at is None
 
@@ -62,14 +83,36 @@ def test_a_bulk_of_the_maximum_size_is_accepted():
 
 
 MISSING = object()
+DIGITS = 'must be an integer or a string of digits such as "1000"'
 
 
 @pytest.mark.parametrize(
     ("field", "value", "problem"),
     [
-        ("amount", "100", "must be an integer, got a string (send the number without quotes)"),
-        ("amount", 10.5, "must be an integer, got a number"),
-        ("amount", 10.0, "must be an integer, got a number"),
+        ("amount", 10.5, "must be an integer, got a number with a fraction"),
+        ("amount", Decimal("10.5"), "must be an integer, got a number with a fraction"),
+        ("amount", Decimal("1000.0000000000000001"), "must be an integer, got a number with a fraction"),
+        ("amount", Decimal("1e-3"), "must be an integer, got a number with a fraction"),
+        ("amount", Decimal("1e400"), "must be an integer of at most 16 digits; got a larger number"),
+        ("amount", Decimal("1e20"), f"must be at most {MAX_AMOUNT}"),
+        ("amount", Decimal("-1.0"), "must be at least 0"),
+        ("amount", float("inf"), "must be an integer, got a number with a fraction"),
+        ("amount", "10.5", f"{DIGITS}; got a string with a decimal point"),
+        ("amount", "10.0", f"{DIGITS}; got a string with a decimal point"),
+        ("amount", "1e3", f"{DIGITS}; got a string that holds more than digits"),
+        ("amount", "0x10", f"{DIGITS}; got a string that holds more than digits"),
+        ("amount", "1_000", f"{DIGITS}; got a string that holds more than digits"),
+        ("amount", " 100", f"{DIGITS}; got a string with spaces"),
+        ("amount", "100\n", f"{DIGITS}; got a string with spaces"),
+        ("amount", "-1", f"{DIGITS}; got a string with a sign"),
+        ("amount", "+1", f"{DIGITS}; got a string with a sign"),
+        ("amount", "01", f"{DIGITS}; got a string with a leading zero"),
+        ("amount", "00", f"{DIGITS}; got a string with a leading zero"),
+        ("amount", "", f"{DIGITS}; got an empty string"),
+        ("amount", "\u0661\u0660", f"{DIGITS}; got a string with digits other than 0-9"),  # Arabic-Indic 10
+        ("amount", "\uff11\uff10", f"{DIGITS}; got a string with digits other than 0-9"),  # full-width 10
+        ("amount", "1" * 17, f"{DIGITS}; got a string of more than 16 digits"),
+        ("amount", str(MAX_AMOUNT + 1), f"must be at most {MAX_AMOUNT}"),
         ("amount", True, "must be an integer, got a boolean"),
         ("amount", None, "must be an integer, got null"),
         ("amount", [1], "must be an integer, got an array"),
@@ -83,8 +126,10 @@ MISSING = object()
         ("update_session", "true", "must be true or false, got a string"),
         ("update_session", 1, "must be true or false, got an integer"),
         ("update_session", None, "must be true or false, got null"),
-        ("created_at", "1764000000", "must be an integer, got a string (send the number without quotes)"),
-        ("created_at", 1764000000.0, "must be an integer, got a number"),
+        ("created_at", "1764000000.5", f"{DIGITS}; got a string with a decimal point"),
+        ("created_at", "1764000000000", "must be UNIX seconds; 1764000000000 looks like milliseconds (divide by 1000)"),
+        ("created_at", 1764000000000.0, "must be UNIX seconds; 1764000000000 looks like milliseconds (divide by 1000)"),
+        ("created_at", "-5", f"{DIGITS}; got a string with a sign"),
         ("created_at", False, "must be an integer, got a boolean"),
         ("created_at", -5, "must be UNIX seconds, not negative; got -5"),
         ("created_at", 1764000000000, "must be UNIX seconds; 1764000000000 looks like milliseconds (divide by 1000)"),
@@ -105,7 +150,7 @@ def test_a_charge_without_identity_names_user_id(data):
 
 
 def test_every_bad_field_is_reported_at_once():
-    errors = errors_of(CreateChargeRequest, {"user_id": "", "amount": "1", "update_session": "no"})
+    errors = errors_of(CreateChargeRequest, {"user_id": "", "amount": "1.0", "update_session": "no"})
     assert set(errors) == {"user_id", "amount", "update_session"}
 
 
@@ -127,7 +172,7 @@ def test_bulk_errors_point_at_the_charge_and_its_field():
         },
     )
     assert errors == {
-        "charges[1].amount": "charges[1].amount must be an integer, got a number",
+        "charges[1].amount": "charges[1].amount must be an integer, got a number with a fraction",
         "charges[2].update_session": "charges[2].update_session must be true or false, got a string",
         "charges[3]": "charges[3] must be an object, got an integer",
         "charges[4].amount": "charges[4].amount is required",
@@ -201,19 +246,31 @@ def test_any_valid_bulk_round_trips(charges):
     assert [c.model_dump(include=set(sent)) for c, sent in zip(bulk.charges, charges, strict=True)] == charges
 
 
+def is_digit_string(text: str) -> bool:
+    return text == "0" or (text.isascii() and text.isdigit() and not text.startswith("0") and len(text) <= 16)
+
+
 not_an_integer = (
-    st.text(alphabet="0123456789", min_size=1).map(str)
-    | st.integers().map(str)
-    | st.floats(allow_nan=False, allow_infinity=False)
+    st.text(max_size=20).filter(lambda text: not is_digit_string(text))
+    | st.integers().map(lambda n: f"{n:+d}")
+    | st.integers(0).map(lambda n: f"0{n}")
+    | st.floats(allow_nan=False).filter(lambda x: not x.is_integer())
+    | st.decimals(allow_nan=False).filter(lambda x: x != x.to_integral_value())
     | st.booleans()
 )
 
 
 @given(amount=not_an_integer)
-def test_any_string_float_or_boolean_amount_is_refused(amount):
+def test_any_other_string_number_or_boolean_amount_is_refused(amount):
     errors = errors_of(CreateChargeRequest, {"user_id": "u", "amount": amount})
     assert list(errors) == ["amount"]
-    assert errors["amount"].startswith("amount must be an integer, got ")
+    assert errors["amount"].startswith("amount must be an integer")
+
+
+@given(amount=amounts, form=st.sampled_from([str, float, lambda n: Decimal(n).scaleb(-2).scaleb(2)]))
+def test_any_amount_sent_as_digits_or_as_an_integral_number_is_read_exactly(amount, form):
+    charge = parse_model(CreateChargeRequest, {"user_id": "u", "amount": form(amount)})
+    assert charge.amount == amount and type(charge.amount) is int
 
 
 @given(index=st.integers(0, 9), amount=not_an_integer)

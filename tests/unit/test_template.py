@@ -123,6 +123,14 @@ def test_every_stream_source_reports_partial_failures_bisects_and_cannot_drop_re
     assert filters and all(f.get("Pattern") for f in filters), f"{name}: a FilterCriteria"
 
 
+def test_the_summarizer_runs_as_many_batches_per_shard_as_a_parameter_says_one_by_default():
+    # docs/capacity.md: the first lever once the stream falls behind; Lambda accepts 1 to 10.
+    [(name, props)] = [(n, p) for n, p in stream_sources() if n.startswith("SummarizeChargesFunction.")]
+    assert ref(props.get("ParallelizationFactor")) == "StreamParallelizationFactor", name
+    parameter = PARAMETERS["StreamParallelizationFactor"]
+    assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (1, 1, 10)
+
+
 def test_a_stream_table_has_a_consumer_for_its_stream():
     streamed = {name for name, table in TABLES.items() if "StreamSpecification" in table["Properties"]}
     consumed = {target_of(props.get("Stream")) for _, props in stream_sources()}

@@ -14,6 +14,7 @@ import binascii
 import json
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -196,9 +197,18 @@ def _reject_constant(name: str) -> Any:
 
 
 def parse_json(text: str) -> Any:
-    """Strict JSON: no duplicate keys, no NaN or Infinity, bounded nesting and number size."""
+    """Strict JSON: no duplicate keys, no NaN or Infinity, bounded nesting and number size.
+
+    Numbers with a fraction or an exponent are read as exact ``Decimal``s, so that ``5000.0`` can be
+    told an integer and ``1000.0000000000000001`` cannot pass for one (a float would round it).
+    """
     try:
-        document = json.loads(text, object_pairs_hook=_object_without_duplicates, parse_constant=_reject_constant)
+        document = json.loads(
+            text,
+            object_pairs_hook=_object_without_duplicates,
+            parse_constant=_reject_constant,
+            parse_float=Decimal,
+        )
     except json.JSONDecodeError as exc:
         message = f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         raise InvalidRequestError(message, field="body") from None
@@ -236,9 +246,14 @@ def _display_key(key: str) -> str:
 
 
 def _json_kind(value: object) -> str:
-    return {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
-        type(value), "null"
-    )
+    return {
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        Decimal: "a number",
+    }.get(type(value), "null")
 
 
 def _charge_count(app: APIGatewayHttpResolver) -> int:

@@ -10,8 +10,10 @@ they arrive, and a rebuild from the stored charges gives the very same summary:
 - sessions (charges with ``update_session`` only, by ``received_at``): the set of activity times
   is kept as merged spans ``[start, end]``; two times at most ``session_timeout`` apart belong to
   the same span, a gap of more than the timeout starts a new session. ``count`` is the number of
-  spans plus the spans folded out of the retained window (``closed``). ``first_seen_at`` and
-  ``last_seen_at`` are min / max of ``received_at``.
+  spans plus the spans folded out of the retained window (``closed``). ``last_seen_at`` is the max
+  of their ``received_at``.
+- ``first_seen_at``: the min of ``received_at`` over **every** charge, whatever ``update_session``
+  says (when the customer was first added; not a session trait).
 - e-mail: the latest address sent with the customer's charges, by ``(received_at, charge_id)``.
 
 Limit: at most ``max_spans`` (50) recent spans are kept; older ones only add to ``closed``. A
@@ -57,9 +59,9 @@ def fold_charges(
         if charge.email is not None and (email_key is None or (charge.received_at, charge.charge_id) > email_key):
             email, email_key = charge.email, (charge.received_at, charge.charge_id)
         stats = _add_charge(stats, charge)
+        seen = charge.received_at
+        first_seen = seen if first_seen is None else min(first_seen, seen)  # any charge: not a session trait
         if charge.update_session:
-            seen = charge.received_at
-            first_seen = seen if first_seen is None else min(first_seen, seen)
             last_seen = seen if last_seen is None else max(last_seen, seen)
             if closed and spans and seen < spans[0][0] - session_timeout:
                 closed += 1  # older than the retained window: see the module's docstring

@@ -4,11 +4,14 @@ The request models are built from these types; the message is what an integratin
 400 response.
 """
 
+import math
+import re
 import time
 import unicodedata
+from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 
 MIN_CREATED_AT = 946_684_800  # 2000-01-01T00:00:00Z
 MAX_FUTURE_SECONDS = 24 * 60 * 60
@@ -17,6 +20,11 @@ MILLISECONDS_THRESHOLD = 100_000_000_000
 MAX_AMOUNT = 10**15
 MAX_USER_ID_CHARS = 255
 MAX_EMAIL_CHARS = 254
+MAX_INTEGER_DIGITS = 16  # enough for every amount (10^15) and every UNIX time in seconds
+# "0", or ASCII digits without a leading zero ([0-9], not \d, which also matches other scripts' digits)
+_DIGIT_STRING = re.compile(rf"0|[1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}}")
+# A JSON number beyond this is refused before it becomes an int (1e999999999 would take gigabytes).
+_MAX_NUMBER_EXPONENT = 100
 
 
 def check_created_at(value: int, now: float) -> int:
@@ -42,6 +50,51 @@ def is_forbidden_in_identifiers(char: str) -> bool:
     """A character no identifier may hold (openapi.yaml's ``UserId`` pattern excludes the same set)."""
     code = ord(char)
     return unicodedata.category(char) in FORBIDDEN_CATEGORIES or 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
+
+def json_integer(value: object, name: str) -> object:
+    """The int that a digit string (``"1000"``) or an integral JSON number (``5000.0``, ``1e3``) denotes.
+
+    Existing clients send integers as strings; JSON Schema counts a number with a zero fraction as an
+    integer. Any other string or number is refused here, naming the field; every other type (booleans
+    included) is returned as it is, for the strict integer check to refuse.
+    """
+    if isinstance(value, str):
+        if _DIGIT_STRING.fullmatch(value):
+            return int(value)
+        raise ValueError(f'{name} must be an integer or a string of digits such as "1000"; {_what_is_wrong(value)}')
+    if isinstance(value, Decimal):
+        if value.is_finite() and value == value.to_integral_value():
+            if value.adjusted() > _MAX_NUMBER_EXPONENT:
+                raise ValueError(
+                    f"{name} must be an integer of at most {MAX_INTEGER_DIGITS} digits; got a larger number"
+                )
+            return int(value)
+        raise ValueError(f"{name} must be an integer, got a number with a fraction")
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer():
+            return int(value)
+        raise ValueError(f"{name} must be an integer, got a number with a fraction")
+    return value
+
+
+def _what_is_wrong(text: str) -> str:
+    digits = text.lstrip("+-")
+    if not text:
+        return "got an empty string"
+    if text != text.strip():
+        return "got a string with spaces"
+    if digits != text:
+        return "got a string with a sign"
+    if digits.isascii() and digits.isdigit():
+        if len(digits) > MAX_INTEGER_DIGITS:
+            return f"got a string of more than {MAX_INTEGER_DIGITS} digits"
+        return "got a string with a leading zero"
+    if digits.isdigit():
+        return "got a string with digits other than 0-9"
+    if "." in digits and digits.replace(".", "", 1).isdigit():
+        return "got a string with a decimal point"
+    return "got a string that holds more than digits"
 
 
 def check_identifier_text(value: str, name: str) -> str:
@@ -81,7 +134,11 @@ def _created_at(value: int | None) -> int | None:
     return None if value is None else check_created_at(value, time.time())
 
 
+def _integer(value: object, info: ValidationInfo) -> object:
+    return json_integer(value, info.field_name or "value")
+
+
 UserId = Annotated[str, AfterValidator(check_user_id)]
 Email = Annotated[str, AfterValidator(normalize_email)]
-Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
-CreatedAt = Annotated[int | None, AfterValidator(_created_at)]
+Amount = Annotated[int, BeforeValidator(_integer), Field(ge=0, le=MAX_AMOUNT)]
+CreatedAt = Annotated[int | None, BeforeValidator(_integer), AfterValidator(_created_at)]

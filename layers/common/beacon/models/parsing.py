@@ -1,5 +1,6 @@
 """Turns pydantic's validation errors into field paths and sentences a developer can act on."""
 
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -12,6 +13,7 @@ _JSON_TYPE_NAMES: dict[type, str] = {
     bool: "a boolean",
     int: "an integer",
     float: "a number",
+    Decimal: "a number",
     list: "an array",
     dict: "an object",
     type(None): "null",
@@ -48,9 +50,7 @@ def _message(error: ErrorDetails, field: str) -> str:
         # our own PydanticCustomError: its message is already a whole sentence naming the field
         return str(error["msg"])
     if kind in _EXPECTED:
-        got = error.get("input")
-        extra = " (send the number without quotes)" if kind == "int_type" and isinstance(got, str) else ""
-        return f"{field} must be {_EXPECTED[kind]}, got {_json_type(got)}{extra}"
+        return f"{field} must be {_EXPECTED[kind]}, got {_json_type(error.get('input'))}"
     if kind == "greater_than_equal":
         return f"{field} must be at least {ctx['ge']}"
     if kind == "less_than_equal":

@@ -1,4 +1,9 @@
-"""Request bodies of the write endpoints. Strict types: ``"100"``, ``10.5`` and ``true`` are not amounts."""
+"""Request bodies of the write endpoints.
+
+Strict types, with one compatibility rule for integers (``beacon.models.fields``): a string of ASCII
+digits (``"100"``, what existing clients send) or an integral JSON number (``100.0``) is the integer
+it denotes; ``10.5``, ``"1e3"``, ``" 100"`` and ``true`` are not amounts.
+"""
 
 from typing import Self
 

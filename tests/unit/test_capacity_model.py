@@ -1,0 +1,175 @@
+"""The capacity model and the stream simulation (benchmarks/capacity_model.py, benchmarks/stream_sim.py).
+
+The model runs on the committed benchmark figures (docs/benchmarks.json) and template.yaml, the simulation
+on short peaks; what is checked are the invariants a reader of docs/capacity.md relies on: cost grows with
+traffic, the lag below capacity is the batching window plus a batch, the first limit to bind is named and
+its lift lifts it, the inputs come from the figures file, and the simulation agrees with the model.
+"""
+
+import itertools
+import json
+import math
+
+import pytest
+
+from benchmarks import capacity_page, figures
+from benchmarks.capacity_model import (
+    PUBLISHED,
+    check_lag,
+    load_inputs,
+    load_settings,
+    published,
+    run_model,
+)
+from benchmarks.stream_sim import simulate
+from local.template import ROOT
+
+SMALL_SCALES = (0.5, 1, 10, 100, 1_000, 10_000)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return run_model(scales=SMALL_SCALES)
+
+
+def test_every_service_costs_more_as_traffic_grows(model):
+    for rows in (model.scales, model.hot):
+        for smaller, larger in itertools.pairwise(rows):
+            assert larger.monthly_total > smaller.monthly_total
+            for service, cost in smaller.monthly_cost.items():
+                assert larger.monthly_cost[service] >= cost, (service, smaller.scale, larger.scale)
+            assert larger.peak_requests_per_s > smaller.peak_requests_per_s
+            assert larger.table_wru_per_s["ChargesTable"] > smaller.table_wru_per_s["ChargesTable"]
+
+
+def test_far_below_capacity_the_lag_is_the_batching_window_plus_one_batch(model):
+    window = model.settings.batching_window_s
+    poll = 1 / published("stream_polls_per_second")
+    quiet = [row for row in model.scales + model.hot if row.lag.rate < row.lag.capacity / 2]
+    assert len(quiet) >= 4
+    for row in quiet:
+        slot = row.lag
+        assert not slot.behind
+        assert slot.mean_lag_s <= slot.max_lag_s <= window + poll + slot.handler_s, row.scale
+        # The simulation of that slot keeps no record longer than the window, the poll and the batch (or two,
+        # when its window closes while the one before still runs).
+        check = check_lag(model, row.scale, hot=bool(row.hot_share), seconds=300)
+        assert check.sim.given_up == 0
+        assert check.sim.max_lag_s <= window + poll + 2 * check.sim.longest_batch_s + 1e-9, row.scale
+
+
+def test_the_first_binding_limit_is_named_and_its_parameter_lifts_it(model):
+    first = model.first_binding()
+    assert first is not None, "at 10,000x the realistic day some limit binds"
+    row, limit = first
+    assert limit.name and limit.lift and limit.kind in ("parameter", "quota", "design")
+    assert limit.utilization >= 1 and limit == row.binding[0]
+    assert all(not earlier.binding for earlier in model.scales if earlier.scale < row.scale)
+    # Raising the stage throttle, the parameter it names, lifts it at that scale.
+    assert "ThrottlingRateLimit" in limit.lift
+    raised = run_model(settings=load_settings({"ThrottlingRateLimit": "100000"}), scales=(row.scale,))
+    assert limit.name not in {lim.name for lim in raised.scales[0].binding}
+
+
+def test_the_advised_parallelization_factor_keeps_the_summarizer_up():
+    base = run_model(scales=(1_000,))
+    [row] = base.scales
+    assert row.slot.behind, "one batch per shard falls behind at 1,000x on the committed figures"
+    assert 1 < row.parallelization_needed <= 10
+    advised = run_model(
+        settings=load_settings({"StreamParallelizationFactor": str(row.parallelization_needed)}), scales=(1_000,)
+    )
+    assert not advised.scales[0].slot.behind
+    assert advised.scales[0].slot.max_lag_s < 10
+
+
+@pytest.mark.parametrize(("scale", "hot", "seconds"), [(1, False, 600), (100, False, 300), (10_000, False, 120)])
+def test_the_simulation_agrees_with_the_model(model, scale, hot, seconds):
+    check = check_lag(model, scale, hot=hot, seconds=seconds)
+    model_value, sim_value = check.figures
+    assert check.agrees, f"{scale}x: model {model_value:.2f} s, simulation {sim_value:.2f} s ({check.what})"
+    assert check.model.behind == (scale == 10_000)
+
+
+def test_every_record_is_summarized_or_given_up_whatever_fails():
+    # Batches fail one time in five: bisected and retried, never lost, never counted twice.
+    result = simulate(
+        rate=50,
+        seconds=60,
+        batch_seconds=lambda records, customers: 0.02 + 0.001 * records + 0.01 * customers,
+        batch_size=100,
+        window_s=1,
+        poll_s=0.25,
+        customers=20,
+        failure_probability=0.2,
+        maximum_retry_attempts=2,
+        seed=3,
+    )
+    assert result.failed_batches > 0
+    assert result.summarized + result.given_up == result.records > 2_000
+    assert result.given_up > 0  # some ran out of retries
+
+
+def test_records_older_than_the_maximum_age_are_given_up_when_the_slot_falls_behind():
+    result = simulate(
+        rate=100,
+        seconds=120,
+        batch_seconds=lambda records, customers: 0.02 * customers,  # 50 records/s at most
+        batch_size=100,
+        window_s=1,
+        poll_s=0.25,
+        customers=10_000,
+        maximum_record_age_s=30,
+    )
+    assert result.given_up > 0
+    assert result.summarized + result.given_up == result.records
+    assert result.max_lag_s <= 30 + result.longest_batch_s + 1e-9  # young enough when its batch started
+
+
+def test_the_model_reads_its_figures_from_the_benchmark_file(tmp_path):
+    # Given the committed figures with the stream rewritten as one plain write per customer per batch
+    document = json.loads((ROOT / "docs" / figures.FIGURES_FILE).read_text(encoding="utf-8"))
+    scenarios = document["parts"]["dynamodb"]["scenarios"]
+    for name, scenario in scenarios.items():
+        if name.startswith("stream batch of"):
+            customers = scenario["requests"]["TransactWriteItems"]
+            scenario["write_units"] = float(customers)
+            scenario["requests"] = {"BatchGetItem": 1, "PutItem": customers}
+    document["parts"]["dynamodb"]["run"]["machine"] = "another machine; run at 2030-01-01 00:00 UTC"
+    path = tmp_path / figures.FIGURES_FILE
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+    # When the model reads them
+    inputs = load_inputs(path)
+    changed = run_model(inputs=inputs, scales=(1_000,))
+    committed = run_model(scales=(1_000,))
+
+    # Then it uses them: no write per record, cheaper DynamoDB, and the run is the one named
+    assert inputs.stream.write_units == (0.0, 1.0, 0.0)
+    assert set(inputs.stream.calls) == {"BatchGetItem", "PutItem"}
+    assert changed.scales[0].monthly_cost["DynamoDB"] < committed.scales[0].monthly_cost["DynamoDB"]
+    assert (
+        changed.scales[0].hot_key_wru_per_s["SummariesTable P#<project>"]
+        < (committed.scales[0].hot_key_wru_per_s["SummariesTable P#<project>"])
+    )
+    assert "another machine; run at 2030-01-01 00:00 UTC" in inputs.runs.values()
+
+
+def test_the_committed_fit_reproduces_the_benchmark_day():
+    check = load_inputs().day_stream_check
+    assert check is not None
+    measured, modelled = check
+    assert math.isclose(measured, modelled, rel_tol=0.02)
+
+
+def test_the_page_names_its_run_its_parameters_and_a_source_for_every_quota_and_price(tmp_path, monkeypatch):
+    monkeypatch.setattr(capacity_page, "CHECKED_SCALES", (1, 100))
+    page = capacity_page.write(tmp_path, overrides={"StreamParallelizationFactor": "3"}).read_text(encoding="utf-8")
+    assert (tmp_path / capacity_page.CHART).stat().st_size > 0
+    assert "![cost and lag against scale](capacity.png)" in page
+    assert "run at 2026-11-25 09:34 UTC" in page  # the committed benchmark run
+    assert "`StreamParallelizationFactor=3`" in page
+    assert "| ParallelizationFactor (`StreamParallelizationFactor`) | 3 |" in page
+    for quota in PUBLISHED.values():
+        assert quota.source in page and quota.what in page
+    assert "## What to change at each step" in page and "peak-to-mean ratio" in page
