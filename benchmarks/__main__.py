@@ -50,7 +50,7 @@ def run(parts: list[str], *, quick: bool) -> Results:
         small_day = functools.partial(capacity.measure, day_charges=100, day_customers=10, bulk_sizes=(100,))
         results.capacity = _run(results, "DynamoDB work", small_day if quick else capacity.measure)
     if "load" in parts:
-        rates = [5.0, 10.0] if quick else [10.0, 20.0, 40.0, 80.0, 160.0]
+        rates = [5.0, 10.0] if quick else [15.0, 30.0, 60.0, 120.0, 240.0]
         seconds = 1.0 if quick else 12.0
         results.load = _run(
             results,

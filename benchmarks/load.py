@@ -46,6 +46,7 @@ class Target:
     public_key: str
     secret_key: str
     count_stored: Callable[[str], int]  # project_id -> charge items stored for it
+    cpu_seconds: Callable[[], float] = lambda: 0.0  # CPU time the API's process has used so far, if known
 
 
 @dataclass
@@ -91,6 +92,11 @@ class LoadReport:
     drain_seconds: float
     workers: int
     batching_window: float
+    stack_cpu_seconds: float = 0.0  # the API process's CPU time from the first request to the last summary
+
+    @property
+    def cpu_ms_per_charge(self) -> float:
+        return self.stack_cpu_seconds * 1000 / self.accepted_charges if self.accepted_charges else 0.0
 
     @property
     def lag_p50_ms(self) -> float:
@@ -167,6 +173,7 @@ def run_load(
         target=_probe_summaries, args=(target, ledger, run_id, stop_probe, lags, lag_timeouts), daemon=True
     )
     probe.start()
+    cpu_before = target.cpu_seconds()
     steps = [_offer(jobs, rng, pool, rate, step_seconds) for rate in rates]
     for _ in threads:
         jobs.put(None)
@@ -177,6 +184,8 @@ def run_load(
 
     drain_started = time.perf_counter()
     right = _wait_for_summaries(target, session, ledger, drain_timeout)
+    drain_seconds = time.perf_counter() - drain_started
+    stack_cpu_seconds = target.cpu_seconds() - cpu_before
     return LoadReport(
         steps=steps,
         lag_ms=lags,
@@ -185,9 +194,10 @@ def run_load(
         stored_charges=target.count_stored("local"),
         customers=len(ledger.customers),
         summaries_right=right,
-        drain_seconds=time.perf_counter() - drain_started,
+        drain_seconds=drain_seconds,
         workers=workers,
         batching_window=stream_batching_window(),
+        stack_cpu_seconds=stack_cpu_seconds,
     )
 
 
@@ -332,7 +342,7 @@ def local_stack() -> Iterator[Target]:
             )
             return sum(page["Count"] for page in pages)
 
-        yield Target(running.base_url, "pk_local_dev", "sk_local_dev", count_stored)
+        yield Target(running.base_url, "pk_local_dev", "sk_local_dev", count_stored, running.cpu_seconds)
 
 
 def measure(*, rates: list[float], step_seconds: float, drain_timeout: float = 120.0) -> LoadReport:

@@ -1,15 +1,26 @@
 """The embedded AWS: moto's server on a local port, with the template's tables (and streams) and queues.
 
 moto keeps every table in this process's memory: the data lives as long as the local stack does.
+Two doors lead to the same backends, one call at a time (``BACKEND_LOCK``): the HTTP endpoint that
+the stack prints (for ``bin/beacon``, the AWS CLI, the tests), and, for the boto3 clients of this
+process (the functions, the stream poller), a botocore hook that hands a request for that endpoint
+straight to moto's backend in the calling thread: no socket, no HTTP parsing, no server thread.
 """
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import boto3
+import botocore.handlers
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
+from moto.backends import get_backend
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.botocore_stubber import MockRawResponse
+from moto.core.exceptions import HTTPException
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
@@ -39,13 +50,16 @@ _CREDENTIALS = _Credentials(aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_k
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
+# moto's backends are not thread-safe: every call, through either door, holds this lock, which makes
+# each call atomic, as in AWS (and lets local.moto_fixes roll a cancelled transaction back safely).
+BACKEND_LOCK = threading.Lock()
+
 
 def _one_request_at_a_time(app: WsgiApp) -> WsgiApp:
-    """moto's backends are not thread-safe; serving one call at a time makes each call atomic, as in AWS."""
-    lock = threading.Lock()
+    """The server's WSGI app, one call at a time (``BACKEND_LOCK``)."""
 
     def serialized(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        with lock:
+        with BACKEND_LOCK:
             # Read the whole answer under the lock: the body iterator may still touch the backend.
             return list(app(environ, start_response))
 
@@ -82,6 +96,73 @@ class EmbeddedAws(ThreadedMotoServer):
     def endpoint(self) -> str:
         host, port = self.get_host_and_port()
         return f"http://{host}:{port}"
+
+
+# X-Amz-Target prefix of the JSON protocol -> moto's service name and the AWS host its URL patterns expect.
+_SERVICES = {
+    "DynamoDB_20120810": ("dynamodb", "dynamodb.{region}.amazonaws.com"),
+    "DynamoDBStreams_20120810": ("dynamodbstreams", "streams.dynamodb.{region}.amazonaws.com"),
+    "AmazonSQS": ("sqs", "sqs.{region}.amazonaws.com"),
+}
+_CREDENTIAL_REGION = re.compile(r"Credential=[^/]+/\d+/([^/]+)/")
+Dispatch = Callable[[Any, str, Any], tuple[int, dict[str, str], str | bytes]]
+
+
+class InProcessCalls:
+    """A botocore ``before-send`` hook: calls to ``endpoint`` are answered by moto's backend in this thread.
+
+    Only DynamoDB, DynamoDB Streams and SQS (JSON protocol) calls are taken; anything else goes on to
+    the HTTP endpoint as before. The answer is the one the server would give (the same handler of
+    moto's, under ``BACKEND_LOCK``); what is saved is the socket round trip, HTTP on both sides, and
+    the server's routing.
+    """
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint.rstrip("/") + "/"
+        self._dispatch: dict[tuple[str, str], tuple[str, Dispatch]] = {}
+        self.calls = 0
+
+    def __call__(self, request: AWSPreparedRequest, **kwargs: Any) -> AWSResponse | None:
+        if not (request.url or "").startswith(self.endpoint):
+            return None
+        target = _text(request.headers.get("X-Amz-Target"))
+        service = _SERVICES.get(target.split(".", 1)[0]) if target else None
+        found = _CREDENTIAL_REGION.search(_text(request.headers.get("Authorization")))
+        if service is None or found is None:
+            return None
+        for name, value in list(request.headers.items()):
+            request.headers[name] = _text(value)
+        url, dispatch = self._handler(service, found.group(1), request.url[len(self.endpoint) - 1 :])
+        try:
+            with BACKEND_LOCK:
+                status, headers, body = dispatch(request, url, request.headers)
+        except HTTPException as exc:
+            status, headers, body = exc.code or 500, dict(exc.get_headers()), exc.get_body()
+        self.calls += 1
+        return AWSResponse(url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
+
+    def _handler(self, service: tuple[str, str], region: str, path: str) -> tuple[str, Dispatch]:
+        name, host = service
+        cached = self._dispatch.get((name, region))
+        if cached is None:
+            base = f"https://{host.format(region=region)}"
+            backend = get_backend(name)[DEFAULT_ACCOUNT_ID][region]  # type: ignore[call-overload]
+            dispatch = next(handler for pattern, handler in backend.urls.items() if re.match(pattern, base + "/"))
+            cached = self._dispatch[(name, region)] = (base, dispatch)
+        return cached[0] + path, cached[1]
+
+    def install(self) -> None:
+        """Answer the calls of every boto3 client created from now on in this process."""
+        botocore.handlers.BUILTIN_HANDLERS.append(("before-send", self))
+        boto3.DEFAULT_SESSION = None  # the default session is made again, with the hook
+
+    def uninstall(self) -> None:
+        botocore.handlers.BUILTIN_HANDLERS.remove(("before-send", self))
+        boto3.DEFAULT_SESSION = None
+
+
+def _text(value: str | bytes | None) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else (value or "")
 
 
 def dynamodb(endpoint: str, region: str) -> "DynamoDBClient":

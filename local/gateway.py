@@ -1,14 +1,30 @@
 """A local API Gateway (HTTP API): routes requests to the template's functions as payload v2 events.
 
 Each request becomes the event API Gateway would send (see events/create_charge.json), the route
-chosen as API Gateway chooses it (the most specific ``Method Path``, else ``$default``), and the
-function's answer (statusCode, headers, multiValueHeaders, cookies, body, isBase64Encoded) becomes
-the HTTP response. A handler that raises gets its traceback printed and the client a 500 envelope;
-the server keeps serving.
+chosen as API Gateway chooses it (the most specific ``Method Path``, else ``$default``, whatever the
+method: TRACE or FOO reach the ``$default`` route like GET does), and the function's answer
+(statusCode, headers, multiValueHeaders, cookies, body, isBase64Encoded) becomes the HTTP response.
+A handler that raises gets its traceback printed and the client a 500 envelope; the server keeps
+serving. Where a client can tell, it behaves as API Gateway does:
+
+- a body is passed as text only when it is valid UTF-8 and its media type is textual (or absent);
+  anything else (another charset's bytes, UTF-16 or UTF-32, gzip) reaches the function
+  base64-encoded with ``isBase64Encoded: true``. API Gateway does not document its rule for HTTP
+  APIs beyond "text or binary"; this is the rule the functions must cope with either way;
+- with the template's ``CorsConfiguration``, a preflight (``OPTIONS`` with ``Origin`` and
+  ``Access-Control-Request-Method``) is answered here, 204, never reaching a function, and a request
+  with an ``Origin`` gets the configured CORS headers added to the function's answer (replacing any
+  the function set, as API Gateway does);
+- the path is the request's path as sent: ``//charges`` is not ``/charges`` (it goes to ``$default``);
+  repeated query parameters are joined with commas in ``queryStringParameters``;
+- a body that stops arriving for ``BODY_READ_TIMEOUT_SECONDS`` is answered 408 with the envelope;
+- connections are accepted with a listen backlog of ``LISTEN_BACKLOG`` and served one thread each,
+  so that a burst of clients connecting at once is queued, not reset.
 """
 
 import base64
 import json
+import socket
 import sys
 import threading
 import time
@@ -19,12 +35,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
-from local.sam import ACCOUNT_ID, Route
+from local.sam import ACCOUNT_ID, CorsConfiguration, Route
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request limit
 API_ID = "local"
+BODY_READ_TIMEOUT_SECONDS = 10.0
+IDLE_TIMEOUT_SECONDS = 60.0  # a keep-alive connection with no new request is closed after this
+LISTEN_BACKLOG = 1024
 _TEXT_MEDIA_TYPES = frozenset(
     {"application/json", "application/xml", "application/javascript", "application/x-www-form-urlencoded"}
 )
@@ -62,13 +81,19 @@ def select_route(routes: Sequence[Route], method: str, path: str) -> tuple[Route
     return None
 
 
+def split_target(target: str) -> tuple[str, str]:
+    """The path exactly as sent (``//charges`` stays so) and the raw query string of a request target."""
+    path, _, query = target.partition("?")
+    return path.split("#", 1)[0] or "/", query
+
+
 def is_text(content_type: str | None, body: bytes) -> bool:
-    """Whether API Gateway passes the body as text (else it base64-encodes it)."""
+    """Whether the body is passed as text: valid UTF-8 of a textual (or undeclared) media type; else base64."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
     if not content_type:
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
         return True
     media_type = content_type.split(";")[0].strip().lower()
     return media_type.startswith("text/") or media_type in _TEXT_MEDIA_TYPES or media_type.endswith(("+json", "+xml"))
@@ -76,8 +101,7 @@ def is_text(content_type: str | None, body: bytes) -> bool:
 
 def http_api_event(request: HttpRequest, route: Route, path_parameters: dict[str, str]) -> dict[str, Any]:
     """The HTTP API payload v2 event of ``request`` for ``route``."""
-    split = urlsplit(request.target)
-    path, raw_query = split.path or "/", split.query
+    path, raw_query = split_target(request.target)
     headers: dict[str, str] = {}
     cookies: list[str] = []
     for name, value in request.headers:
@@ -158,18 +182,70 @@ def _envelope(status: int, field: str, message: str) -> HttpResponse:
     return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode("utf-8"))
 
 
+def is_preflight(request: HttpRequest) -> bool:
+    """A CORS preflight: ``OPTIONS`` with an ``Origin`` and an ``Access-Control-Request-Method``."""
+    names = {name.lower() for name, _ in request.headers}
+    return request.method == "OPTIONS" and {"origin", "access-control-request-method"} <= names
+
+
+def _header(request: HttpRequest, name: str) -> str:
+    return next((value for key, value in request.headers if key.lower() == name), "")
+
+
+def preflight_response(cors: CorsConfiguration, request: HttpRequest) -> HttpResponse:
+    """API Gateway's own answer to a preflight: 204, with the configured headers if origin and method are allowed."""
+    origin, method = _header(request, "origin"), _header(request, "access-control-request-method")
+    if not (cors.allows_origin(origin) and cors.allows_method(method)):
+        return HttpResponse(204, [], b"")
+    headers = [
+        ("Access-Control-Allow-Origin", "*" if "*" in cors.allow_origins else origin),
+        ("Access-Control-Allow-Methods", ",".join(cors.allow_methods)),
+        ("Access-Control-Allow-Headers", ",".join(cors.allow_headers)),
+    ]
+    if cors.max_age is not None:
+        headers.append(("Access-Control-Max-Age", str(cors.max_age)))
+    if cors.allow_credentials:
+        headers.append(("Access-Control-Allow-Credentials", "true"))
+    return HttpResponse(204, headers, b"")
+
+
+def with_cors_headers(cors: CorsConfiguration, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """The answer to a request from an allowed ``Origin``: the configured CORS headers instead of the function's."""
+    origin = _header(request, "origin")
+    if not origin or not cors.allows_origin(origin):
+        return response
+    headers = [(k, v) for k, v in response.headers if not k.lower().startswith("access-control-")]
+    headers.append(("Access-Control-Allow-Origin", "*" if "*" in cors.allow_origins else origin))
+    if cors.expose_headers:
+        headers.append(("Access-Control-Expose-Headers", ",".join(cors.expose_headers)))
+    if cors.allow_credentials:
+        headers.append(("Access-Control-Allow-Credentials", "true"))
+    return HttpResponse(response.status, headers, response.body)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # A keep-alive connection a client never closes must not hold up the shutdown.
     block_on_close = False
+    # Python's default backlog is 5: a burst of clients connecting at once would be reset.
+    request_queue_size = LISTEN_BACKLOG
 
 
 class Gateway:
     """The HTTP server: one thread per connection, HTTP/1.1 keep-alive, requests to functions."""
 
-    def __init__(self, routes: Sequence[Route], invoke: Invoke, host: str = "127.0.0.1", port: int = 3000) -> None:
+    def __init__(
+        self,
+        routes: Sequence[Route],
+        invoke: Invoke,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        *,
+        cors: CorsConfiguration | None = None,
+    ) -> None:
         self.routes = list(routes)
         self.invoke = invoke
+        self.cors = cors
         self._server = _Server((host, port), _handler_class(self))
         self._thread: threading.Thread | None = None
 
@@ -190,7 +266,13 @@ class Gateway:
 
     def handle(self, request: HttpRequest) -> tuple[HttpResponse, str]:
         """The response to ``request`` and the name of the function that answered it ("-" for none)."""
-        path = urlsplit(request.target).path or "/"
+        if self.cors is not None and is_preflight(request):
+            return preflight_response(self.cors, request), "-"
+        response, function = self._route(request)
+        return (response if self.cors is None else with_cors_headers(self.cors, request, response)), function
+
+    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str]:
+        path = split_target(request.target)[0]
         selected = select_route(self.routes, request.method, path)
         if selected is None:
             return HttpResponse(404, [("Content-Type", "application/json")], b'{"message":"Not Found"}'), "-"
@@ -226,18 +308,29 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:  # noqa: C
         # Headers and body leave in two writes: with Nagle's algorithm on, a keep-alive client waits
         # for a delayed ACK (40-200 ms) before the body arrives.
         disable_nagle_algorithm = True
+        timeout = IDLE_TIMEOUT_SECONDS
+
+        def __getattr__(self, name: str) -> Any:
+            # http.server answers a method without a do_<METHOD> with its own HTML 501; every method is routed here.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
 
         def _serve(self) -> None:
             started = time.perf_counter()
             try:
                 body = self._read_body()
+            except TimeoutError:
+                self.close_connection = True
+                message = f"the request body did not arrive within {BODY_READ_TIMEOUT_SECONDS:g} s"
+                response, function = _envelope(408, "body", message), "-"
             except ValueError as exc:
                 self.close_connection = True
                 response, function = _envelope(413 if "large" in str(exc) else 400, "body", str(exc)), "-"
             else:
                 request = HttpRequest(
                     method=self.command,
-                    target=self.path,
+                    target=self._target(),
                     headers=list(self.headers.items()),
                     body=body,
                     source_ip=self.client_address[0],
@@ -247,23 +340,37 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:  # noqa: C
             try:
                 self._send(response)
             except (BrokenPipeError, ConnectionResetError):
-                # The client is gone (a killed process, a closed tab): API Gateway drops the answer too.
+                # The client stopped waiting (its timeout): nothing left to answer, no error of ours.
                 self.close_connection = True
-                print(f"{self.command} {self.path} -> {function} {response.status}: client gone", flush=True)
+                print(f"{self.command} {self._target()} -> {function}: the client closed the connection", flush=True)
                 return
             elapsed = (time.perf_counter() - started) * 1000
-            print(f"{self.command} {self.path} -> {function} {response.status} ({elapsed:.0f} ms)", flush=True)
+            print(f"{self.command} {self._target()} -> {function} {response.status} ({elapsed:.0f} ms)", flush=True)
+
+        def _target(self) -> str:
+            # http.server folds a leading "//" into "/" in self.path; API Gateway routes the path as sent.
+            parts = self.requestline.split()
+            return parts[1] if len(parts) == 3 else self.path
 
         def _read_body(self) -> bytes:
-            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                return _read_chunked(self.rfile, MAX_PAYLOAD_BYTES)
-            length_header = self.headers.get("Content-Length") or "0"
-            if not length_header.isdigit():
-                raise ValueError("Content-Length is not a number")
-            length = int(length_header)
-            if length > MAX_PAYLOAD_BYTES:
-                raise ValueError(f"payload too large: {length} bytes; API Gateway accepts {MAX_PAYLOAD_BYTES}")
-            return self.rfile.read(length) if length else b""
+            """The body; ``TimeoutError`` when it stalls for ``BODY_READ_TIMEOUT_SECONDS``."""
+            connection: socket.socket = self.connection
+            connection.settimeout(BODY_READ_TIMEOUT_SECONDS)
+            try:
+                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                    return _read_chunked(self.rfile, MAX_PAYLOAD_BYTES)
+                length_header = self.headers.get("Content-Length") or "0"
+                if not length_header.isdigit():
+                    raise ValueError("Content-Length is not a number")
+                length = int(length_header)
+                if length > MAX_PAYLOAD_BYTES:
+                    raise ValueError(f"payload too large: {length} bytes; API Gateway accepts {MAX_PAYLOAD_BYTES}")
+                body = self.rfile.read(length) if length else b""
+                if len(body) < length:
+                    raise ValueError(f"the body ended after {len(body)} of {length} bytes (Content-Length)")
+                return body
+            finally:
+                connection.settimeout(IDLE_TIMEOUT_SECONDS)
 
         def _send(self, response: HttpResponse) -> None:
             self.send_response(response.status)

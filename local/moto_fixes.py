@@ -13,18 +13,37 @@ touches are remembered (as they were) with the length of each stream, and a canc
 exactly those and cuts the streams back. It relies on the embedded server serving one call at a
 time (``local.aws``), so that nothing else changes the tables during a transaction.
 
+Speed: moto 5.2 reads every JSON request through a generic, model-driven parser (after rebuilding it
+as a werkzeug request) and writes every answer through a generic serializer that looks each value up
+under several candidate names; with ``inspect.getmembers`` of the handler class on every call, a
+PutItem costs milliseconds of CPU and a stream batch far more. For DynamoDB and DynamoDB Streams,
+whose wire format is plain JSON (DynamoDB's own typed attribute values), the request body is read
+with ``json.loads`` and a successful answer written with ``json.dumps`` (dates as epoch seconds to the millisecond,
+bytes as base64, as the JSON protocol has them); errors, and any answer holding something else,
+still go through moto's serializer. The answers are byte-for-byte what botocore reads the same way.
+And a condition expression is tokenized once per distinct text (the tokens are immutable tuples).
+
 GetRecords: moto keeps every shard iterator it ever handed out, over a kilobyte each; a poller
 asking four times a second adds some 14,000 an hour. Only the newest ``MAX_SHARD_ITERATORS`` are kept (a poller uses
 each one once; AWS expires them after 15 minutes anyway).
 """
 
+import base64
+import calendar
 import copy
+import functools
 import itertools
+import json
 import types
+from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from moto.core import responses as moto_responses
+from moto.core.responses import ActionResult, BaseResponse
 from moto.dynamodb import models
+from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamShard, Table
@@ -109,11 +128,83 @@ def _get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) ->
     return answer
 
 
+_JSON_SERVICES = frozenset({"dynamodb", "dynamodbstreams"})
+_original_parse_parameters: Callable[..., None] | None = None
+_original_serialized: Callable[..., Any] | None = None
+_original_method_names: Callable[[object], list[str]] | None = None
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # As moto's serializer: epoch seconds, truncated to the millisecond (naive times are UTC).
+        seconds = calendar.timegm((value if value.tzinfo is None else value.astimezone(UTC)).timetuple())
+        return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(type(value).__name__)
+
+
+def _parse_parameters(self: BaseResponse, request: Any) -> None:
+    assert _original_parse_parameters is not None
+    if self.service_name in _JSON_SERVICES and isinstance(self.body, str):
+        self.params = json.loads(self.body or "{}")
+        return
+    _original_parse_parameters(self, request)
+
+
+def _serialized(self: BaseResponse, action_result: ActionResult) -> Any:
+    assert _original_serialized is not None
+    result = action_result.result
+    if self.service_name in _JSON_SERVICES and type(action_result) in _PLAIN_RESULTS and isinstance(result, dict):
+        try:
+            body = json.dumps(result, default=_json_value, separators=(",", ":"))
+        except TypeError:
+            return _original_serialized(self, action_result)
+        headers = {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}
+        return 200, headers, body
+    return _original_serialized(self, action_result)
+
+
+@functools.cache
+def _method_names(clazz: object) -> list[str]:
+    assert _original_method_names is not None
+    return _original_method_names(clazz)
+
+
+def _plain_results() -> tuple[type, ...]:
+    from moto.dynamodb.responses import DynamoResult
+
+    return (ActionResult, DynamoResult)
+
+
+_PLAIN_RESULTS: tuple[type, ...] = _plain_results()
+_original_lex: Callable[..., Any] | None = None
+_lexed: dict[str, tuple[Any, ...]] = {}
+
+
+def _lex_condition_expression(self: ConditionExpressionParser) -> Any:
+    assert _original_lex is not None
+    expression = self.condition_expression or ""
+    tokens = _lexed.get(expression)
+    if tokens is None:
+        tokens = _lexed[expression] = tuple(_original_lex(self))
+    return deque(tokens)
+
+
 def apply() -> None:
-    """Install the fix in this process (idempotent)."""
+    """Install the fixes in this process (idempotent)."""
     global _original_transact_write_items, _original_get_records
+    global _original_parse_parameters, _original_serialized, _original_method_names, _original_lex
     if _original_transact_write_items is not None:
         return
+    _original_lex = ConditionExpressionParser._lex_condition_expression
+    ConditionExpressionParser._lex_condition_expression = _lex_condition_expression  # type: ignore[method-assign]
+    _original_parse_parameters = BaseResponse.parse_parameters
+    _original_serialized = BaseResponse.serialized
+    _original_method_names = moto_responses.method_names_from_class
+    BaseResponse.parse_parameters = _parse_parameters  # type: ignore[method-assign]
+    BaseResponse.serialized = _serialized  # type: ignore[method-assign]
+    moto_responses.method_names_from_class = _method_names
     _original_transact_write_items = DynamoDBBackend.transact_write_items
     _original_get_records = DynamoDBStreamsBackend.get_records
     DynamoDBStreamsBackend.get_records = _get_records  # type: ignore[method-assign]
@@ -125,8 +216,17 @@ def apply() -> None:
 def remove() -> None:
     """Put moto back as it was (for tests that apply the fix in a shared process)."""
     global _original_transact_write_items, _original_get_records
+    global _original_parse_parameters, _original_serialized, _original_method_names, _original_lex
     if _original_transact_write_items is None or _original_get_records is None:
         return
+    if _original_lex is not None:
+        ConditionExpressionParser._lex_condition_expression = _original_lex  # type: ignore[method-assign]
+        _original_lex = None
+    assert _original_parse_parameters and _original_serialized and _original_method_names
+    BaseResponse.parse_parameters = _original_parse_parameters  # type: ignore[method-assign]
+    BaseResponse.serialized = _original_serialized  # type: ignore[method-assign]
+    moto_responses.method_names_from_class = _original_method_names  # type: ignore[assignment]
+    _original_parse_parameters = _original_serialized = _original_method_names = None
     DynamoDBBackend.transact_write_items = _original_transact_write_items  # type: ignore[method-assign]
     DynamoDBStreamsBackend.get_records = _original_get_records  # type: ignore[method-assign]
     _original_get_records = None

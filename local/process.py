@@ -28,6 +28,15 @@ class RunningStack:
     base_url: str
     exports: dict[str, str]
     log_path: Path
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the stack's process has used so far (Linux ``/proc``; 0.0 elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def dynamodb(self) -> "DynamoDBClient":
         """A DynamoDB client on the stack's embedded endpoint."""
@@ -71,7 +80,7 @@ def run_local_stack(
         exports = dict(re.findall(r"^  export (\w+)=(\S+)$", text, re.MULTILINE))
         if not url or "AWS_ENDPOINT_URL" not in exports:
             raise RuntimeError(f"unexpected start-up output of the local stack:\n{text}")
-        yield RunningStack(base_url=url.group(1), exports=exports, log_path=log_path)
+        yield RunningStack(base_url=url.group(1), exports=exports, log_path=log_path, pid=process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -313,6 +313,43 @@ def http_routes(specs: Mapping[str, FunctionSpec]) -> list[Route]:
     return sorted((r for r in routes if not r.is_default), key=lambda r: r.specificity, reverse=True) + defaults
 
 
+@dataclass(frozen=True)
+class CorsConfiguration:
+    """An HTTP API's ``CorsConfiguration``: API Gateway answers preflights with it and adds it to responses."""
+
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int | None = None
+    allow_credentials: bool = False
+
+    def allows_origin(self, origin: str) -> bool:
+        return "*" in self.allow_origins or origin in self.allow_origins
+
+    def allows_method(self, method: str) -> bool:
+        return "*" in self.allow_methods or method.upper() in self.allow_methods
+
+
+def cors_configuration(document: dict[str, Any] | None = None) -> CorsConfiguration | None:
+    """The template's HTTP API ``CorsConfiguration`` (``true``: every origin, method and header), or None."""
+    for api in resources_of_type("AWS::Serverless::HttpApi", document).values():
+        config = (api.get("Properties") or {}).get("CorsConfiguration")
+        if config is True:
+            return CorsConfiguration(allow_origins=("*",), allow_methods=("*",), allow_headers=("*",))
+        if isinstance(config, dict):
+            max_age = config.get("MaxAge")
+            return CorsConfiguration(
+                allow_origins=tuple(str(o) for o in config.get("AllowOrigins", [])),
+                allow_methods=tuple(str(m).upper() for m in config.get("AllowMethods", [])),
+                allow_headers=tuple(str(h).lower() for h in config.get("AllowHeaders", [])),
+                expose_headers=tuple(str(h).lower() for h in config.get("ExposeHeaders", [])),
+                max_age=None if max_age is None else int(max_age),
+                allow_credentials=_flag(config.get("AllowCredentials", False)),
+            )
+    return None
+
+
 # ---------------------------------------------------------------- stream event source mappings
 
 

@@ -19,6 +19,7 @@ from local.lambdas import Invoker, load_functions
 from local.sam import (
     LocalResources,
     TemplateError,
+    cors_configuration,
     environment,
     functions,
     http_routes,
@@ -74,7 +75,9 @@ class LocalStack:
             conditions=document.get("Conditions", {}),
         )
         self.specs = functions(document)
+        self.cors = cors_configuration(document)
         self.aws = aws.EmbeddedAws(settings.dynamodb_port)
+        self.in_process: aws.InProcessCalls | None = None
         self.environment: dict[str, str] = {}
         self.gateway: Gateway | None = None
         self.pollers: list[StreamPoller] = []
@@ -93,6 +96,8 @@ class LocalStack:
     def start(self) -> None:
         """Embedded AWS, tables, keys, environment, functions, stream pollers, then the API."""
         self.aws.start()
+        self.in_process = aws.InProcessCalls(self.aws_endpoint)
+        self.in_process.install()
         aws.create_resources(self.aws_endpoint, self.resources)
         self.environment = self._function_environment()
         for name in _FOREIGN_AWS_VARIABLES:
@@ -125,7 +130,7 @@ class LocalStack:
             )
             poller.refresh_shards()  # before the API serves: StartingPosition LATEST must not miss a write
             self.pollers.append(poller)
-        self.gateway = Gateway(http_routes(self.specs), invoker.invoke, port=self.settings.port)
+        self.gateway = Gateway(http_routes(self.specs), invoker.invoke, port=self.settings.port, cors=self.cors)
         for poller in self.pollers:
             thread = threading.Thread(target=poller.run, args=(self._stop,), name=f"stream-{poller.mapping.function}")
             thread.start()
@@ -139,6 +144,8 @@ class LocalStack:
         self._stop.set()
         for thread in self._threads:
             thread.join()
+        if self.in_process is not None:
+            self.in_process.uninstall()
         self.aws.stop()
 
     def cli_environment(self) -> dict[str, str]:

@@ -16,10 +16,30 @@ KEY_PREFIXES: dict[KeyKind, str] = {"public": "pk_", "secret": "sk_"}
 PROJECT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
-def new_key_record(project_id: str, kind: KeyKind, raw_key: str | None = None) -> tuple[str, ApiKeyRecord]:
+def project_id(value: str) -> str:
+    """The one rule for a project id, wherever a command takes one (an argparse ``type``)."""
+    if not PROJECT_ID_PATTERN.match(value):
+        raise ValueError(
+            f"project id {value!r} must be 1-63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit"
+        )
+    return value
+
+
+def project_argument(parser: argparse.ArgumentParser) -> None:
+    """``--project``, checked with ``project_id``."""
+
+    def checked(value: str) -> str:
+        try:
+            return project_id(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parser.add_argument("--project", required=True, type=checked, help="project id, e.g. shop-eu")
+
+
+def new_key_record(project: str, kind: KeyKind, raw_key: str | None = None) -> tuple[str, ApiKeyRecord]:
     """A new key for a project (random unless ``raw_key`` is given) and the record that stores its hash."""
-    if not PROJECT_ID_PATTERN.match(project_id):
-        raise ValueError("project id must be 1-63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit")
+    project_id(project)
     raw = raw_key or f"{KEY_PREFIXES[kind]}{secrets.token_urlsafe(24)}"
     if not raw.startswith(KEY_PREFIXES[kind]) or not KEY_PATTERN.match(raw):
         raise ValueError(f"a {kind} key must start with {KEY_PREFIXES[kind]} and use only A-Z, a-z, 0-9, '-', '_'")
@@ -27,7 +47,7 @@ def new_key_record(project_id: str, kind: KeyKind, raw_key: str | None = None) -
     record = ApiKeyRecord(
         key_hash=key_hash,
         key_id=key_id_of(key_hash),
-        project_id=project_id,
+        project_id=project,
         kind=kind,
         prefix=raw[:7],
         created_at=int(time.time()),
@@ -39,16 +59,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
 
     create = commands.add_parser("create", help="create a key and print it (the only time it is shown)")
-    create.add_argument("--project", required=True, help="project id, e.g. shop-eu")
+    project_argument(create)
     create.add_argument("--kind", choices=get_args(KeyKind), required=True, help="public (pk_) or secret (sk_)")
     create.set_defaults(run=create_key)
 
     listing = commands.add_parser("list", help="list a project's keys (ids and prefixes, never the keys)")
-    listing.add_argument("--project", required=True)
+    project_argument(listing)
     listing.set_defaults(run=list_keys)
 
     revoke = commands.add_parser("revoke", help="revoke a key; functions stop accepting it within the cache TTL")
-    revoke.add_argument("--project", required=True)
+    project_argument(revoke)
     revoke.add_argument("--key-id", required=True, help="the key_... id that `keys list` shows")
     revoke.set_defaults(run=revoke_key)
 

@@ -4,8 +4,23 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from botocore.exceptions import (
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
+from pydantic import ValidationError
+
 from ops import keys, summaries
 from ops.importer import command as import_command
+
+SETUP = (
+    "point bin/beacon at a stack: `bin/beacon --stack <stack-name> ...` for a deployed one (AWS credentials as "
+    "usual), or, for the local stack, paste the export lines `make dev` prints (export AWS_ENDPOINT_URL=... and "
+    "the table names)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +37,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         status: int = args.run(args)
+    except ValidationError as exc:  # the settings: a variable the command needs is not set
+        missing = ", ".join(sorted({str(error["loc"][0]) for error in exc.errors() if error["loc"]}))
+        print(f"error: {missing or 'the environment'} not set; {SETUP}", file=sys.stderr)
+        return 2
+    except (NoRegionError, NoCredentialsError, PartialCredentialsError, EndpointConnectionError) as exc:
+        print(f"error: {exc}; {SETUP}", file=sys.stderr)
+        return 2
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        print(f"error: AWS refused the call: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
+        return 1
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

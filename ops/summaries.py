@@ -16,6 +16,7 @@ from beacon.errors import StorageUnavailableError
 from beacon.logic.identity import identify_customer
 from beacon.models.fields import check_user_id, normalize_email
 from beacon.services.summarize_batch import SummaryConflictError
+from ops.keys import project_argument
 from ops.rebuild import RebuildResult, rebuild_customer, rebuild_project
 from ops.replay import replay_failures
 from ops.stream_failures import FailureQueue, StreamReader
@@ -32,7 +33,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         description="Without --user-id/--email, every customer of the project: a Query of its summaries plus a "
         "Scan of the whole charges table (it reads every project's charges: mind the cost on a large table).",
     )
-    rebuild.add_argument("--project", required=True, help="project id, e.g. shop-eu")
+    project_argument(rebuild)
     who = rebuild.add_mutually_exclusive_group()
     who.add_argument("--user-id", help="one customer, by user_id")
     who.add_argument("--email", help="one customer known by e-mail only (trimmed and lower-cased)")
@@ -56,12 +57,16 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def rebuild_summaries(args: argparse.Namespace) -> int:
     results: Iterable[RebuildResult]
-    if args.user_id is not None:
-        customer = identify_customer(check_user_id(args.user_id), None)
-        results = [rebuild_customer(args.project, customer, repair=args.repair)]
-    elif args.email is not None:
-        customer = identify_customer(None, normalize_email(args.email))
-        results = [rebuild_customer(args.project, customer, repair=args.repair)]
+    if args.user_id is not None or args.email is not None:
+        user_id = None if args.user_id is None else check_user_id(args.user_id)
+        email = None if args.email is None else normalize_email(args.email)
+        customer = identify_customer(user_id, email)
+        result = rebuild_customer(args.project, customer, repair=args.repair)
+        if result.charges == 0 and not result.differences:
+            name, value = ("user_id", user_id) if user_id is not None else ("email", email)
+            print(f"error: project {args.project} has no customer with {name} {value}", file=sys.stderr)
+            return 1
+        results = [result]
     else:
         results = rebuild_project(args.project, repair=args.repair)
     checked = differing = repaired = 0

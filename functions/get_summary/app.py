@@ -12,7 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from beacon.api import create_resolver, current_caller, secret_key, success
+from beacon.api import create_resolver, current_caller, query_parameters, secret_key, success
 from beacon.models.parsing import parse_model
 from beacon.models.summary import SummaryQuery
 from beacon.observability import logger, metrics, tracer
@@ -24,7 +24,7 @@ app = create_resolver()
 @app.get("/customers/summary", middlewares=[secret_key])
 @tracer.capture_method
 def get_customer_summary() -> Response:
-    query = parse_model(SummaryQuery, app.current_event.query_string_parameters or {})
+    query = parse_model(SummaryQuery, query_parameters(app, ("user_id", "email")))
     caller = current_caller(app)
     summary = read_summary(caller.project_id, user_id=query.user_id, email=query.email)
     logger.info(

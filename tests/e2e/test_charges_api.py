@@ -169,25 +169,6 @@ def test_a_browser_beacon_sent_as_text_plain_is_accepted(stack: Stack):
     assert item["email"] == {"S": email}
 
 
-@pytest.mark.parametrize("path", ["/charges", "/charges/bulk", "/customers/summary"])
-def test_a_cors_preflight_is_answered(stack: Stack, path):
-    response = stack.session.options(
-        f"{stack.base_url}{path}",
-        headers={
-            "Origin": "https://shop.example.com",
-            "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization,content-type,idempotency-key",
-        },
-        timeout=30,
-    )
-
-    assert response.status_code in (200, 204)
-    assert response.headers["Access-Control-Allow-Origin"] in ("*", "https://shop.example.com")
-    assert "POST" in response.headers["Access-Control-Allow-Methods"].upper()
-    allowed = response.headers["Access-Control-Allow-Headers"].lower()
-    assert all(header in allowed for header in ("authorization", "content-type", "idempotency-key"))
-
-
 def test_unknown_routes_and_methods_are_404_and_405_envelopes(stack: Stack):
     missing = stack.session.get(f"{stack.base_url}/no/such/route", timeout=30)
     wrong_method = stack.session.get(f"{stack.base_url}/charges", timeout=30)

@@ -260,7 +260,6 @@ BAD_IDENTIFIER_TEXT = {
     "lone-low-surrogate": "\udfffuser",
     "private-use": "user\ue000",
     "plane-15-private-use": "user\U000f0000",
-    "unassigned": "user\u0378",
     "noncharacter": "user\uffff",
     "tag-character": "user\U000e0001",
 }

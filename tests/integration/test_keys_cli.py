@@ -51,5 +51,41 @@ def test_a_key_of_another_project_cannot_be_revoked_through_this_one(tables, cap
 
 
 def test_a_bad_project_id_is_refused_with_usage_status(tables, capsys):
-    assert main(["keys", "create", "--project", "Shop EU!", "--kind", "public"]) == 2
+    with pytest.raises(SystemExit) as exited:
+        main(["keys", "create", "--project", "Shop EU!", "--kind", "public"])
+    assert exited.value.code == 2
     assert tables.items("ApiKeysTable") and len(tables.items("ApiKeysTable")) == 3  # only the seeded keys
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["keys", "create", "--project", "BAD!", "--kind", "public"],
+        ["keys", "list", "--project", "Shop"],
+        ["summaries", "rebuild", "--project", "BAD!"],
+        ["summaries", "rebuild", "--project=-shop", "--user-id", "u1"],
+    ],
+)
+def test_every_command_holds_one_project_id_rule(tables, capsys, argv):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+
+    assert exited.value.code == 2
+    assert "must be 1-63 characters of a-z, 0-9" in capsys.readouterr().err
+
+
+def test_a_command_with_no_stack_to_talk_to_says_how_to_point_it_at_one(tables, capsys, monkeypatch):
+    from beacon.settings import get_settings
+
+    for name in ("CHARGES_TABLE_NAME", "SUMMARIES_TABLE_NAME", "API_KEYS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    try:
+        status = main(["keys", "list", "--project", "local"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+    [line] = capsys.readouterr().err.splitlines()
+    assert status == 2
+    assert "API_KEYS_TABLE_NAME" in line and "--stack" in line and "export AWS_ENDPOINT_URL" in line

@@ -113,3 +113,49 @@ def test_only_the_newest_shard_iterators_are_kept(charges, monkeypatch):
 
     assert len(dynamodbstreams_backends["123456789012"]["us-east-1"].shard_iterators) <= 3
     assert new_records() == ["INSERT D"]  # the iterator in use is among the newest
+
+
+def test_answers_read_and_written_with_json_equal_motos_own(tables):
+    """The fast path for DynamoDB's JSON protocol gives botocore the same answers as moto's parser and serializer."""
+    name = tables.names["ChargesTable"]
+    arn = tables.client.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    every_type = {
+        "PK": {"S": "P#t#C#u#types"},
+        "SK": {"S": "CH#1"},
+        "n": {"N": "12.5"},
+        "b": {"B": b"\x00\xff"},
+        "flag": {"BOOL": True},
+        "nothing": {"NULL": True},
+        "list": {"L": [{"S": "é"}, {"N": "1"}, {"M": {"deep": {"SS": ["a", "b"]}}}]},
+        "numbers": {"NS": ["1", "2"]},
+        "blobs": {"BS": [b"\x01", b"\x02"]},
+    }
+    tables.client.put_item(TableName=name, Item=every_type)
+
+    def answers() -> list[object]:
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+        return [
+            tables.client.get_item(TableName=name, Key={"PK": every_type["PK"], "SK": every_type["SK"]})["Item"],
+            tables.client.query(
+                TableName=name,
+                KeyConditionExpression="PK = :pk",
+                ExpressionAttributeValues={":pk": every_type["PK"]},
+            )["Items"],
+            [
+                (r["eventName"], r["dynamodb"]["NewImage"], r["dynamodb"]["ApproximateCreationDateTime"])
+                for r in records
+            ],
+        ]
+
+    without_fix = answers()
+    moto_fixes.apply()
+    try:
+        with_fix = answers()
+    finally:
+        moto_fixes.remove()
+
+    assert with_fix == without_fix
+    assert with_fix[0] == every_type | {"n": {"N": "12.5"}}

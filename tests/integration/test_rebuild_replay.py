@@ -310,3 +310,12 @@ def test_a_summary_without_any_charge_is_reported_but_never_repaired_away(tables
     assert report["differences"]["charges.count"] == {"stored": 1, "recomputed": 0}
     assert report["repaired"] is False
     assert summaries(tables)[("local", "u#ada")].charges.count == 1
+
+
+def test_rebuild_of_a_customer_the_project_does_not_have_says_so_and_fails(tables, capsys):
+    status = main(["summaries", "rebuild", "--project", "local", "--user-id", "nobody"])
+
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.err.strip() == "error: project local has no customer with user_id nobody"
+    assert "checked" not in captured.out

@@ -87,7 +87,8 @@ def test_user_ids_are_opaque_and_kept_exactly(value):
         ("\ufeffa", "user_id must not contain control or invisible characters (found U+FEFF)"),
         ("a\ud800", "user_id must not contain control or invisible characters (found U+D800)"),
         ("a\ue000", "user_id must not contain control or invisible characters (found U+E000)"),
-        ("a\u0378", "user_id must not contain control or invisible characters (found U+0378)"),
+        ("a\ufdd0", "user_id must not contain control or invisible characters (found U+FDD0)"),
+        ("a\U0010ffff", "user_id must not contain control or invisible characters (found U+10FFFF)"),
         ("a\u2028b", "user_id must not contain control or invisible characters (found U+2028)"),
         ("a\u2029b", "user_id must not contain control or invisible characters (found U+2029)"),
     ],
@@ -107,6 +108,11 @@ def test_an_identifier_holding_any_control_or_format_character_is_refused(bad, b
 @given(st.text(alphabet=st.characters(categories=["L", "N", "P", "S"]), min_size=1, max_size=MAX_USER_ID_CHARS))
 def test_any_printable_user_id_up_to_the_limit_is_kept(value):
     assert check_user_id(value) == value
+
+
+def test_a_code_point_not_yet_assigned_by_unicode_is_kept():
+    # U+0378 is unassigned in this runtime's Unicode; a client's newer Unicode may have assigned it.
+    assert check_user_id("user\u0378") == "user\u0378"
 
 
 # ---------------------------------------------------------------- email

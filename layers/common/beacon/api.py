@@ -1,8 +1,12 @@
 """The HTTP layer shared by every API function: resolver factory, request reading, key check, envelope.
 
-Routes call ``parse_body`` and ``current_caller``; every domain exception becomes the error envelope
-here, in one place, so that a handler never catches anything. Nothing that a client sends can end in
-a 5xx: a malformed body is a 400, an unexpected failure of ours a logged 500.
+Routes call ``parse_body``, ``query_parameters`` and ``current_caller``; every domain exception becomes
+the error envelope here, in one place, so that a handler never catches anything. Nothing that a
+client sends can end in a 5xx: a malformed body is a 400, an unexpected failure of ours a logged 500.
+
+CORS is API Gateway's: the HTTP API's ``CorsConfiguration`` in template.yaml answers preflights before
+any function runs and sets the CORS headers of every answer (replacing any a function would set), so
+the resolver configures none.
 """
 
 import base64
@@ -12,8 +16,9 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.metrics import MetricUnit
@@ -45,15 +50,8 @@ _CALLER = "beacon_caller"
 
 
 def create_resolver() -> APIGatewayHttpResolver:
-    """An HTTP API (payload v2) resolver answering CORS preflights and every error with the envelope."""
-    app = APIGatewayHttpResolver(
-        cors=CORSConfig(
-            allow_origin="*",
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-            expose_headers=["Idempotent-Replayed", "Retry-After"],
-            max_age=600,
-        )
-    )
+    """An HTTP API (payload v2) resolver answering every error with the envelope."""
+    app = APIGatewayHttpResolver()
 
     @app.exception_handler(BeaconError)
     def _domain_error(exc: BeaconError) -> Response:
@@ -135,11 +133,17 @@ def _read_json_object(app: APIGatewayHttpResolver) -> dict[str, Any]:
     raw = _raw_body(event.body, bool(event.is_base64_encoded))
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLargeError(f"the body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES} (1 MiB)", field="body")
-    media_type = (event.headers.get("content-type") or "").split(";")[0]
+    media_type, _, parameters = (event.headers.get("content-type") or "").partition(";")
     media_type = media_type.strip().lower()
     if media_type and media_type not in JSON_MEDIA_TYPES and not media_type.endswith("+json"):
         raise InvalidRequestError(
             f"Content-Type must be application/json (or text/plain, as navigator.sendBeacon sends); got {media_type}",
+            field="Content-Type",
+        )
+    charset = _charset(parameters)
+    if charset not in (None, "utf-8", "utf8"):
+        raise InvalidRequestError(
+            f"the body must be UTF-8 JSON; Content-Type declares charset={charset} (send UTF-8 and say charset=utf-8)",
             field="Content-Type",
         )
     if not raw.strip():
@@ -152,6 +156,14 @@ def _read_json_object(app: APIGatewayHttpResolver) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InvalidRequestError(f"the body must be a JSON object, got {_json_kind(document)}", field="body")
     return document
+
+
+def _charset(parameters: str) -> str | None:
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
 
 
 def _raw_body(body: str | None, is_base64: bool) -> bytes:
@@ -250,6 +262,20 @@ def _charge_count(app: APIGatewayHttpResolver) -> int:
     return len(charges) if isinstance(charges, list) and charges else 1
 
 
+def query_parameters(app: APIGatewayHttpResolver, names: tuple[str, ...]) -> dict[str, str]:
+    """The query parameters ``names``, each sent at most once (400 naming a repeated one).
+
+    API Gateway joins a repeated parameter's values with commas (``?user_id=a&user_id=b`` arrives as
+    ``user_id=a,b``), which could be mistaken for one value; the raw query string tells them apart.
+    """
+    sent = [name for name, _ in parse_qsl(app.current_event.raw_query_string or "", keep_blank_values=True)]
+    for name in names:
+        if sent.count(name) > 1:
+            raise InvalidRequestError(f"{name} must be sent once; it appears {sent.count(name)} times", field=name)
+    parameters = app.current_event.query_string_parameters or {}
+    return {name: parameters[name] for name in names if name in parameters}
+
+
 # ---------------------------------------------------------------- authorisation
 
 
@@ -297,7 +323,7 @@ def idempotency_key(app: APIGatewayHttpResolver) -> str | None:
         return None
     if not IDEMPOTENCY_KEY_PATTERN.match(value):
         raise InvalidRequestError(
-            "Idempotency-Key must be 1 to 255 printable ASCII characters", field="Idempotency-Key"
+            "Idempotency-Key must be 1 to 255 visible ASCII characters (! to ~, no spaces)", field="Idempotency-Key"
         )
     return value
 

@@ -40,6 +40,18 @@ def check_created_at(value: int, now: float) -> int:
     return value
 
 
+# Control, format (zero-width, bidi), surrogate, private-use, line and paragraph separators. Code points
+# that are unassigned in this runtime's Unicode version are kept (a client's newer Unicode may have
+# assigned them: new emoji), but the 66 noncharacters, which never will be, are not.
+FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+
+
+def is_forbidden_in_identifiers(char: str) -> bool:
+    """A character no identifier may hold (openapi.yaml's ``UserId`` pattern excludes the same set)."""
+    code = ord(char)
+    return unicodedata.category(char) in FORBIDDEN_CATEGORIES or 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
+
 def json_integer(value: object, name: str) -> object:
     """The int that a digit string (``"1000"``) or an integral JSON number (``5000.0``, ``1e3``) denotes.
 
@@ -86,12 +98,11 @@ def _what_is_wrong(text: str) -> str:
 
 
 def check_identifier_text(value: str, name: str) -> str:
-    """Reject blank identifiers and those holding control or invisible format characters."""
+    """Reject blank identifiers and those holding control, invisible or noncharacter code points."""
     if not value.strip():
         raise ValueError(f"{name} must not be empty or blank")
     for char in value:
-        # control, format (zero-width, bidi), surrogate, private-use, unassigned, line and paragraph separators
-        if unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}:
+        if is_forbidden_in_identifiers(char):
             raise ValueError(f"{name} must not contain control or invisible characters (found U+{ord(char):04X})")
     return value
 
