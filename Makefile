@@ -19,7 +19,7 @@ UVX = $(UV) tool run --python $(BIN)/python
 RUNTIME_PROVIDED := boto3 s3transfer
 
 .PHONY: help install dev test lint typecheck unit integration e2e template build check-requirements requirements bench clean \
-	sam-local invoke deploy
+	sam-local invoke start-api deploy
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -65,15 +65,22 @@ build: install ## sam build, then check that every compiled extension matches th
 sam-local: build ## SAM's emulation in Docker: every event in events/ and `sam local start-api`, against the local stack
 	$(BIN)/pytest tests/sam_local -m sam_local -p no:xdist -v
 
-# `make invoke` talks to a running `DYNAMODB_HOST=0.0.0.0 make dev` (its DynamoDB on DYNAMODB_PORT).
+# `make invoke` and `make start-api` use the tables of a running `DYNAMODB_HOST=0.0.0.0 make dev`.
 FUNCTION ?= CreateChargeFunction
 EVENT ?= events/create_charge.json
 DYNAMODB_PORT ?= 8000
+SAM_API_PORT ?= 3001
 SAM_LOCAL_ARGS ?=
-invoke: install ## sam local invoke FUNCTION with EVENT against a running `make dev`'s tables (Docker)
-	AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local bin/sam local invoke $(FUNCTION) -e $(EVENT) \
-		--region us-east-1 --env-vars env.json --add-host host.docker.internal:host-gateway \
-		--parameter-overrides DynamoDbEndpointUrl=http://host.docker.internal:$(DYNAMODB_PORT) $(SAM_LOCAL_ARGS)
+SAM_LOCAL_OPTIONS = --region us-east-1 --env-vars env.json --add-host host.docker.internal:host-gateway \
+	--parameter-overrides DynamoDbEndpointUrl=http://host.docker.internal:$(DYNAMODB_PORT) $(SAM_LOCAL_ARGS)
+
+invoke: install ## sam local invoke FUNCTION with EVENT, on the tables of a running `make dev` (Docker)
+	AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
+		bin/sam local invoke $(FUNCTION) -e $(EVENT) $(SAM_LOCAL_OPTIONS)
+
+start-api: install ## sam local start-api on SAM_API_PORT (3001), on the tables of a running `make dev` (Docker)
+	AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
+		bin/sam local start-api --port $(SAM_API_PORT) --warm-containers EAGER $(SAM_LOCAL_OPTIONS)
 
 deploy: build ## sam deploy with samconfig.toml's answers (`bin/sam deploy --guided` the first time)
 	bin/sam deploy

@@ -50,7 +50,7 @@ class StackSettings:
 
     @classmethod
     def from_environment(cls, env: dict[str, str] | None = None) -> "StackSettings":
-        """PORT, DYNAMODB_PORT, DYNAMODB_HOST, BEACON_PUBLIC_KEY, BEACON_SECRET_KEY and PARAMETER_OVERRIDES, where set."""
+        """PORT, DYNAMODB_PORT, DYNAMODB_HOST, BEACON_PUBLIC_KEY, BEACON_SECRET_KEY, PARAMETER_OVERRIDES, where set."""
         env = dict(os.environ if env is None else env)
         defaults = cls()
         return cls(

@@ -36,6 +36,7 @@ DOCKER_HOST_NAME = "host.docker.internal"
 EMULATED_TIMEOUT_SECONDS = 180
 START_TIMEOUT_SECONDS = 600
 REGION = "us-east-1"
+_TIMINGS: list[tuple[str, str, float]] = []  # (step, what, seconds), printed at the end
 
 
 def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -50,6 +51,11 @@ def remove_lambda_containers() -> None:
         docker("rm", "-f", *found)
 
 
+@pytest.fixture(autouse=True)
+def aws_environment() -> None:
+    """Replaces the suite's fake-AWS environment: these tests talk to the local stack's endpoint."""
+
+
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
     try:
@@ -58,8 +64,8 @@ def docker_engine() -> None:
         pytest.fail("Docker is not installed: install Docker (on Debian, as root: scripts/ci/docker.sh)")
     if answer.returncode != 0:
         pytest.fail(f"Docker does not answer ({answer.stderr.strip()}): start it (on Debian: scripts/ci/docker.sh)")
-    emulated = {"arm64": "aarch64", "x86_64": "x86_64"}[ARCHITECTURE] != platform.machine()
-    if emulated and not Path(f"/proc/sys/fs/binfmt_misc/qemu-{'aarch64' if ARCHITECTURE == 'arm64' else 'x86_64'}").exists():
+    machine = {"arm64": "aarch64", "x86_64": "x86_64"}[ARCHITECTURE]
+    if machine != platform.machine() and not Path(f"/proc/sys/fs/binfmt_misc/qemu-{machine}").exists():
         pytest.fail(f"{ARCHITECTURE} containers need qemu-user-static in binfmt_misc (on Debian: scripts/ci/docker.sh)")
 
 
@@ -155,9 +161,6 @@ class Sam:
 
     def timed(self, kind: str, name: str, seconds: float) -> None:
         self.timings.append((kind, name, seconds))
-
-
-_TIMINGS: list[tuple[str, str, float]] = []
 
 
 @pytest.fixture(scope="session")

@@ -153,7 +153,8 @@ def test_a_charge_is_answered_200_and_stored(api: LambdaApi):
     status, _, body = api.http("create_charge.json")
     assert (status, body) == (200, OK)
     (new,) = _added(before, api.charges(user_id="user_42"))
-    assert (new["amount"], new["email"], new["created_at"]) == ({"N": "4999"}, {"S": "ada@example.com"}, {"N": "1764057600"})
+    assert (new["amount"], new["email"]) == ({"N": "4999"}, {"S": "ada@example.com"})
+    assert new["created_at"] == {"N": "1764057600"}
 
 
 def test_a_beacon_with_the_key_in_the_body_is_stored_under_the_lower_cased_email(api: LambdaApi):
