@@ -65,14 +65,14 @@ build: install ## sam build, then check that every compiled extension matches th
 sam-local: build ## SAM's emulation in Docker: every event in events/ and `sam local start-api`, against the local stack
 	$(BIN)/pytest tests/sam_local -m sam_local -p no:xdist -v
 
-# `make invoke` and `make start-api` use the tables of a running `DYNAMODB_HOST=0.0.0.0 make dev`.
+# `make invoke` and `make start-api` use the tables of a running `DYNAMODB_HOST=0.0.0.0 make dev`: env.json
+# names them and its DynamoDB (port 8000), which containers reach as host.docker.internal.
 FUNCTION ?= CreateChargeFunction
 EVENT ?= events/create_charge.json
-DYNAMODB_PORT ?= 8000
+ENV_VARS ?= env.json
 SAM_API_PORT ?= 3001
 SAM_LOCAL_ARGS ?=
-SAM_LOCAL_OPTIONS = --region us-east-1 --env-vars env.json --add-host host.docker.internal:host-gateway \
-	--parameter-overrides DynamoDbEndpointUrl=http://host.docker.internal:$(DYNAMODB_PORT) $(SAM_LOCAL_ARGS)
+SAM_LOCAL_OPTIONS = --region us-east-1 --env-vars $(ENV_VARS) --add-host host.docker.internal:host-gateway $(SAM_LOCAL_ARGS)
 
 invoke: install ## sam local invoke FUNCTION with EVENT, on the tables of a running `make dev` (Docker)
 	AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \

@@ -4,8 +4,8 @@
 Once per session: the Lambda base image (the official one when it can be pulled, else the stand-in
 ``scripts/build-lambda-image.sh`` builds, once, cached by Docker), a copy of the built template with
 timeouts for emulated CPUs, ``.pyc`` files for the built code, and the local stack (``python -m local``)
-listening where containers reach it. The functions get the local stack's table names from ``env.json``
-and its DynamoDB through the template parameter ``DynamoDbEndpointUrl`` (what ``make invoke`` passes).
+listening where containers reach it. The functions get the local stack's table names and its DynamoDB
+(``AWS_ENDPOINT_URL_DYNAMODB``) from ``env.json``, as ``make invoke`` gives them.
 """
 
 import compileall
@@ -145,19 +145,28 @@ class Sam:
         }
 
     def options(self) -> list[str]:
-        """What ``make invoke`` passes too: env.json, the endpoint parameter, the host name, the image."""
-        port = self.stack.exports["AWS_ENDPOINT_URL"].rsplit(":", 1)[1]
+        """What ``make invoke`` passes too: the env file, the host name containers reach the host by, the image."""
         return [
             "--template-file",
             str(self.template),
             "--env-vars",
-            str(ROOT / "env.json"),
-            "--parameter-overrides",
-            f"DynamoDbEndpointUrl=http://{DOCKER_HOST_NAME}:{port}",
+            str(self.env_vars),
             "--add-host",
             f"{DOCKER_HOST_NAME}:host-gateway",
             *self.image_options,
         ]
+
+    @property
+    def env_vars(self) -> Path:
+        """env.json, with the port of this stack's DynamoDB instead of ``make dev``'s."""
+        port = self.stack.exports["AWS_ENDPOINT_URL"].rsplit(":", 1)[1]
+        document = json.loads((ROOT / "env.json").read_text(encoding="utf-8"))
+        endpoint = document["Parameters"]["AWS_ENDPOINT_URL_DYNAMODB"]
+        assert endpoint.startswith(f"http://{DOCKER_HOST_NAME}:"), endpoint
+        document["Parameters"]["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://{DOCKER_HOST_NAME}:{port}"
+        path = self.stack.log_path.parent / "env.json"
+        path.write_text(json.dumps(document), encoding="utf-8")
+        return path
 
     def timed(self, kind: str, name: str, seconds: float) -> None:
         self.timings.append((kind, name, seconds))
