@@ -36,6 +36,9 @@ DOCKER_HOST_NAME = "host.docker.internal"
 EMULATED_TIMEOUT_SECONDS = 180
 START_TIMEOUT_SECONDS = 600
 REGION = "us-east-1"
+# SAM's answer when it (re)creates a container under qemu and posts the event before the emulated runtime
+# listens (the event never reaches the function): such an invoke is sent again, at most this many times.
+NO_RESPONSE_ATTEMPTS = 3
 _TIMINGS: list[tuple[str, str, float]] = []  # (step, what, seconds), printed at the end
 
 
