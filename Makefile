@@ -42,7 +42,7 @@ lint: install ## ruff
 	$(BIN)/ruff format --check .
 
 typecheck: install ## mypy (pydantic plugin, untyped defs refused outside tests)
-	$(BIN)/mypy layers/common/beacon functions local scripts benchmarks
+	$(BIN)/mypy layers/common/beacon functions ops local scripts benchmarks
 
 unit: install ## unit tests only
 	$(BIN)/pytest tests/unit

@@ -293,8 +293,9 @@ def moto_stack() -> Iterator[Stack]:
         meter = Meter(client, MotoItems("us-east-1"), tables["ChargesTable"])
         with mock.patch("boto3.client", lambda *args, **kwargs: client):
             _reset_caches()
-            from beacon.auth import new_key_record
+            from beacon.dal.items import api_key_item
             from beacon.observability import logger
+            from ops.keys import new_key_record
 
             for handler in logger.handlers:
                 if hasattr(handler, "setStream"):
@@ -302,7 +303,7 @@ def moto_stack() -> Iterator[Stack]:
             for kind, raw in (("public", "pk_local_dev"), ("secret", "sk_local_dev")):
                 inspector.put_item(
                     TableName=environment["API_KEYS_TABLE_NAME"],
-                    Item=new_key_record("local", kind, raw)[1].to_item(),  # type: ignore[arg-type]
+                    Item=api_key_item(new_key_record("local", kind, raw)[1]),  # type: ignore[arg-type]
                 )
             try:
                 yield Stack({s.name: _load(s) for s in specs}, meter, inspector, tables)

@@ -138,24 +138,26 @@ def attach_to_session(session: Any, fake: FakeDynamoDB) -> None:
 
 def seed_keys(fake: FakeDynamoDB, table_name: str) -> None:
     """The local project's public and secret keys (``pk_local_dev``, ``sk_local_dev``), as the key store holds them."""
-    from beacon.auth import new_key_record
+    from beacon.dal.items import api_key_item
+    from ops.keys import new_key_record
 
     for kind, raw in (("public", "pk_local_dev"), ("secret", "sk_local_dev")):
-        fake.seed(table_name, new_key_record("local", kind, raw)[1].to_item())  # type: ignore[arg-type]
+        fake.seed(table_name, api_key_item(new_key_record("local", kind, raw)[1]))  # type: ignore[arg-type]
 
 
 def seed_summaries(fake: FakeDynamoDB, table_name: str, stream_event: dict[str, Any]) -> None:
     """The summaries that the charges of a stream event (events/summarize_charges.json) make, as stored."""
-    from beacon.logic.summary import summarize
-    from beacon.models.persistence import ChargeRecord
+    from beacon.dal.items import charge_from_item, summary_item
+    from beacon.logic.fold import summarize
+    from beacon.models.records import ChargeRecord
     from beacon.models.summary import StoredSummary
 
     charges: dict[tuple[str, str], list[ChargeRecord]] = {}
     for record in stream_event.get("Records", []):
-        charge = ChargeRecord.from_item(record["dynamodb"]["NewImage"])
+        charge = charge_from_item(record["dynamodb"]["NewImage"])
         charges.setdefault((charge.project_id, charge.customer_id), []).append(charge)
     for (project_id, customer), records in charges.items():
         stored = StoredSummary(
             project_id=project_id, customer_id=customer, summary=summarize(records, session_timeout=1800), version=1
         )
-        fake.seed(table_name, stored.to_item(updated_at=max(c.received_at for c in records)))
+        fake.seed(table_name, summary_item(stored, updated_at=max(c.received_at for c in records)))

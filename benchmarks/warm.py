@@ -115,15 +115,9 @@ def _load(spec: FunctionSpec) -> ModuleType:
 
 
 def _reset_caches() -> None:
-    from beacon import auth
-    from beacon.dal import aws
-    from beacon.settings import get_settings
+    from local.caches import reset_caches
 
-    get_settings.cache_clear()
-    aws.dynamodb_client.cache_clear()
-    auth.key_cache.clear()
-    ingest = importlib.import_module("beacon.ingest")
-    ingest._idempotent_store.cache_clear()
+    reset_caches()
 
 
 # ---------------------------------------------------------------- events

@@ -14,11 +14,11 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
-from beacon.auth import new_key_record
 from beacon.dal.api_keys import ApiKeysRepository
 from local import moto_fixes
 from local.sam import LocalResources
 from local.template import resources_of_type, table_definitions
+from ops.keys import new_key_record
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

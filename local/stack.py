@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from beacon.settings import get_settings
 from local import aws
+from local.caches import reset_caches
 from local.gateway import Gateway
 from local.lambdas import Invoker, load_functions
 from local.sam import (
@@ -27,7 +28,7 @@ from local.sam import (
 )
 from local.streams import GivenUp, StreamPoller, print_given_up
 from local.template import template
-from scripts.stack_env import OUTPUT_TO_ENV
+from ops.stack_outputs import OUTPUT_TO_ENV
 
 REGION = "us-east-1"
 STACK_NAME = "beacon-local"
@@ -103,7 +104,7 @@ class LocalStack:
             os.environ.pop(name)
         # Every function runs in this one process: the union of their variables is set once, here.
         os.environ.update(self.environment)
-        get_settings.cache_clear()
+        reset_caches()
         aws.seed_keys(
             self.aws_endpoint,
             REGION,

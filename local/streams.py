@@ -30,9 +30,9 @@ from datetime import UTC, datetime
 from threading import Event
 from typing import TYPE_CHECKING, Any, Literal
 
-from beacon.dal.stream_failures import to_lambda_record
 from local.filters import passes
 from local.sam import ACCOUNT_ID, StreamMapping
+from ops.stream_failures import to_lambda_record
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient

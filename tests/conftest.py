@@ -8,12 +8,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from beacon import auth, ingest
 from beacon.dal import aws
 from beacon.dal.api_keys import ApiKeysRepository
-from beacon.observability import metrics
 from beacon.settings import get_settings
+from local.caches import reset_caches
 from local.template import table_definitions, template
+from ops.keys import new_key_record
 
 PUBLIC_KEY = "pk_local_dev"  # the keys the events/ files and the local stack use
 SECRET_KEY = "sk_local_dev"
@@ -33,17 +33,6 @@ def table_env_names() -> dict[str, str]:
     }
 
 
-def reset_caches() -> None:
-    """Forget clients, settings and keys cached per execution environment."""
-    get_settings.cache_clear()
-    aws.dynamodb_client.cache_clear()
-    ingest._idempotent_store.cache_clear()
-    auth.key_cache.clear()
-    # With POWERTOOLS_METRICS_DISABLED, Powertools never flushes (so never clears) the metric set; at 100
-    # values of one metric it serializes them itself, which fails without the namespace read at import.
-    metrics.clear_metrics()
-
-
 @pytest.fixture(autouse=True)
 def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
@@ -60,6 +49,12 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     reset_caches()
     yield
     reset_caches()
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries without waiting: the one backoff of the code (``beacon.dal.aws.backoff_delay``) returns 0."""
+    monkeypatch.setattr(aws, "backoff_delay", lambda attempt: 0.0)
 
 
 @dataclass
@@ -94,7 +89,7 @@ def seed_keys() -> None:
         (PROJECT, "secret", SECRET_KEY),
         (OTHER_PROJECT, "secret", OTHER_PROJECT_SECRET_KEY),
     ):
-        repository.put(auth.new_key_record(project, kind, raw)[1])  # type: ignore[arg-type]
+        repository.put(new_key_record(project, kind, raw)[1])  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from beacon.logic.summary import CustomerSummary, summarize
-from beacon.models.persistence import ChargeRecord
+from beacon.dal.items import charge_item, summary_from_item
+from beacon.logic.fold import CustomerSummary, summarize
+from beacon.models.records import ChargeRecord
 from beacon.models.summary import StoredSummary
 from tests.builders import load_event
 
@@ -63,18 +64,18 @@ def stream_event(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 def charge_records(charges: Iterable[ChargeRecord]) -> list[dict[str, Any]]:
-    return [stream_record(c.to_item()) for c in charges]
+    return [stream_record(charge_item(c)) for c in charges]
 
 
 def put_charges(client: Any, table: str, charges: Sequence[ChargeRecord]) -> None:
     """Store charges as the write path does (the stream handler marks only charges that exist)."""
     for chunk in (charges[i : i + 25] for i in range(0, len(charges), 25)):
-        client.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": c.to_item()}} for c in chunk]})
+        client.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": charge_item(c)}} for c in chunk]})
 
 
 def stored_summaries(client: Any, table: str) -> dict[tuple[str, str], StoredSummary]:
     items = [i for page in client.get_paginator("scan").paginate(TableName=table) for i in page["Items"]]
-    return {(s.project_id, s.customer_id): s for s in map(StoredSummary.from_item, items)}
+    return {(s.project_id, s.customer_id): s for s in map(summary_from_item, items)}
 
 
 def expected_summaries(charges: Iterable[ChargeRecord], timeout: int = 1800) -> dict[tuple[str, str], CustomerSummary]:

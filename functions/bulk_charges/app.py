@@ -13,9 +13,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from beacon.api import any_key, create_resolver, current_caller, idempotency_key, parse_body, success
-from beacon.ingest import record_charges
 from beacon.models.requests import BulkChargesRequest
 from beacon.observability import logger, metrics, tracer
+from beacon.services.record_charges import record_charges
 
 app = create_resolver()
 

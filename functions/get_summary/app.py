@@ -16,7 +16,7 @@ from beacon.api import create_resolver, current_caller, secret_key, success
 from beacon.models.parsing import parse_model
 from beacon.models.summary import SummaryQuery
 from beacon.observability import logger, metrics, tracer
-from beacon.summaries import read_summary
+from beacon.services.read_summary import read_summary
 
 app = create_resolver()
 

@@ -14,7 +14,7 @@ make sure nothing is dropped silently; ``beacon summaries replay`` re-reads what
 Why not Powertools' BatchProcessor: it calls a handler per record, while a summary must be written
 once per customer per batch (one transaction for all of that customer's records). So the batch is
 read with Powertools' ``DynamoDBStreamEvent`` data class and the same partial response shape
-(``PartialItemFailureResponse``) is built by ``beacon.summaries.process_stream_records``.
+(``PartialItemFailureResponse``) is built by ``beacon.services.summarize_batch.process_stream_records``.
 """
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, ev
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from beacon.observability import logger, metrics, tracer
-from beacon.summaries import process_stream_records
+from beacon.services.summarize_batch import process_stream_records
 
 
 @logger.inject_lambda_context

@@ -19,7 +19,8 @@ import boto3
 import pytest
 import requests
 
-from beacon.dal.keys import charge_pk, customer_id
+from beacon.dal.item_keys import charge_pk
+from beacon.logic.identity import identify_customer
 from local.process import run_local_stack
 from tests.conftest import PROJECT, PUBLIC_KEY, SECRET_KEY
 
@@ -60,7 +61,7 @@ class Stack:
         pages = paginator.paginate(
             TableName=self.charges_table,
             KeyConditionExpression="PK = :pk",
-            ExpressionAttributeValues={":pk": {"S": charge_pk(self.project, customer_id(user_id, email))}},
+            ExpressionAttributeValues={":pk": {"S": charge_pk(self.project, identify_customer(user_id, email))}},
             ConsistentRead=True,
         )
         return [item for page in pages for item in page["Items"] if item.get("type", {}).get("S") == "charge"]

@@ -18,8 +18,9 @@ from moto import mock_aws
 
 from functions.bulk_charges.app import lambda_handler as bulk_charges
 from functions.create_charge.app import lambda_handler as create_charge
+from local.caches import reset_caches
 from tests.builders import call, http_event
-from tests.conftest import PUBLIC_KEY, Tables, create_tables, reset_caches, seed_keys, table_env_names
+from tests.conftest import PUBLIC_KEY, Tables, create_tables, seed_keys, table_env_names
 
 NOW = int(time.time())
 ONE_CHARGE = {"user_id": "user_42", "amount": 4999, "created_at": 1_764_000_000}

@@ -7,10 +7,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from beacon.dal import charges as charges_module
-from beacon.dal.charges import BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS, MAX_ATTEMPTS, ChargesRepository
+from beacon.dal import aws
+from beacon.dal.aws import BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS
+from beacon.dal.charges import MAX_ATTEMPTS, ChargesRepository
 from beacon.errors import StorageUnavailableError
-from beacon.models.persistence import ChargeRecord
+from beacon.models.records import ChargeRecord
 from functions.bulk_charges.app import lambda_handler
 from functions.create_charge.app import lambda_handler as create_charge
 from tests import faults as dynamodb_faults
@@ -39,13 +40,13 @@ def faults(tables):
 def delays(monkeypatch):
     """The backoff delays the repository asked for; the sleeps themselves are skipped."""
     asked: list[float] = []
-    real_delay = charges_module.backoff_delay
+    real_delay = aws.backoff_delay
 
     def record(attempt: int) -> float:
         asked.append(real_delay(attempt))
         return 0.0
 
-    monkeypatch.setattr(charges_module, "backoff_delay", record)
+    monkeypatch.setattr(aws, "backoff_delay", record)
     return asked
 
 
@@ -205,7 +206,7 @@ def test_the_repository_backs_off_with_full_jitter_up_to_the_cap(tables, faults)
 
 @given(st.integers(min_value=0, max_value=64))
 def test_backoff_delay_is_between_zero_and_the_capped_exponential(attempt):
-    delay = charges_module.backoff_delay(attempt)
+    delay = aws.backoff_delay(attempt)
     assert 0 <= delay <= min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
 
 

@@ -34,17 +34,17 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 
-from beacon import summaries as summaries_module
 from beacon.dal import aws
 from beacon.dal.charges import ChargesRepository
-from beacon.dal.stream_failures import StreamReader
+from beacon.dal.items import charge_from_item, charge_key
 from beacon.dal.summaries import SummariesRepository
-from beacon.logic.summary import summarize
-from beacon.models.persistence import ChargeRecord
+from beacon.logic.fold import summarize
+from beacon.models.records import ChargeRecord
 from beacon.models.summary import StoredSummary
 from beacon.observability import metrics
-from beacon.summaries import summary_fields
 from functions.summarize_charges.app import lambda_handler
+from ops.rebuild import summary_fields
+from ops.stream_failures import StreamReader
 from tests.builders import FakeLambdaContext
 from tests.stream_builders import T0, expected_summaries, stored_summaries
 
@@ -276,7 +276,7 @@ def deliver_with_chaos(
 
 def assert_exactly_once(tables: Any, seed: int) -> None:
     stored_items = tables.charges()
-    charges = [ChargeRecord.from_item(item) for item in stored_items]
+    charges = [charge_from_item(item) for item in stored_items]
     unmarked = [item["charge_id"]["S"] for item in stored_items if "summarized_at" not in item]
     assert not unmarked, f"seed {seed}: {len(unmarked)} charges never summarized"
     expected = expected_summaries(charges)
@@ -290,7 +290,7 @@ def assert_exactly_once(tables: Any, seed: int) -> None:
 
 def run(tables: Any, seed: int, count: int, monkeypatch: pytest.MonkeyPatch, max_batch: int = 300) -> Counter[str]:
     rng = random.Random(seed)
-    monkeypatch.setattr(summaries_module, "backoff_delay", lambda attempt: 0.0)
+    monkeypatch.setattr(aws, "backoff_delay", lambda attempt: 0.0)
     charges = make_charges(rng, count)
     store(charges, tables.names["ChargesTable"])
     arn = tables.client.describe_table(TableName=tables.names["ChargesTable"])["Table"]["LatestStreamArn"]
@@ -319,7 +319,7 @@ def cancelled_transaction_outcome(tables: Any, seed: int) -> tuple[Any, ...]:
     store(charge_pair, tables.names["ChargesTable"])
     tables.client.update_item(
         TableName=tables.names["ChargesTable"],
-        Key=done.key,
+        Key=charge_key(done),
         UpdateExpression="SET summarized_at = :one",
         ExpressionAttributeValues={":one": {"N": "1"}},
     )

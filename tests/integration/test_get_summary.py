@@ -12,12 +12,10 @@ from tests.stream_builders import put_charges
 @pytest.fixture
 def summarized(tables):
     """The charges of events/summarize_charges.json stored and summarized (user_42 and grace@example.com)."""
-    from beacon.models.persistence import ChargeRecord
+    from beacon.dal.items import charge_from_item
 
     event = load_event("summarize_charges.json")
-    charges = [
-        ChargeRecord.from_item(r["dynamodb"]["NewImage"]) for r in event["Records"] if r["eventName"] == "INSERT"
-    ]
+    charges = [charge_from_item(r["dynamodb"]["NewImage"]) for r in event["Records"] if r["eventName"] == "INSERT"]
     put_charges(tables.client, tables.names["ChargesTable"], charges)
     assert summarize_handler(event, FakeLambdaContext()) == {"batchItemFailures": []}
     return tables

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from beacon import auth
-from beacon.cli.main import main
 from beacon.errors import UnauthorizedError
+from beacon.services import authenticate as auth
+from ops.main import main
 
 
 def run(capsys, *argv: str) -> tuple[int, list[str]]:

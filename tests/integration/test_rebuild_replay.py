@@ -8,14 +8,15 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from beacon.cli.main import main
-from beacon.dal import stream_failures
+from beacon.dal.items import summary_item
 from beacon.dal.summaries import SummariesRepository
 from beacon.errors import StorageUnavailableError
-from beacon.logic.summary import summarize
-from beacon.models.persistence import ChargeRecord
+from beacon.logic.fold import summarize
+from beacon.models.records import ChargeRecord
 from beacon.models.summary import StoredSummary
-from beacon.summaries import process_stream_records
+from beacon.services.summarize_batch import process_stream_records
+from ops import stream_failures
+from ops.main import main
 from tests.stream_builders import T0, charge, expected_summaries, put_charges, stored_summaries
 
 
@@ -70,7 +71,7 @@ def corrupt(tables, project: str, customer: str, **changes: Any) -> None:
         summarize([charge(customer.split("#", 1)[1], amount=1)], session_timeout=1800),
         stored.version,
     )
-    tables.client.put_item(TableName=tables.names["SummariesTable"], Item=wrong.to_item(updated_at=T0))
+    tables.client.put_item(TableName=tables.names["SummariesTable"], Item=summary_item(wrong, updated_at=T0))
 
 
 # ---------------------------------------------------------------- rebuild
@@ -228,7 +229,7 @@ def test_a_batch_that_fails_again_stays_in_the_queue(tables, failure_queue, caps
         raise StorageUnavailableError("injected")
 
     monkeypatch.setattr(SummariesRepository, "commit", still_failing)
-    monkeypatch.setattr("beacon.summaries.backoff_delay", lambda attempt: 0.0)
+    monkeypatch.setattr("beacon.dal.aws.backoff_delay", lambda attempt: 0.0)
     status, lines = run(capsys, "summaries", "replay", "--queue-url", failure_queue)
 
     assert status == 1

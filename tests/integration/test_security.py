@@ -22,16 +22,17 @@ from typing import Any
 
 import pytest
 
-from beacon import auth
-from beacon.cli.main import main
 from beacon.dal import aws
 from beacon.errors import UnauthorizedError
+from beacon.logic.api_keys import key_id_of
 from beacon.observability import logger
+from beacon.services import authenticate as auth
 from functions.bulk_charges.app import lambda_handler as bulk_charges
 from functions.create_charge.app import lambda_handler as create_charge
 from functions.get_summary.app import lambda_handler as get_summary
 from functions.summarize_charges.app import lambda_handler as summarize_charges
 from local.template import ROOT, template
+from ops.main import main
 from tests.builders import FakeLambdaContext, call, http_event, load_event
 from tests.conftest import OTHER_PROJECT_SECRET_KEY, PUBLIC_KEY, SECRET_KEY, table_env_names
 from tests.stream_builders import stream_event, stream_record
@@ -148,7 +149,7 @@ class FakeMonotonicClock:
 
 @pytest.fixture
 def clock(monkeypatch) -> FakeMonotonicClock:
-    """The key cache's clock (``beacon.auth`` reads ``time.monotonic``), and only its clock, under the test's hand."""
+    """The key cache's clock (``time.monotonic`` in ``beacon.services.authenticate``), and only that clock, by hand."""
     fake = FakeMonotonicClock()
     monkeypatch.setattr(auth, "time", SimpleNamespace(monotonic=fake, time=time.time))
     return fake
@@ -331,7 +332,7 @@ def test_logs_carry_the_request_id_the_project_and_the_key_id(tables, logs):
     assert line["correlation_id"] == event["requestContext"]["requestId"]
     assert line["function_request_id"]
     assert line["project_id"] == "local"
-    assert line["key_id"] == auth.key_id_of(hashlib.sha256(SECRET_KEY.encode()).hexdigest())
+    assert line["key_id"] == key_id_of(hashlib.sha256(SECRET_KEY.encode()).hexdigest())
     assert (line["charges"], line["stored"]) == (3, 3)
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import boto3
 import pytest
 
-from beacon.dal.stream_failures import StreamReader
-from beacon.logic.summary import summarize
-from beacon.models.persistence import ChargeRecord
+from beacon.dal.items import charge_from_item
+from beacon.logic.fold import summarize
+from beacon.models.records import ChargeRecord
 from beacon.models.summary import SummaryView
 from functions.bulk_charges.app import lambda_handler as bulk_handler
 from functions.create_charge.app import lambda_handler as create_handler
@@ -21,6 +21,7 @@ from functions.get_summary.app import lambda_handler as summary_handler
 from functions.summarize_charges.app import lambda_handler as summarize_handler
 from local.filters import passes
 from local.template import template
+from ops.stream_failures import StreamReader
 from tests.builders import FakeLambdaContext, call, http_event
 from tests.conftest import PUBLIC_KEY, SECRET_KEY
 
@@ -74,7 +75,7 @@ def summary(query: dict[str, str]) -> Any:
 
 
 def stored_charges(tables) -> list[ChargeRecord]:
-    return [ChargeRecord.from_item(item) for item in tables.charges()]
+    return [charge_from_item(item) for item in tables.charges()]
 
 
 def test_charges_posted_to_the_api_reach_the_summary_through_the_real_stream(tables):

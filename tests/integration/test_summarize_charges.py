@@ -4,12 +4,14 @@ from typing import Any
 
 import pytest
 
-from beacon import summaries as summaries_module
+from beacon.dal import aws
+from beacon.dal.items import charge_from_item, charge_item
 from beacon.dal.summaries import SummariesRepository
 from beacon.errors import StorageUnavailableError
-from beacon.logic.summary import summarize
-from beacon.models.persistence import ChargeRecord
-from beacon.summaries import SummaryConflictError, process_stream_records, summarize_customer
+from beacon.logic.fold import summarize
+from beacon.models.records import ChargeRecord
+from beacon.services import summarize_batch as summaries_module
+from beacon.services.summarize_batch import SummaryConflictError, process_stream_records, summarize_customer
 from functions.summarize_charges.app import lambda_handler
 from tests.builders import FakeLambdaContext, load_event
 from tests.stream_builders import (
@@ -32,7 +34,7 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
 
 def charges_of_event(event: dict[str, Any]) -> list[ChargeRecord]:
     return [
-        ChargeRecord.from_item(record["dynamodb"]["NewImage"])
+        charge_from_item(record["dynamodb"]["NewImage"])
         for record in event["Records"]
         if record["eventName"] == "INSERT"
     ]
@@ -91,8 +93,8 @@ def test_records_other_than_charge_inserts_are_ignored(tables):
     other_item = {"PK": {"S": "P#local#X"}, "SK": {"S": "OTHER#1"}, "type": {"S": "note"}}
     event = stream_event(
         [
-            stream_record(stored.to_item(), event_name="MODIFY"),
-            stream_record(stored.to_item(), event_name="REMOVE"),
+            stream_record(charge_item(stored), event_name="MODIFY"),
+            stream_record(charge_item(stored), event_name="REMOVE"),
             stream_record(other_item),
         ]
     )
@@ -143,7 +145,7 @@ def test_a_customer_that_cannot_be_written_is_reported_and_a_retry_from_there_co
         return real_commit(self, summary, **kwargs)
 
     monkeypatch.setattr(SummariesRepository, "commit", failing_commit)
-    monkeypatch.setattr(summaries_module, "backoff_delay", lambda attempt: 0)
+    monkeypatch.setattr(aws, "backoff_delay", lambda attempt: 0.0)
 
     # When the batch is handled
     response = handle(stream_event(records))
@@ -166,7 +168,7 @@ def test_a_customer_that_cannot_be_written_is_reported_and_a_retry_from_there_co
 
 
 def test_an_unreadable_charge_record_is_reported_not_dropped(tables):
-    item = charge("u1").to_item()
+    item = charge_item(charge("u1"))
     del item["amount"]
     record = stream_record(item)
     assert handle(stream_event([record])) == {
@@ -231,7 +233,7 @@ def test_a_summary_that_stays_contended_fails_after_bounded_attempts(tables, mon
 def _record(c: ChargeRecord):
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-    return DynamoDBRecord(stream_record(c.to_item()))
+    return DynamoDBRecord(stream_record(charge_item(c)))
 
 
 def test_customers_left_when_time_runs_out_are_reported_for_a_retry_not_lost(tables):

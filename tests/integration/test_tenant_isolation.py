@@ -6,12 +6,12 @@ Every endpoint and command is tried with keys of two projects ("local" and "glob
 
 import json
 
-from beacon.cli.main import main
-from beacon.summaries import rebuild_project
 from functions.bulk_charges.app import lambda_handler as bulk_charges
 from functions.create_charge.app import lambda_handler as create_charge
 from functions.get_summary.app import lambda_handler as get_summary
 from functions.summarize_charges.app import lambda_handler as summarize_charges
+from ops.main import main
+from ops.rebuild import rebuild_project
 from tests.builders import FakeLambdaContext, call, http_event
 from tests.conftest import OTHER_PROJECT, OTHER_PROJECT_SECRET_KEY, PROJECT, PUBLIC_KEY, SECRET_KEY
 from tests.stream_builders import stream_event, stream_record

@@ -29,8 +29,8 @@ def faults(tables):
 
 
 @pytest.fixture(autouse=True)
-def no_backoff(monkeypatch):
-    monkeypatch.setattr("beacon.dal.charges.backoff_delay", lambda attempt: 0.0)
+def _no_waiting(no_backoff):
+    pass
 
 
 def single(amount: int = 4999, key: str | None = "order-1"):

@@ -14,7 +14,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from beacon.dal.keys import charge_pk, customer_id, summary_pk, summary_sk
+from beacon.dal.item_keys import charge_pk, summary_pk, summary_sk
+from beacon.logic.identity import identify_customer
 from local.sam import functions, http_routes
 from tests.builders import EVENTS_DIR, load_event
 from tests.conftest import PROJECT
@@ -64,7 +65,7 @@ class LambdaApi:
         pages = self.dynamodb.get_paginator("query").paginate(
             TableName=self.tables["CHARGES_TABLE_NAME"],
             KeyConditionExpression="PK = :pk",
-            ExpressionAttributeValues={":pk": {"S": charge_pk(PROJECT, customer_id(user_id, email))}},
+            ExpressionAttributeValues={":pk": {"S": charge_pk(PROJECT, identify_customer(user_id, email))}},
             ConsistentRead=True,
         )
         return [item for page in pages for item in page["Items"] if item.get("type", {}).get("S") == "charge"]

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from beacon.dal.keys import charge_pk, customer_id
+from beacon.dal.item_keys import charge_pk
+from beacon.logic.identity import identify_customer
 from tests.conftest import PROJECT, PUBLIC_KEY
 from tests.sam_local.conftest import NO_RESPONSE_ATTEMPTS, Sam, sam_server
 
@@ -43,7 +44,7 @@ def test_a_charge_posted_to_the_emulated_api_is_answered_200_and_stored(api_url:
     stored = sam.stack.dynamodb().query(
         TableName=sam.stack.exports["CHARGES_TABLE_NAME"],
         KeyConditionExpression="PK = :pk",
-        ExpressionAttributeValues={":pk": {"S": charge_pk(PROJECT, customer_id(user_id, None))}},
+        ExpressionAttributeValues={":pk": {"S": charge_pk(PROJECT, identify_customer(user_id, None))}},
         ConsistentRead=True,
     )["Items"]
     assert [(item["amount"], item["created_at"]) for item in stored] == [({"N": "4999"}, {"N": "1764057600"})]

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from beacon.errors import InvalidRequestError
-from beacon.logic.validation import MAX_AMOUNT, MAX_FUTURE_SECONDS, MIN_CREATED_AT
+from beacon.models.fields import MAX_AMOUNT, MAX_FUTURE_SECONDS, MIN_CREATED_AT
 from beacon.models.parsing import field_path, parse_model
 from beacon.models.requests import MAX_BULK_CHARGES, BulkChargesRequest, CreateChargeRequest
 

@@ -18,7 +18,6 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel
 
-from beacon.auth import Caller, KeySource, authenticate, require_secret
 from beacon.errors import (
     BeaconError,
     InvalidRequestError,
@@ -26,9 +25,11 @@ from beacon.errors import (
     NotFoundError,
     PayloadTooLargeError,
 )
+from beacon.models.caller import Caller, KeySource
 from beacon.models.parsing import parse_model
 from beacon.models.responses import ErrorDetail, ErrorEnvelope, SuccessEnvelope
 from beacon.observability import logger, metrics
+from beacon.services.authenticate import authenticate, require_secret
 
 MAX_BODY_BYTES = 1_048_576
 MAX_JSON_DEPTH = 32  # a charge sits at depth 3 (body > charges > charge); nothing valid comes near

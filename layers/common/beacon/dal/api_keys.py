@@ -4,8 +4,9 @@ import time
 from typing import TYPE_CHECKING
 
 from beacon.dal.aws import dynamodb_client, storage_errors
-from beacon.dal.keys import api_key_pk
-from beacon.models.persistence import ApiKeyRecord
+from beacon.dal.item_keys import api_key_pk
+from beacon.dal.items import api_key_from_item, api_key_item
+from beacon.models.records import ApiKeyRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -29,13 +30,13 @@ class ApiKeysRepository:
         with storage_errors("check the API key"):
             response = self.client.get_item(TableName=self.table_name, Key={"PK": {"S": api_key_pk(key_hash)}})
         item = response.get("Item")
-        return ApiKeyRecord.from_item(item) if item else None
+        return api_key_from_item(item) if item else None
 
     def put(self, record: ApiKeyRecord) -> None:
         """Store a new key (never overwrites one with the same hash)."""
         with storage_errors("store the API key"):
             self.client.put_item(
-                TableName=self.table_name, Item=record.to_item(), ConditionExpression="attribute_not_exists(PK)"
+                TableName=self.table_name, Item=api_key_item(record), ConditionExpression="attribute_not_exists(PK)"
             )
 
     def list_for_project(self, project_id: str) -> list[ApiKeyRecord]:
@@ -49,7 +50,7 @@ class ApiKeysRepository:
                 KeyConditionExpression="project_id = :project",
                 ExpressionAttributeValues={":project": {"S": project_id}},
             ):
-                records.extend(ApiKeyRecord.from_item(item) for item in page.get("Items", []))
+                records.extend(api_key_from_item(item) for item in page.get("Items", []))
         return records
 
     def revoke(self, project_id: str, key_id: str) -> ApiKeyRecord | None:

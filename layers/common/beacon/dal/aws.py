@@ -1,5 +1,6 @@
-"""boto3 clients, created on first use, and the translation of AWS failures into domain errors."""
+"""boto3 clients, created on first use; the translation of AWS failures into domain errors; backoff."""
 
+import random
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -27,6 +28,9 @@ RETRYABLE_CODES = frozenset(
     }
 )
 
+BACKOFF_BASE_SECONDS = 0.05
+BACKOFF_CAP_SECONDS = 2.0
+
 _BOTO_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3},
     connect_timeout=2,
@@ -39,6 +43,14 @@ _BOTO_CONFIG = Config(
 def dynamodb_client() -> "DynamoDBClient":
     """The DynamoDB client of this execution environment (``AWS_ENDPOINT_URL`` points it elsewhere)."""
     return boto3.client("dynamodb", config=_BOTO_CONFIG)
+
+
+def backoff_delay(attempt: int) -> float:
+    """Exponential backoff with full jitter: a random delay up to ``base * 2**attempt``, capped.
+
+    The one backoff of the project: every retry loop sleeps ``backoff_delay(attempt)`` (tests patch this name).
+    """
+    return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
 
 
 def error_code(exc: ClientError) -> str:
@@ -73,13 +85,12 @@ def batch_get_items(
     keys: Sequence[dict[str, Any]],
     *,
     action: str,
-    delay: Callable[[int], float],
     sleep: Callable[[float], None],
     projection: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every item found under ``keys`` (strongly consistent BatchGetItem, 100 keys a call).
 
-    Keys DynamoDB leaves unprocessed are asked again after ``delay(attempt)`` seconds; after
+    Keys DynamoDB leaves unprocessed are asked again after ``backoff_delay(attempt)`` seconds; after
     ``BATCH_GET_ATTEMPTS`` calls for one chunk the read fails with ``StorageUnavailableError``.
     """
     items: list[dict[str, Any]] = []
@@ -96,7 +107,7 @@ def batch_get_items(
             if not pending:
                 break
             if attempt + 1 < BATCH_GET_ATTEMPTS:  # no point waiting after the last attempt
-                sleep(delay(attempt))
+                sleep(backoff_delay(attempt))
         else:
             raise StorageUnavailableError(f"storage is busy and did not answer while trying to {action}; retry")
     return items

@@ -1,28 +1,22 @@
 """The charges table: charges are written once and never changed by the write path."""
 
-import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from beacon.dal import aws
 from beacon.dal.aws import batch_get_items, dynamodb_client, error_code, storage_errors
+from beacon.dal.items import charge_item, charge_key
 from beacon.errors import StorageUnavailableError
-from beacon.models.persistence import ChargeRecord
+from beacon.models.records import ChargeRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BATCH_WRITE_LIMIT = 25
 MAX_ATTEMPTS = 8
-BACKOFF_BASE_SECONDS = 0.05
-BACKOFF_CAP_SECONDS = 2.0
-
-
-def backoff_delay(attempt: int) -> float:
-    """Exponential backoff with full jitter: a random delay up to ``base * 2**attempt``, capped."""
-    return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
 
 
 def _chunks[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -59,8 +53,8 @@ class ChargesRepository:
             return self._put_if_absent(charges[0])
         if skip_existing:
             stored = self._stored_keys(charges)
-            charges = [c for c in charges if (c.key["PK"]["S"], c.key["SK"]["S"]) not in stored]
-        self._batch_write([c.to_item() for c in charges])
+            charges = [c for c in charges if _pk_sk(charge_key(c)) not in stored]
+        self._batch_write([charge_item(c) for c in charges])
         return len(charges)
 
     def _put_if_absent(self, charge: ChargeRecord) -> int:
@@ -68,7 +62,7 @@ class ChargesRepository:
             with storage_errors("store the charge"):
                 self.client.put_item(
                     TableName=self.table_name,
-                    Item=charge.to_item(),
+                    Item=charge_item(charge),
                     # A charge id is either random or derived from an Idempotency-Key: an item that
                     # exists already is this very charge, stored by an earlier attempt.
                     ConditionExpression="attribute_not_exists(PK)",
@@ -89,7 +83,7 @@ class ChargesRepository:
                 if not pending:
                     break
                 if attempt + 1 < MAX_ATTEMPTS:  # no point waiting after the last attempt
-                    self._sleep(backoff_delay(attempt))
+                    self._sleep(aws.backoff_delay(attempt))
             else:
                 raise StorageUnavailableError("storage is busy and did not take every charge; retry the request")
 
@@ -97,10 +91,13 @@ class ChargesRepository:
         items = batch_get_items(
             self.client,
             self.table_name,
-            [c.key for c in charges],
+            [charge_key(c) for c in charges],
             action="check the stored charges",
-            delay=backoff_delay,
             sleep=self._sleep,
             projection="PK, SK",
         )
-        return {(item["PK"]["S"], item["SK"]["S"]) for item in items}
+        return {_pk_sk(item) for item in items}
+
+
+def _pk_sk(item: dict[str, Any]) -> tuple[str, str]:
+    return item["PK"]["S"], item["SK"]["S"]

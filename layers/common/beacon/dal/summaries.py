@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from beacon.dal.aws import batch_get_items, dynamodb_client, error_code, storage_errors
-from beacon.dal.charges import backoff_delay
-from beacon.dal.keys import CHARGE_ITEM_TYPE, charge_pk, summary_pk, summary_sk
+from beacon.dal.item_keys import CHARGE_ITEM_TYPE, charge_pk, summary_pk
+from beacon.dal.items import charge_from_item, charge_key, summary_from_item, summary_item, summary_key
 from beacon.errors import StorageUnavailableError
-from beacon.models.persistence import ChargeRecord
+from beacon.models.records import ChargeRecord
 from beacon.models.summary import StoredSummary
 
 if TYPE_CHECKING:
@@ -70,22 +70,17 @@ class SummariesRepository:
         with storage_errors("read the summary"):
             response = self.client.get_item(
                 TableName=self.summaries_table,
-                Key={"PK": {"S": summary_pk(project_id)}, "SK": {"S": summary_sk(customer)}},
+                Key=summary_key(project_id, customer),
                 ConsistentRead=consistent,
             )
         item = response.get("Item")
-        return StoredSummary.from_item(item) if item else None
+        return summary_from_item(item) if item else None
 
     def get_many(self, customers: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredSummary]:
         """The summaries of several ``(project_id, customer)`` at once (consistent BatchGetItem, 100 a call)."""
-        keys = [
-            {"PK": {"S": summary_pk(project)}, "SK": {"S": summary_sk(customer)}}
-            for project, customer in dict.fromkeys(customers)
-        ]
-        items = batch_get_items(
-            self.client, self.summaries_table, keys, action="read the summaries", delay=backoff_delay, sleep=self._sleep
-        )
-        summaries = (StoredSummary.from_item(item) for item in items)
+        keys = [summary_key(project, customer) for project, customer in dict.fromkeys(customers)]
+        items = batch_get_items(self.client, self.summaries_table, keys, action="read the summaries", sleep=self._sleep)
+        summaries = (summary_from_item(item) for item in items)
         return {(stored.project_id, stored.customer_id): stored for stored in summaries}
 
     def list_for_project(self, project_id: str) -> Iterator[StoredSummary]:
@@ -99,7 +94,7 @@ class SummariesRepository:
                 ConsistentRead=True,
             ):
                 for item in page.get("Items", []):
-                    yield StoredSummary.from_item(item)
+                    yield summary_from_item(item)
 
     def customers_with_charges(self, project_id: str) -> set[str]:
         """Every customer of a project that has a stored charge: a Scan of the whole charges table.
@@ -135,7 +130,7 @@ class SummariesRepository:
         """
         if len(charges) > MAX_CHARGES_PER_TRANSACTION:
             raise ValueError(f"at most {MAX_CHARGES_PER_TRANSACTION} charges per transaction")
-        put: dict[str, Any] = {"TableName": self.summaries_table, "Item": summary.to_item(updated_at=now)}
+        put: dict[str, Any] = {"TableName": self.summaries_table, "Item": summary_item(summary, updated_at=now)}
         if expected_version is None:
             put["ConditionExpression"] = "attribute_not_exists(PK)"
         else:
@@ -146,7 +141,7 @@ class SummariesRepository:
             {
                 "Update": {
                     "TableName": self.charges_table,
-                    "Key": charge.key,
+                    "Key": charge_key(charge),
                     "UpdateExpression": "SET summarized_at = :now",
                     # Exists: a stream record never creates a charge. Not yet summarized: this is
                     # what makes a re-delivered or retried record count zero more times.
@@ -176,9 +171,7 @@ class SummariesRepository:
                 ExpressionAttributeValues={":pk": {"S": charge_pk(project_id, customer)}, ":charge": {"S": "CHARGE#"}},
                 ConsistentRead=True,
             ):
-                charges.extend(
-                    (ChargeRecord.from_item(item), "summarized_at" in item) for item in page.get("Items", [])
-                )
+                charges.extend((charge_from_item(item), "summarized_at" in item) for item in page.get("Items", []))
         return charges
 
 

@@ -5,8 +5,8 @@ import json
 import uuid
 from collections.abc import Sequence
 
-from beacon.dal.keys import customer_id
-from beacon.models.persistence import ChargeRecord
+from beacon.logic.identity import identify_customer
+from beacon.models.records import ChargeRecord
 from beacon.models.requests import ChargeFields
 
 
@@ -40,7 +40,7 @@ def build_charges(
     received_at: int,
 ) -> list[ChargeRecord]:
     """One record per charge; ``created_at`` defaults to the time the API received the request."""
-    customer = customer_id(user_id, email)
+    customer = identify_customer(user_id, email)
     return [
         ChargeRecord(
             project_id=project_id,

@@ -1,24 +1,13 @@
 """Request bodies of the write endpoints. Strict types: ``"100"``, ``10.5`` and ``true`` are not amounts."""
 
-import time
-from typing import Annotated, Self
+from typing import Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from beacon.logic.validation import MAX_AMOUNT, check_created_at, check_user_id, normalize_email
+from beacon.models.fields import Amount, CreatedAt, Email, UserId
 
 MAX_BULK_CHARGES = 1_000
-
-
-def _created_at(value: int | None) -> int | None:
-    return None if value is None else check_created_at(value, time.time())
-
-
-UserId = Annotated[str, AfterValidator(check_user_id)]
-Email = Annotated[str, AfterValidator(normalize_email)]
-Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
-CreatedAt = Annotated[int | None, AfterValidator(_created_at)]
 
 _STRICT = ConfigDict(strict=True, extra="ignore", frozen=True)
 

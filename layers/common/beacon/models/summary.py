@@ -1,17 +1,57 @@
-"""Summaries: the stored item (mapped explicitly), the read endpoint's query and its answer."""
+"""A customer's summary as data: the fold's figures, the stored record, the read endpoint's query and answer."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
-from beacon.dal.keys import summary_pk, summary_sk
-from beacon.logic.summary import ChargeStats, CustomerSummary, SessionStats
-from beacon.models.persistence import AttributeValues
-from beacon.models.requests import Email, UserId
+from beacon.models.fields import Email, UserId
 
-SUMMARY_ITEM_TYPE = "summary"
+Span = tuple[int, int]
+LastChargeKey = tuple[int, int, str]  # (created_at, received_at, charge_id)
+EmailKey = tuple[int, str]  # (received_at, charge_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeStats:
+    """Count, total, first and last charge time and the latest charge's amount."""
+
+    count: int = 0
+    total: int = 0
+    first_at: int | None = None
+    last_at: int | None = None
+    last_amount: int | None = None
+    last_key: LastChargeKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStats:
+    """Sessions as merged activity spans (oldest first) plus the count of spans no longer kept."""
+
+    spans: tuple[Span, ...] = ()
+    closed: int = 0
+    first_seen_at: int | None = None
+    last_seen_at: int | None = None
+
+    @property
+    def count(self) -> int:
+        """Number of sessions (visits) so far."""
+        return self.closed + len(self.spans)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerSummary:
+    """Everything a customer's summary holds; ``EMPTY_SUMMARY`` before its first charge."""
+
+    user_id: str | None = None
+    email: str | None = None
+    email_key: EmailKey | None = None
+    charges: ChargeStats = field(default_factory=ChargeStats)
+    sessions: SessionStats = field(default_factory=SessionStats)
+
+
+EMPTY_SUMMARY = CustomerSummary()
 
 
 @dataclass(frozen=True)
@@ -22,99 +62,6 @@ class StoredSummary:
     customer_id: str
     summary: CustomerSummary
     version: int
-
-    @property
-    def key(self) -> AttributeValues:
-        return {"PK": {"S": summary_pk(self.project_id)}, "SK": {"S": summary_sk(self.customer_id)}}
-
-    def to_item(self, updated_at: int) -> AttributeValues:
-        """The summary item. Every number is an ``N`` of at most 16 digits: no stream sequence number is stored."""
-        charges, sessions = self.summary.charges, self.summary.sessions
-        item: AttributeValues = {
-            **self.key,
-            "type": {"S": SUMMARY_ITEM_TYPE},
-            "project_id": {"S": self.project_id},
-            "customer_id": {"S": self.customer_id},
-            "version": {"N": str(self.version)},
-            "updated_at": {"N": str(updated_at)},
-            "charge_count": {"N": str(charges.count)},
-            "charge_total": {"N": str(charges.total)},
-            "session_count": {"N": str(sessions.count)},
-            "sessions_closed": {"N": str(sessions.closed)},
-            "session_spans": {"L": [{"L": [{"N": str(start)}, {"N": str(end)}]} for start, end in sessions.spans]},
-        }
-        optional: dict[str, AttributeValues | None] = {
-            "user_id": _s(self.summary.user_id),
-            "email": _s(self.summary.email),
-            "first_at": _n(charges.first_at),
-            "last_at": _n(charges.last_at),
-            "last_amount": _n(charges.last_amount),
-            "first_seen_at": _n(sessions.first_seen_at),
-            "last_seen_at": _n(sessions.last_seen_at),
-        }
-        if self.summary.email_key is not None:
-            optional["email_received_at"] = _n(self.summary.email_key[0])
-            optional["email_charge_id"] = _s(self.summary.email_key[1])
-        if charges.last_key is not None:
-            optional["last_created_at"] = _n(charges.last_key[0])
-            optional["last_received_at"] = _n(charges.last_key[1])
-            optional["last_charge_id"] = _s(charges.last_key[2])
-        item.update({name: value for name, value in optional.items() if value is not None})
-        return item
-
-    @classmethod
-    def from_item(cls, item: AttributeValues) -> "StoredSummary":
-        """Read a summary item."""
-        last_key = None
-        if "last_charge_id" in item:
-            last_key = (_int(item, "last_created_at"), _int(item, "last_received_at"), item["last_charge_id"]["S"])
-        email_key = None
-        if "email_charge_id" in item:
-            email_key = (_int(item, "email_received_at"), item["email_charge_id"]["S"])
-        spans = tuple(
-            (int(span["L"][0]["N"]), int(span["L"][1]["N"])) for span in item.get("session_spans", {}).get("L", [])
-        )
-        summary = CustomerSummary(
-            user_id=item["user_id"]["S"] if "user_id" in item else None,
-            email=item["email"]["S"] if "email" in item else None,
-            email_key=email_key,
-            charges=ChargeStats(
-                count=_int(item, "charge_count"),
-                total=_int(item, "charge_total"),
-                first_at=_opt_int(item, "first_at"),
-                last_at=_opt_int(item, "last_at"),
-                last_amount=_opt_int(item, "last_amount"),
-                last_key=last_key,
-            ),
-            sessions=SessionStats(
-                spans=spans,
-                closed=_int(item, "sessions_closed"),
-                first_seen_at=_opt_int(item, "first_seen_at"),
-                last_seen_at=_opt_int(item, "last_seen_at"),
-            ),
-        )
-        return cls(
-            project_id=item["project_id"]["S"],
-            customer_id=item["customer_id"]["S"],
-            summary=summary,
-            version=_int(item, "version"),
-        )
-
-
-def _s(value: str | None) -> AttributeValues | None:
-    return None if value is None else {"S": value}
-
-
-def _n(value: int | None) -> AttributeValues | None:
-    return None if value is None else {"N": str(value)}
-
-
-def _int(item: AttributeValues, name: str) -> int:
-    return int(item[name]["N"])
-
-
-def _opt_int(item: AttributeValues, name: str) -> int | None:
-    return int(item[name]["N"]) if name in item else None
 
 
 # ---------------------------------------------------------------- read endpoint

@@ -21,56 +21,12 @@ is rebuilt from the stored charges.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
-from beacon.models.persistence import ChargeRecord
+from beacon.models.records import ChargeRecord
+from beacon.models.summary import EMPTY_SUMMARY, ChargeStats, CustomerSummary, LastChargeKey, SessionStats, Span
 
 DEFAULT_MAX_SPANS = 50
-
-Span = tuple[int, int]
-LastChargeKey = tuple[int, int, str]  # (created_at, received_at, charge_id)
-EmailKey = tuple[int, str]  # (received_at, charge_id)
-
-
-@dataclass(frozen=True, slots=True)
-class ChargeStats:
-    """Count, total, first and last charge time and the latest charge's amount."""
-
-    count: int = 0
-    total: int = 0
-    first_at: int | None = None
-    last_at: int | None = None
-    last_amount: int | None = None
-    last_key: LastChargeKey | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SessionStats:
-    """Sessions as merged activity spans (oldest first) plus the count of spans no longer kept."""
-
-    spans: tuple[Span, ...] = ()
-    closed: int = 0
-    first_seen_at: int | None = None
-    last_seen_at: int | None = None
-
-    @property
-    def count(self) -> int:
-        """Number of sessions (visits) so far."""
-        return self.closed + len(self.spans)
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerSummary:
-    """Everything a customer's summary holds; ``EMPTY_SUMMARY`` before its first charge."""
-
-    user_id: str | None = None
-    email: str | None = None
-    email_key: EmailKey | None = None
-    charges: ChargeStats = field(default_factory=ChargeStats)
-    sessions: SessionStats = field(default_factory=SessionStats)
-
-
-EMPTY_SUMMARY = CustomerSummary()
 
 
 def fold_charges(

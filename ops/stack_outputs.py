@@ -1,4 +1,7 @@
-"""Prints `export NAME=value` lines for the table names of a deployed stack, read from its Outputs."""
+"""Prints `export NAME=value` lines for the table names of a deployed stack, read from its Outputs.
+
+``python -m ops.stack_outputs STACK_NAME`` (what ``bin/beacon --stack`` runs); the local stack prints the same names.
+"""
 
 import shlex
 import sys

@@ -1,18 +1,7 @@
-"""Every DynamoDB key format of the project, in one place. Keys are namespaced by project."""
+"""Every DynamoDB key format of the project (item keys, not API keys), in one place. Keys are namespaced by project."""
 
 CHARGE_ITEM_TYPE = "charge"
-
-
-def customer_id(user_id: str | None, email: str | None) -> str:
-    """A customer's identity within a project: its user_id if it has one, else its e-mail address.
-
-    The two are prefixed so that a user_id that looks like an address never meets an e-mail identity.
-    """
-    if user_id is not None:
-        return f"u#{user_id}"
-    if email is not None:
-        return f"e#{email}"
-    raise ValueError("a customer needs a user_id or an email")
+SUMMARY_ITEM_TYPE = "summary"
 
 
 def charge_pk(project_id: str, customer: str) -> str:

@@ -1,68 +1,21 @@
-"""API keys: generation, hashing, and the look-up of a caller's project with a short in-memory cache.
+"""Authenticating a request's API key: the look-up of the caller's project, with a short in-memory cache.
 
 Keys are stored only as SHA-256 hashes and found by hash with one GetItem. A key's record is cached
 in the execution environment for ``API_KEY_CACHE_TTL_SECONDS``: a revoked key stops working within
 that time.
 """
 
-import hashlib
 import hmac
-import re
-import secrets
 import time
-from dataclasses import dataclass
-from typing import Literal
 
 from beacon.dal.api_keys import ApiKeysRepository
 from beacon.errors import ForbiddenError, UnauthorizedError
-from beacon.models.persistence import ApiKeyRecord, KeyKind
+from beacon.logic.api_keys import KEY_PATTERN, hash_key
+from beacon.models.caller import Caller, KeySource
+from beacon.models.records import ApiKeyRecord
 from beacon.settings import get_settings
 
-KeySource = Literal["header", "query", "body"]
-
-KEY_PREFIXES: dict[KeyKind, str] = {"public": "pk_", "secret": "sk_"}
-PROJECT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_KEY_PATTERN = re.compile(r"^(pk|sk)_[A-Za-z0-9_-]{4,128}$")
 _CACHE_MAX_ENTRIES = 1_024
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling: the key's project and kind, and where in the request the key was found."""
-
-    project_id: str
-    kind: KeyKind
-    key_id: str
-    source: KeySource
-
-
-def hash_key(raw_key: str) -> str:
-    """The SHA-256 (hex) under which a key is stored."""
-    return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
-
-
-def key_id_of(key_hash: str) -> str:
-    """The public identifier of a key, safe to show and log."""
-    return f"key_{key_hash[:12]}"
-
-
-def new_key_record(project_id: str, kind: KeyKind, raw_key: str | None = None) -> tuple[str, ApiKeyRecord]:
-    """A new key for a project (random unless ``raw_key`` is given) and the record that stores its hash."""
-    if not PROJECT_ID_PATTERN.match(project_id):
-        raise ValueError("project id must be 1-63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit")
-    raw = raw_key or f"{KEY_PREFIXES[kind]}{secrets.token_urlsafe(24)}"
-    if not raw.startswith(KEY_PREFIXES[kind]) or not _KEY_PATTERN.match(raw):
-        raise ValueError(f"a {kind} key must start with {KEY_PREFIXES[kind]} and use only A-Z, a-z, 0-9, '-', '_'")
-    key_hash = hash_key(raw)
-    record = ApiKeyRecord(
-        key_hash=key_hash,
-        key_id=key_id_of(key_hash),
-        project_id=project_id,
-        kind=kind,
-        prefix=raw[:7],
-        created_at=int(time.time()),
-    )
-    return raw, record
 
 
 class KeyCache:
@@ -95,7 +48,7 @@ def authenticate(raw_key: str | None, source: KeySource) -> Caller:
         raise UnauthorizedError(
             "an API key is required: send 'Authorization: Bearer <key>' or the api_key parameter", field="api_key"
         )
-    if not _KEY_PATTERN.match(raw_key):
+    if not KEY_PATTERN.match(raw_key):
         raise UnauthorizedError("the API key is not a Beacon key (they start with pk_ or sk_)", field="api_key")
     settings = get_settings()
     key_hash = hash_key(raw_key)

@@ -12,17 +12,13 @@ import os
 import sys
 from collections.abc import Iterable
 
-from beacon.dal.keys import customer_id
-from beacon.dal.stream_failures import FailureQueue, StreamReader
 from beacon.errors import StorageUnavailableError
-from beacon.logic.validation import check_user_id, normalize_email
-from beacon.summaries import (
-    RebuildResult,
-    SummaryConflictError,
-    rebuild_customer,
-    rebuild_project,
-    replay_failures,
-)
+from beacon.logic.identity import identify_customer
+from beacon.models.fields import check_user_id, normalize_email
+from beacon.services.summarize_batch import SummaryConflictError
+from ops.rebuild import RebuildResult, rebuild_customer, rebuild_project
+from ops.replay import replay_failures
+from ops.stream_failures import FailureQueue, StreamReader
 
 QUEUE_URL_ENV = "SUMMARIZE_FAILURE_QUEUE_URL"
 
@@ -61,9 +57,11 @@ def register(parser: argparse.ArgumentParser) -> None:
 def rebuild_summaries(args: argparse.Namespace) -> int:
     results: Iterable[RebuildResult]
     if args.user_id is not None:
-        results = [rebuild_customer(args.project, customer_id(check_user_id(args.user_id), None), repair=args.repair)]
+        customer = identify_customer(check_user_id(args.user_id), None)
+        results = [rebuild_customer(args.project, customer, repair=args.repair)]
     elif args.email is not None:
-        results = [rebuild_customer(args.project, customer_id(None, normalize_email(args.email)), repair=args.repair)]
+        customer = identify_customer(None, normalize_email(args.email))
+        results = [rebuild_customer(args.project, customer, repair=args.repair)]
     else:
         results = rebuild_project(args.project, repair=args.repair)
     checked = differing = repaired = 0

@@ -1,4 +1,4 @@
-"""Summaries: fold a stream batch into the summaries exactly once, read one, rebuild them, replay failures.
+"""Summarizing a stream batch: fold a batch of charge records into the customers' summaries, exactly once.
 
 Exactly once (DESIGN.md): a batch's charge records are grouped by customer. Per customer, the
 summary is read (one consistent BatchGetItem for the whole batch), the customer's new charges are
@@ -22,20 +22,19 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
-from beacon.dal.charges import backoff_delay
-from beacon.dal.keys import CHARGE_ITEM_TYPE, customer_id
+from beacon.dal import aws
+from beacon.dal.item_keys import CHARGE_ITEM_TYPE
+from beacon.dal.items import charge_from_item
 from beacon.dal.summaries import MAX_CHARGES_PER_TRANSACTION, SummariesRepository
-from beacon.errors import NotFoundError, StorageUnavailableError
-from beacon.logic.summary import EMPTY_SUMMARY, CustomerSummary, fold_charges, summarize
-from beacon.models.persistence import ChargeRecord
-from beacon.models.summary import StoredSummary, SummaryView
+from beacon.errors import StorageUnavailableError
+from beacon.logic.fold import fold_charges
+from beacon.models.records import ChargeRecord
+from beacon.models.summary import EMPTY_SUMMARY, StoredSummary
 from beacon.observability import logger
 from beacon.settings import get_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-
-    from beacon.dal.stream_failures import FailureQueue, StreamReader
 
 MAX_COMMIT_ATTEMPTS = 6
 DEADLINE_MARGIN_SECONDS = 5.0
@@ -106,7 +105,7 @@ def process_stream_records(
             continue
         outcome.records += 1
         try:
-            charge = ChargeRecord.from_item(image)  # type: ignore[arg-type]
+            charge = charge_from_item(image)  # type: ignore[arg-type]
         except (KeyError, TypeError, ValueError):
             logger.error("unreadable charge record", sequence_number=sequence)
             outcome.failed.append(sequence)
@@ -189,7 +188,7 @@ def summarize_customer(
             fruitless += 1
             if fruitless >= MAX_COMMIT_ATTEMPTS:
                 raise SummaryConflictError(f"summary still contended after {MAX_COMMIT_ATTEMPTS} attempts")
-            sleep(backoff_delay(fruitless))
+            sleep(aws.backoff_delay(fruitless))
         if result is None or result.version_conflict or result.retryable:
             stored = summaries.get(*key)
     return applied, duplicates
@@ -197,159 +196,3 @@ def summarize_customer(
 
 def _is_charge(image: Any) -> bool:
     return isinstance(image, dict) and image.get("type") == {"S": CHARGE_ITEM_TYPE}
-
-
-# ---------------------------------------------------------------- read
-
-
-def read_summary(project_id: str, *, user_id: str | None, email: str | None) -> SummaryView:
-    """A customer's summary as the read endpoint shows it; ``NotFoundError`` for an unknown customer."""
-    stored = repository().get(project_id, customer_id(user_id, email), consistent=False)
-    if stored is None:
-        name = "user_id" if user_id is not None else "email"
-        raise NotFoundError(f"no customer with this {name} in the project has a summarized charge", field=name)
-    return SummaryView.of(stored.summary)
-
-
-# ---------------------------------------------------------------- rebuild
-
-
-def summary_fields(summary: CustomerSummary) -> dict[str, Any]:
-    """Every field of a summary, flat: what the endpoint shows plus the state later folds depend on."""
-    fields = SummaryView.of(summary).flat()
-    fields["state.session_spans"] = [list(span) for span in summary.sessions.spans]
-    fields["state.sessions_closed"] = summary.sessions.closed
-    fields["state.last_charge_key"] = list(summary.charges.last_key) if summary.charges.last_key else None
-    fields["state.email_key"] = list(summary.email_key) if summary.email_key else None
-    return fields
-
-
-@dataclass(frozen=True)
-class RebuildResult:
-    """One customer's check: the fields that differ, ``(stored, recomputed)``, and whether it was repaired."""
-
-    project_id: str
-    customer_id: str
-    differences: dict[str, tuple[Any, Any]]
-    charges: int
-    unsummarized: int
-    repaired: bool = False
-
-
-def rebuild_customer(
-    project_id: str, customer: str, *, repair: bool, now: Callable[[], float] = time.time
-) -> RebuildResult:
-    """Recompute a customer's summary from its stored charges, compare it field by field, repair it if asked.
-
-    A repair writes what the charges say and marks the charges not yet summarized, with the same
-    transactions as the stream (version check, markers): a stream record of one of those charges
-    that arrives later is dropped, and a concurrent stream write makes the repair start over.
-    """
-    summaries = repository()
-    timeout = get_settings().session_timeout_seconds
-    for _ in range(MAX_COMMIT_ATTEMPTS):
-        stored = summaries.get(project_id, customer)
-        charges = summaries.charges_of(project_id, customer)
-        expected = summarize((charge for charge, _ in charges), session_timeout=timeout)
-        stored_fields = summary_fields(stored.summary if stored else EMPTY_SUMMARY)
-        expected_fields = summary_fields(expected)
-        differences = {
-            name: (stored_fields[name], value)
-            for name, value in expected_fields.items()
-            if stored_fields[name] != value
-        }
-        if stored is None and charges:
-            differences.setdefault("summary", (None, "missing"))
-        unsummarized = [charge for charge, marked in charges if not marked]
-        result = RebuildResult(project_id, customer, differences, len(charges), len(unsummarized))
-        if not repair or not differences or not charges:
-            return result  # a summary without any charge is left for an operator to look at
-        if _repair(summaries, stored, charges, timeout=timeout, now=int(now())):
-            return RebuildResult(project_id, customer, differences, len(charges), len(unsummarized), repaired=True)
-    raise SummaryConflictError("the summary kept changing during the repair; run the rebuild again")
-
-
-def _repair(
-    summaries: SummariesRepository,
-    stored: StoredSummary | None,
-    charges: Sequence[tuple[ChargeRecord, bool]],
-    *,
-    timeout: int,
-    now: int,
-) -> bool:
-    first = charges[0][0]
-    state = summarize((charge for charge, marked in charges if marked), session_timeout=timeout)
-    pending = [charge for charge, marked in charges if not marked]
-    version = stored.version if stored else None
-    chunks = [pending[i : i + MAX_CHARGES_PER_TRANSACTION] for i in range(0, len(pending), MAX_CHARGES_PER_TRANSACTION)]
-    for chunk in chunks or [[]]:
-        state = fold_charges(state, chunk, session_timeout=timeout)
-        new = StoredSummary(first.project_id, first.customer_id, state, (version or 0) + 1)
-        if not summaries.commit(new, expected_version=version, charges=chunk, now=now).committed:
-            return False
-        version = new.version
-    return True
-
-
-def rebuild_project(project_id: str, *, repair: bool) -> Iterable[RebuildResult]:
-    """Check every customer of a project: those with a summary (a Query) and those with charges (a Scan)."""
-    summaries = repository()
-    customers = {stored.customer_id for stored in summaries.list_for_project(project_id)}
-    customers |= summaries.customers_with_charges(project_id)
-    for customer in sorted(customers):
-        yield rebuild_customer(project_id, customer, repair=repair)
-
-
-# ---------------------------------------------------------------- replay
-
-
-@dataclass
-class ReplayResult:
-    """One on-failure message: its stream range and what became of it."""
-
-    shard_id: str
-    start_sequence: str
-    end_sequence: str
-    status: str  # "replayed", "failed" (left in the queue), "gone"/"dropped" (trimmed from the stream: rebuild)
-    records: int = 0
-    outcome: BatchOutcome | None = None
-
-
-def replay_failures(
-    queue: "FailureQueue", reader: "StreamReader", *, max_messages: int, drop_gone: bool = False
-) -> list[ReplayResult]:
-    """Read the on-failure queue, re-read each batch from the stream, process it like the handler, delete it when done.
-
-    A message whose records the stream no longer holds (older than its 24 hours) is reported as
-    ``gone`` and left in the queue (``dropped`` with ``drop_gone``): rebuild the summaries from the
-    stored charges. A batch with records that fail again stays in the queue (``failed``).
-    """
-    from beacon.dal.stream_failures import StreamRecordsGoneError  # the replay command only: not at cold start
-
-    results: list[ReplayResult] = []
-    seen: set[str] = set()
-    while len(results) < max_messages:
-        # A message left in the queue comes back after its visibility timeout: once seen, stop.
-        messages = [m for m in queue.receive(min(10, max_messages - len(results))) if m.message_id not in seen]
-        if not messages:
-            break
-        for message in messages:
-            seen.add(message.message_id)
-            info = message.batch_info
-            result = ReplayResult(info.shard_id, info.start_sequence, info.end_sequence, status="failed")
-            try:
-                records = reader.read_range(info.stream_arn, info.shard_id, info.start_sequence, info.end_sequence)
-            except StreamRecordsGoneError:
-                result.status = "gone"
-                if drop_gone:
-                    queue.delete(message.receipt_handle)
-                    result.status = "dropped"
-                results.append(result)
-                continue
-            result.records = len(records)
-            result.outcome = process_stream_records(DynamoDBRecord(record) for record in records)
-            if not result.outcome.failed:
-                queue.delete(message.receipt_handle)
-                result.status = "replayed"
-            results.append(result)
-    return results

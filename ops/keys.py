@@ -2,12 +2,37 @@
 
 import argparse
 import json
+import re
+import secrets
+import time
 from typing import get_args
 
-from beacon.auth import new_key_record
 from beacon.dal.api_keys import ApiKeysRepository
-from beacon.models.persistence import KeyKind
+from beacon.logic.api_keys import KEY_PATTERN, hash_key, key_id_of
+from beacon.models.records import ApiKeyRecord, KeyKind
 from beacon.settings import get_settings
+
+KEY_PREFIXES: dict[KeyKind, str] = {"public": "pk_", "secret": "sk_"}
+PROJECT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def new_key_record(project_id: str, kind: KeyKind, raw_key: str | None = None) -> tuple[str, ApiKeyRecord]:
+    """A new key for a project (random unless ``raw_key`` is given) and the record that stores its hash."""
+    if not PROJECT_ID_PATTERN.match(project_id):
+        raise ValueError("project id must be 1-63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit")
+    raw = raw_key or f"{KEY_PREFIXES[kind]}{secrets.token_urlsafe(24)}"
+    if not raw.startswith(KEY_PREFIXES[kind]) or not KEY_PATTERN.match(raw):
+        raise ValueError(f"a {kind} key must start with {KEY_PREFIXES[kind]} and use only A-Z, a-z, 0-9, '-', '_'")
+    key_hash = hash_key(raw)
+    record = ApiKeyRecord(
+        key_hash=key_hash,
+        key_id=key_id_of(key_hash),
+        project_id=project_id,
+        kind=kind,
+        prefix=raw[:7],
+        created_at=int(time.time()),
+    )
+    return raw, record
 
 
 def register(parser: argparse.ArgumentParser) -> None:

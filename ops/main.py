@@ -4,7 +4,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from beacon.cli import keys, summaries
+from ops import keys, summaries
 
 
 def build_parser() -> argparse.ArgumentParser:

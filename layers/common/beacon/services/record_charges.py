@@ -1,4 +1,4 @@
-"""Recording charges: the one domain function both write handlers call.
+"""Recording charges: the one use case both write handlers call.
 
 Without an Idempotency-Key each call stores new charges. With one, Powertools' idempotency utility
 keeps a record per (project, key) in the idempotency table: the same key and body replay the first
@@ -27,11 +27,11 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from beacon.auth import Caller
 from beacon.dal.aws import dynamodb_client
 from beacon.dal.charges import ChargesRepository
 from beacon.errors import IdempotencyKeyReusedError, RequestInFlightError, StorageUnavailableError
 from beacon.logic.charges import build_charges, charge_ids, request_fingerprint
+from beacon.models.caller import Caller
 from beacon.models.requests import ChargeFields
 from beacon.settings import get_settings
 
@@ -78,7 +78,7 @@ def record_charges(
     )
     if idempotency_key is None:
         return _store(command)
-    store_once, config = _idempotent_store()
+    store_once, config = idempotent_store()
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
     try:
@@ -129,7 +129,8 @@ def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
 
 
 @lru_cache(maxsize=1)
-def _idempotent_store() -> tuple[Callable[..., IngestResult], IdempotencyConfig]:
+def idempotent_store() -> tuple[Callable[..., IngestResult], IdempotencyConfig]:
+    """The idempotent version of the store and its config, built once per execution environment."""
     settings = get_settings()
     config = IdempotencyConfig(
         # One record per project and key; the rest of the request must match for a replay.

@@ -1,10 +1,10 @@
-"""beacon.logic.validation: the rules beyond types, as pure functions (every rule, both sides of each bound)."""
+"""beacon.models.fields: the rules beyond types, as pure functions (every rule, both sides of each bound)."""
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from beacon.logic.validation import (
+from beacon.models.fields import (
     MAX_EMAIL_CHARS,
     MAX_FUTURE_SECONDS,
     MAX_USER_ID_CHARS,

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beacon.logic.summary import EMPTY_SUMMARY, add_activity, fold_charges, summarize
-from beacon.models.persistence import ChargeRecord
+from beacon.dal.items import summary_from_item, summary_item
+from beacon.logic.fold import EMPTY_SUMMARY, add_activity, fold_charges, summarize
+from beacon.models.records import ChargeRecord
 from beacon.models.summary import StoredSummary
 
 TIMEOUT = 1800
@@ -266,8 +267,8 @@ def test_order_independence_on_a_large_random_history():
 @given(charges=charge_lists, version=st.integers(min_value=1, max_value=10**9))
 def test_a_summary_survives_its_dynamodb_item_unchanged(charges, version):
     stored = StoredSummary("p", "u#u1", summarize(charges, session_timeout=TIMEOUT), version)
-    item = stored.to_item(updated_at=T0)
-    assert StoredSummary.from_item(item) == stored
+    item = summary_item(stored, updated_at=T0)
+    assert summary_from_item(item) == stored
     # every number fits a DynamoDB Number (38 digits); no stream sequence number is kept
     numbers = [v["N"] for v in item.values() if "N" in v]
     assert all(len(n.lstrip("-")) <= 38 for n in numbers)

@@ -1,9 +1,14 @@
-"""Validation rules beyond types, as pure functions that raise ``ValueError`` with a user-facing message.
+"""Field types and their checks: rules beyond types, as functions that raise ``ValueError`` with a user-facing message.
 
-The pydantic models call them; the message is what an integrating developer reads in the 400 response.
+The request models are built from these types; the message is what an integrating developer reads in the
+400 response.
 """
 
+import time
 import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 MIN_CREATED_AT = 946_684_800  # 2000-01-01T00:00:00Z
 MAX_FUTURE_SECONDS = 24 * 60 * 60
@@ -59,3 +64,13 @@ def normalize_email(value: str) -> str:
     except EmailNotValidError as exc:
         raise ValueError(f"email is not a valid e-mail address: {exc}") from None
     return email
+
+
+def _created_at(value: int | None) -> int | None:
+    return None if value is None else check_created_at(value, time.time())
+
+
+UserId = Annotated[str, AfterValidator(check_user_id)]
+Email = Annotated[str, AfterValidator(normalize_email)]
+Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
+CreatedAt = Annotated[int | None, AfterValidator(_created_at)]

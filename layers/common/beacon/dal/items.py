@@ -1,0 +1,190 @@
+"""Items as stored in DynamoDB, mapped explicitly to and from attribute values: charges, API keys, summaries."""
+
+from typing import Any
+
+from beacon.dal.item_keys import (
+    CHARGE_ITEM_TYPE,
+    SUMMARY_ITEM_TYPE,
+    api_key_pk,
+    charge_pk,
+    charge_sk,
+    summary_pk,
+    summary_sk,
+)
+from beacon.models.records import ApiKeyRecord, ChargeRecord
+from beacon.models.summary import ChargeStats, CustomerSummary, SessionStats, StoredSummary
+
+AttributeValues = dict[str, Any]
+
+
+# ---------------------------------------------------------------- charges
+
+
+def charge_key(charge: ChargeRecord) -> AttributeValues:
+    """The charge item's primary key as attribute values."""
+    return {"PK": {"S": charge_pk(charge.project_id, charge.customer_id)}, "SK": {"S": charge_sk(charge.charge_id)}}
+
+
+def charge_item(charge: ChargeRecord) -> AttributeValues:
+    """The item as written by the ingest functions (``summarized_at`` is added later by the stream)."""
+    item: AttributeValues = {
+        **charge_key(charge),
+        "type": {"S": CHARGE_ITEM_TYPE},
+        "project_id": {"S": charge.project_id},
+        "customer_id": {"S": charge.customer_id},
+        "charge_id": {"S": charge.charge_id},
+        "amount": {"N": str(charge.amount)},
+        "created_at": {"N": str(charge.created_at)},
+        "received_at": {"N": str(charge.received_at)},
+        "update_session": {"BOOL": charge.update_session},
+    }
+    if charge.user_id is not None:
+        item["user_id"] = {"S": charge.user_id}
+    if charge.email is not None:
+        item["email"] = {"S": charge.email}
+    return item
+
+
+def charge_from_item(item: AttributeValues) -> ChargeRecord:
+    """Read a charge item (attribute values, as in a stream record's NewImage or a Query answer)."""
+    return ChargeRecord(
+        project_id=item["project_id"]["S"],
+        customer_id=item["customer_id"]["S"],
+        charge_id=item["charge_id"]["S"],
+        user_id=item["user_id"]["S"] if "user_id" in item else None,
+        email=item["email"]["S"] if "email" in item else None,
+        amount=int(item["amount"]["N"]),
+        created_at=int(item["created_at"]["N"]),
+        received_at=int(item["received_at"]["N"]),
+        update_session=bool(item["update_session"]["BOOL"]),
+    )
+
+
+# ---------------------------------------------------------------- API keys
+
+
+def api_key_item(record: ApiKeyRecord) -> AttributeValues:
+    """The key item; ``project_id`` and ``created_at`` feed the ``ByProject`` index."""
+    item: AttributeValues = {
+        "PK": {"S": api_key_pk(record.key_hash)},
+        "key_hash": {"S": record.key_hash},
+        "key_id": {"S": record.key_id},
+        "project_id": {"S": record.project_id},
+        "kind": {"S": record.kind},
+        "prefix": {"S": record.prefix},
+        "created_at": {"N": str(record.created_at)},
+    }
+    if record.revoked_at is not None:
+        item["revoked_at"] = {"N": str(record.revoked_at)}
+    return item
+
+
+def api_key_from_item(item: AttributeValues) -> ApiKeyRecord:
+    """Read a key item."""
+    return ApiKeyRecord(
+        key_hash=item["key_hash"]["S"],
+        key_id=item["key_id"]["S"],
+        project_id=item["project_id"]["S"],
+        kind=item["kind"]["S"],
+        prefix=item["prefix"]["S"],
+        created_at=int(item["created_at"]["N"]),
+        revoked_at=int(item["revoked_at"]["N"]) if "revoked_at" in item else None,
+    )
+
+
+# ---------------------------------------------------------------- summaries
+
+
+def summary_key(project_id: str, customer: str) -> AttributeValues:
+    """A summary item's primary key as attribute values."""
+    return {"PK": {"S": summary_pk(project_id)}, "SK": {"S": summary_sk(customer)}}
+
+
+def summary_item(stored: StoredSummary, updated_at: int) -> AttributeValues:
+    """The summary item. Every number is an ``N`` of at most 16 digits: no stream sequence number is stored."""
+    charges, sessions = stored.summary.charges, stored.summary.sessions
+    item: AttributeValues = {
+        **summary_key(stored.project_id, stored.customer_id),
+        "type": {"S": SUMMARY_ITEM_TYPE},
+        "project_id": {"S": stored.project_id},
+        "customer_id": {"S": stored.customer_id},
+        "version": {"N": str(stored.version)},
+        "updated_at": {"N": str(updated_at)},
+        "charge_count": {"N": str(charges.count)},
+        "charge_total": {"N": str(charges.total)},
+        "session_count": {"N": str(sessions.count)},
+        "sessions_closed": {"N": str(sessions.closed)},
+        "session_spans": {"L": [{"L": [{"N": str(start)}, {"N": str(end)}]} for start, end in sessions.spans]},
+    }
+    optional: dict[str, AttributeValues | None] = {
+        "user_id": _s(stored.summary.user_id),
+        "email": _s(stored.summary.email),
+        "first_at": _n(charges.first_at),
+        "last_at": _n(charges.last_at),
+        "last_amount": _n(charges.last_amount),
+        "first_seen_at": _n(sessions.first_seen_at),
+        "last_seen_at": _n(sessions.last_seen_at),
+    }
+    if stored.summary.email_key is not None:
+        optional["email_received_at"] = _n(stored.summary.email_key[0])
+        optional["email_charge_id"] = _s(stored.summary.email_key[1])
+    if charges.last_key is not None:
+        optional["last_created_at"] = _n(charges.last_key[0])
+        optional["last_received_at"] = _n(charges.last_key[1])
+        optional["last_charge_id"] = _s(charges.last_key[2])
+    item.update({name: value for name, value in optional.items() if value is not None})
+    return item
+
+
+def summary_from_item(item: AttributeValues) -> StoredSummary:
+    """Read a summary item."""
+    last_key = None
+    if "last_charge_id" in item:
+        last_key = (_int(item, "last_created_at"), _int(item, "last_received_at"), item["last_charge_id"]["S"])
+    email_key = None
+    if "email_charge_id" in item:
+        email_key = (_int(item, "email_received_at"), item["email_charge_id"]["S"])
+    spans = tuple(
+        (int(span["L"][0]["N"]), int(span["L"][1]["N"])) for span in item.get("session_spans", {}).get("L", [])
+    )
+    summary = CustomerSummary(
+        user_id=item["user_id"]["S"] if "user_id" in item else None,
+        email=item["email"]["S"] if "email" in item else None,
+        email_key=email_key,
+        charges=ChargeStats(
+            count=_int(item, "charge_count"),
+            total=_int(item, "charge_total"),
+            first_at=_opt_int(item, "first_at"),
+            last_at=_opt_int(item, "last_at"),
+            last_amount=_opt_int(item, "last_amount"),
+            last_key=last_key,
+        ),
+        sessions=SessionStats(
+            spans=spans,
+            closed=_int(item, "sessions_closed"),
+            first_seen_at=_opt_int(item, "first_seen_at"),
+            last_seen_at=_opt_int(item, "last_seen_at"),
+        ),
+    )
+    return StoredSummary(
+        project_id=item["project_id"]["S"],
+        customer_id=item["customer_id"]["S"],
+        summary=summary,
+        version=_int(item, "version"),
+    )
+
+
+def _s(value: str | None) -> AttributeValues | None:
+    return None if value is None else {"S": value}
+
+
+def _n(value: int | None) -> AttributeValues | None:
+    return None if value is None else {"N": str(value)}
+
+
+def _int(item: AttributeValues, name: str) -> int:
+    return int(item[name]["N"])
+
+
+def _opt_int(item: AttributeValues, name: str) -> int | None:
+    return int(item[name]["N"]) if name in item else None

@@ -1,0 +1,1 @@
+"""Use cases, one module per entry point, each named by its verb."""

@@ -1,0 +1,18 @@
+"""Reading a customer's summary, as ``GET /customers/summary`` shows it."""
+
+from beacon.dal.summaries import SummariesRepository
+from beacon.errors import NotFoundError
+from beacon.logic.identity import identify_customer
+from beacon.models.summary import SummaryView
+from beacon.settings import get_settings
+
+
+def read_summary(project_id: str, *, user_id: str | None, email: str | None) -> SummaryView:
+    """A customer's summary as the read endpoint shows it; ``NotFoundError`` for an unknown customer."""
+    settings = get_settings()
+    summaries = SummariesRepository(settings.summaries_table_name, settings.charges_table_name)
+    stored = summaries.get(project_id, identify_customer(user_id, email), consistent=False)
+    if stored is None:
+        name = "user_id" if user_id is not None else "email"
+        raise NotFoundError(f"no customer with this {name} in the project has a summarized charge", field=name)
+    return SummaryView.of(stored.summary)

@@ -1,0 +1,24 @@
+"""The one reset of everything the layer caches per execution environment (a new "cold start" in this process).
+
+Settings, the boto3 client, the idempotency store and the API key cache are built once per execution
+environment; the tests, the benchmarks and the local stack change the environment in process and call
+``reset_caches()`` so that the next invocation reads it again.
+"""
+
+
+def reset_caches() -> None:
+    """Forget clients, settings, the idempotency store, cached keys and unflushed metrics."""
+    # Imported here, not at the top: Powertools' logger and metrics read the environment when the
+    # layer is first imported, which must come after the caller has set the functions' environment.
+    from beacon.dal import aws
+    from beacon.observability import metrics
+    from beacon.services import authenticate, record_charges
+    from beacon.settings import get_settings
+
+    get_settings.cache_clear()
+    aws.dynamodb_client.cache_clear()
+    record_charges.idempotent_store.cache_clear()
+    authenticate.key_cache.clear()
+    # With POWERTOOLS_METRICS_DISABLED, Powertools never flushes (so never clears) the metric set; at 100
+    # values of one metric it serializes them itself, which fails without the namespace read at import.
+    metrics.clear_metrics()
