@@ -32,8 +32,9 @@ SAM = ROOT / "bin" / "sam"
 ARCHITECTURE = template()["Globals"]["Function"]["Architectures"][0]
 OFFICIAL_IMAGE = f"public.ecr.aws/lambda/python:3.13-{ARCHITECTURE}"
 DOCKER_HOST_NAME = "host.docker.internal"
-# A cold start under qemu takes about 20 s (compiled code); the template's 10 s is for real arm64 CPUs.
-EMULATED_TIMEOUT_SECONDS = 180
+# A cold start under qemu takes about 20 s (compiled code), minutes on a loaded machine; the template's 10 s
+# is for real arm64 CPUs.
+EMULATED_TIMEOUT_SECONDS = 600
 START_TIMEOUT_SECONDS = 600
 REGION = "us-east-1"
 # SAM's answer when it (re)creates a container under qemu and posts the event before the emulated runtime
