@@ -35,18 +35,8 @@ def _run(results: Results, part: str, measure: Callable[[], Any]) -> Any:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds per part")
-    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts among {', '.join(PARTS)}")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where benchmarks.md and the charts go")
-    args = parser.parse_args(argv)
-    parts = [p.strip() for p in args.only.split(",") if p.strip()]
-    unknown = sorted(set(parts) - set(PARTS))
-    if unknown:
-        parser.error(f"unknown part(s): {', '.join(unknown)}")
-
-    quick = bool(args.quick)
+def run(parts: list[str], *, quick: bool) -> Results:
+    """Measure the given parts (``PARTS``); ``quick`` is the seconds-long smoke run with tiny samples."""
     results = Results(machine=this_machine(), quick=quick)
     started = time.perf_counter()
     if "cold" in parts:
@@ -67,6 +57,20 @@ def main(argv: list[str] | None = None) -> int:
             lambda: load.measure(rates=rates, step_seconds=seconds, drain_timeout=30.0 if quick else 180.0),
         )
     results.seconds = time.perf_counter() - started
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds per part")
+    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts among {', '.join(PARTS)}")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where benchmarks.md and the charts go")
+    args = parser.parse_args(argv)
+    parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part(s): {', '.join(unknown)}")
+    results = run(parts, quick=bool(args.quick))
     page = write(results, args.out)
     print(f"benchmarks: wrote {page} in {results.seconds:.0f} s", file=sys.stderr)
     return 1 if results.missing else 0

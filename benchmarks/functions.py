@@ -1,27 +1,29 @@
-"""The functions that template.yaml declares, with what a benchmark needs to run each one like Lambda does."""
+"""The functions that template.yaml declares (read through local/sam.py), with what a benchmark needs to run each one.
+
+Table names are the tables' logical ids (the benchmarks create them so), parameters take their defaults.
+"""
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local.template import ROOT, template
+from local import sam
+from local.template import ROOT, resources_of_type, table_definitions, template
 
 EVENTS_DIR = ROOT / "events"
-_BAD_EVENT_WORDS = ("invalid", "malformed", "no_key", "unknown", "preflight", "idempotent", "beacon")
+REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """One ``AWS::Serverless::Function``: where its code is, its handler, its environment and a ready event."""
+    """One ``AWS::Serverless::Function``: where its code is, its handler, its resolved environment and a ready event."""
 
     logical_id: str
     code_dir: Path
     module: str
     handler: str
     environment: dict[str, str]
-    routes: list[str] = field(default_factory=list)
-    stream: bool = False
     event_file: Path | None = None
 
     @property
@@ -33,67 +35,42 @@ class FunctionSpec:
         return json.loads(self.event_file.read_text(encoding="utf-8")) if self.event_file else None
 
 
-def _resolve(value: Any, parameters: dict[str, Any]) -> str | None:
-    if isinstance(value, str | int | float | bool):
-        return str(value)
-    if isinstance(value, dict) and "Ref" in value:
-        ref = value["Ref"]
-        if ref in parameters:
-            return str(parameters[ref].get("Default", ""))
-        return str(ref)  # a resource: its logical id stands for the physical name
-    return None
+def _resources() -> sam.LocalResources:
+    document = template()
+    queues = resources_of_type("AWS::SQS::Queue", document)
+    return sam.LocalResources(
+        region=REGION,
+        stack_name="bench",
+        parameters=sam.parameter_values({}, document),
+        conditions=document.get("Conditions", {}),
+        tables={logical_id: logical_id for logical_id in table_definitions()},
+        queue_urls={
+            logical_id: f"https://sqs.{REGION}.amazonaws.com/{sam.ACCOUNT_ID}/{logical_id}" for logical_id in queues
+        },
+    )
 
 
-def _find_event(name: str, routes: list[str], stream: bool) -> Path | None:
-    own = EVENTS_DIR / f"{name}.json"
-    if own.exists():
-        return own
-    for path in sorted(EVENTS_DIR.glob("*.json")):
-        if any(word in path.stem for word in _BAD_EVENT_WORDS):
-            continue
-        try:
-            event = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            continue
-        if not isinstance(event, dict):
-            continue
-        if stream and (event.get("Records") or [{}])[0].get("eventSource") == "aws:dynamodb":
-            return path
-        if not stream and event.get("routeKey") in routes:
-            return path
-    return None
+def _ready_event(spec: sam.FunctionSpec) -> Path | None:
+    """events/<function folder>.json: every function of the template has one (a README test holds it)."""
+    path = EVENTS_DIR / f"{spec.code_path.name}.json"
+    return path if path.exists() else None
 
 
 def function_specs() -> list[FunctionSpec]:
     """Every function of template.yaml, in template order."""
-    document = template()
-    parameters = document.get("Parameters", {})
-    global_env = document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    resources = _resources()
     specs = []
-    for logical_id, resource in document["Resources"].items():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        props = resource["Properties"]
-        module, _, handler = props["Handler"].rpartition(".")
-        variables = {**global_env, **props.get("Environment", {}).get("Variables", {})}
-        environment = {k: v for k, v in ((k, _resolve(v, parameters)) for k, v in variables.items()) if v is not None}
-        routes, stream = [], False
-        for event in props.get("Events", {}).values():
-            if event["Type"] in ("HttpApi", "Api") and "Path" in event.get("Properties", {}):
-                routes.append(f"{event['Properties']['Method'].upper()} {event['Properties']['Path']}")
-            if event["Type"] == "DynamoDB":
-                stream = True
-        code_dir = ROOT / str(props["CodeUri"]).rstrip("/")
+    for logical_id, spec in sam.functions().items():
+        resolved = {name: resources.resolve(value) for name, value in spec.environment.items()}
+        module, _, handler = spec.handler.rpartition(".")
         specs.append(
             FunctionSpec(
                 logical_id=logical_id,
-                code_dir=code_dir,
+                code_dir=spec.code_path.resolve(),
                 module=module,
                 handler=handler,
-                environment=environment,
-                routes=routes,
-                stream=stream,
-                event_file=_find_event(code_dir.name, routes, stream),
+                environment={name: str(value) for name, value in resolved.items() if value is not sam.NO_VALUE},
+                event_file=_ready_event(spec),
             )
         )
     return specs
@@ -104,7 +81,7 @@ def in_process_environment(specs: list[FunctionSpec]) -> dict[str, str]:
     environment = {**specs[0].environment} if specs else {}
     environment.update(
         {
-            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",
             "POWERTOOLS_TRACE_DISABLED": "true",

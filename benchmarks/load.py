@@ -30,6 +30,7 @@ from typing import Any
 import requests  # type: ignore[import-untyped]
 
 from benchmarks.stats import percentile
+from local import sam
 from local.process import run_local_stack
 
 PROBE_INTERVAL = 0.5  # seconds between two probe charges
@@ -134,6 +135,9 @@ def _charge_request(rng: random.Random, customer: str) -> tuple[str, dict[str, A
     return "/charges/bulk", {"user_id": customer, "charges": [{"amount": a} for a in amounts]}, amounts
 
 
+Job = tuple[float, str, dict[str, Any], str, list[int], Step]
+
+
 def run_load(
     target: Target,
     *,
@@ -150,28 +154,10 @@ def run_load(
     pool = [f"load-{run_id}-{i}" for i in range(customers)]
     ledger = _Ledger()
     session = _session(workers + 2)
-    headers = {"Authorization": f"Bearer {target.public_key}"}
-    jobs: queue.Queue[tuple[float, str, dict[str, Any], str, list[int], Step] | None] = queue.Queue(maxsize=workers)
-
-    def worker() -> None:
-        while (job := jobs.get()) is not None:
-            scheduled, path, body, customer, amounts, step = job
-            try:
-                response = session.post(f"{target.base_url}{path}", json=body, headers=headers, timeout=30)
-                outcome = str(response.status_code)
-            except requests.RequestException as exc:
-                outcome = type(exc).__name__
-            elapsed = (time.perf_counter() - scheduled) * 1000
-            with ledger.lock:
-                step.latencies_ms.append(elapsed)
-                if outcome == "200":
-                    step.accepted += 1
-                else:
-                    step.errors[outcome] = step.errors.get(outcome, 0) + 1
-            if outcome == "200":
-                ledger.accept(customer, amounts)
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
+    jobs: queue.Queue[Job | None] = queue.Queue(maxsize=workers)
+    threads = [
+        threading.Thread(target=_send_jobs, args=(jobs, session, target, ledger), daemon=True) for _ in range(workers)
+    ]
     for thread in threads:
         thread.start()
     stop_probe = threading.Event()
@@ -181,23 +167,7 @@ def run_load(
         target=_probe_summaries, args=(target, ledger, run_id, stop_probe, lags, lag_timeouts), daemon=True
     )
     probe.start()
-    steps = []
-    for rate in rates:
-        step = Step(rate=rate, seconds=step_seconds)
-        started = time.perf_counter()
-        for n in range(int(rate * step_seconds)):
-            scheduled = started + n / rate
-            pause = scheduled - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
-            customer = rng.choice(pool)
-            path, body, amounts = _charge_request(rng, customer)
-            try:
-                jobs.put_nowait((scheduled, path, body, customer, amounts, step))
-                step.sent += 1
-            except queue.Full:
-                step.shed += 1
-        steps.append(step)
+    steps = [_offer(jobs, rng, pool, rate, step_seconds) for rate in rates]
     for _ in threads:
         jobs.put(None)
     for thread in threads:
@@ -207,7 +177,6 @@ def run_load(
 
     drain_started = time.perf_counter()
     right = _wait_for_summaries(target, session, ledger, drain_timeout)
-    drain_seconds = time.perf_counter() - drain_started
     return LoadReport(
         steps=steps,
         lag_ms=lags,
@@ -216,10 +185,50 @@ def run_load(
         stored_charges=target.count_stored("local"),
         customers=len(ledger.customers),
         summaries_right=right,
-        drain_seconds=drain_seconds,
+        drain_seconds=time.perf_counter() - drain_started,
         workers=workers,
         batching_window=stream_batching_window(),
     )
+
+
+def _offer(jobs: "queue.Queue[Job | None]", rng: random.Random, pool: list[str], rate: float, seconds: float) -> Step:
+    """Schedule ``rate`` requests a second for ``seconds`` (open loop); a request no worker can take is shed."""
+    step = Step(rate=rate, seconds=seconds)
+    started = time.perf_counter()
+    for n in range(int(rate * seconds)):
+        scheduled = started + n / rate
+        pause = scheduled - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        customer = rng.choice(pool)
+        path, body, amounts = _charge_request(rng, customer)
+        try:
+            jobs.put_nowait((scheduled, path, body, customer, amounts, step))
+            step.sent += 1
+        except queue.Full:
+            step.shed += 1
+    return step
+
+
+def _send_jobs(jobs: "queue.Queue[Job | None]", session: requests.Session, target: Target, ledger: _Ledger) -> None:
+    """A worker: send each job's request and record its latency (from when it was scheduled) and outcome."""
+    headers = {"Authorization": f"Bearer {target.public_key}"}
+    while (job := jobs.get()) is not None:
+        scheduled, path, body, customer, amounts, step = job
+        try:
+            response = session.post(f"{target.base_url}{path}", json=body, headers=headers, timeout=30)
+            outcome = str(response.status_code)
+        except requests.RequestException as exc:
+            outcome = type(exc).__name__
+        elapsed = (time.perf_counter() - scheduled) * 1000
+        with ledger.lock:
+            step.latencies_ms.append(elapsed)
+            if outcome == "200":
+                step.accepted += 1
+            else:
+                step.errors[outcome] = step.errors.get(outcome, 0) + 1
+        if outcome == "200":
+            ledger.accept(customer, amounts)
 
 
 def _probe_summaries(
@@ -227,40 +236,51 @@ def _probe_summaries(
 ) -> None:
     """Every ``PROBE_INTERVAL`` a charge for a new customer; every ``POLL_INTERVAL`` a look at those not seen yet."""
     session = _session(2)
-    public = {"Authorization": f"Bearer {target.public_key}"}
-    secret = {"Authorization": f"Bearer {target.secret_key}"}
     outstanding: dict[str, float] = {}
     n, next_probe = 0, time.perf_counter()
     while not stop.is_set() or outstanding:
         now = time.perf_counter()
         if not stop.is_set() and now >= next_probe:
             n += 1
-            customer = f"probe-{run_id}-{n}"
             next_probe = now + PROBE_INTERVAL
-            try:
-                response = session.post(
-                    f"{target.base_url}/charges", json={"user_id": customer, "amount": 1}, headers=public, timeout=30
-                )
-            except requests.RequestException:
-                response = None
-            if response is not None and response.status_code == 200:
+            customer = f"probe-{run_id}-{n}"
+            if _send_probe(session, target, customer):
                 outstanding[customer] = time.perf_counter()
                 ledger.accept(customer, [1])
         for customer, accepted_at in list(outstanding.items()):
-            try:
-                answer = session.get(
-                    f"{target.base_url}/customers/summary", params={"user_id": customer}, headers=secret, timeout=30
-                )
-            except requests.RequestException:
-                continue
-            seen = time.perf_counter()
-            if answer.status_code == 200 and answer.json()["data"]["charges"]["count"] >= 1:
+            seen = _summary_seen(session, target, customer)
+            if seen is not None:
                 lags.append((seen - accepted_at) * 1000)
                 del outstanding[customer]
-            elif seen - accepted_at > PROBE_TIMEOUT:
+            elif time.perf_counter() - accepted_at > PROBE_TIMEOUT:
                 timeouts[0] += 1
                 del outstanding[customer]
         time.sleep(POLL_INTERVAL)
+
+
+def _send_probe(session: requests.Session, target: Target, customer: str) -> bool:
+    """One charge of 1 for a new customer; whether it was accepted."""
+    public = {"Authorization": f"Bearer {target.public_key}"}
+    try:
+        response = session.post(
+            f"{target.base_url}/charges", json={"user_id": customer, "amount": 1}, headers=public, timeout=30
+        )
+    except requests.RequestException:
+        return False
+    return response.status_code == 200
+
+
+def _summary_seen(session: requests.Session, target: Target, customer: str) -> float | None:
+    """When the customer's summary was seen counting a charge (``perf_counter``), or ``None`` if not yet."""
+    secret = {"Authorization": f"Bearer {target.secret_key}"}
+    try:
+        answer = session.get(
+            f"{target.base_url}/customers/summary", params={"user_id": customer}, headers=secret, timeout=30
+        )
+    except requests.RequestException:
+        return None
+    seen = time.perf_counter()
+    return seen if answer.status_code == 200 and answer.json()["data"]["charges"]["count"] >= 1 else None
 
 
 def _wait_for_summaries(target: Target, session: requests.Session, ledger: _Ledger, timeout: float) -> int:
@@ -284,10 +304,8 @@ def _wait_for_summaries(target: Target, session: requests.Session, ledger: _Ledg
 
 def stream_batching_window() -> float:
     """The event source mapping's MaximumBatchingWindowInSeconds in template.yaml (0 if none)."""
-    from local.template import template
-
-    for resource in template()["Resources"].values():
-        for event in resource.get("Properties", {}).get("Events", {}).values():
+    for spec in sam.functions().values():
+        for event in spec.events.values():
             if event.get("Type") == "DynamoDB":
                 return float(event["Properties"].get("MaximumBatchingWindowInSeconds", 0))
     return 0.0

@@ -9,13 +9,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from benchmarks.capacity import (
-    PRICES_AS_OF,
-    READ_PRICE_PER_MILLION,
-    WRITE_PRICE_PER_MILLION,
     CapacityReport,
     Work,
 )
 from benchmarks.cold_start import ColdReport
+from benchmarks.dynamodb_units import PRICES_AS_OF, READ_PRICE_PER_MILLION, WRITE_PRICE_PER_MILLION
 from benchmarks.load import LoadReport
 from benchmarks.machine import Machine
 from benchmarks.warm import WarmCase

@@ -219,7 +219,7 @@ def _read_chunked(stream: Any, limit: int) -> bytes:
             raise ValueError("payload too large")
 
 
-def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
+def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:  # noqa: C901 (one nested class of small methods)
     class RequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "beacon-local"

@@ -7,10 +7,10 @@ that the functions' environment variables use, resolved against the local resour
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from local.template import ROOT, resources_of_type, template
 
@@ -52,23 +52,30 @@ class LocalResources:
         if len(value) != 1:
             return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not NO_VALUE}
         (name, argument), *_ = value.items()
-        if name == "Ref":
-            return self._ref(argument)
-        if name == "Fn::GetAtt":
-            return self._get_att(*argument)
-        if name == "Fn::Sub":
-            return self._sub(argument)
-        if name == "Fn::If":
-            condition, if_true, if_false = argument
-            return self.resolve(if_true if self.condition(condition) else if_false)
-        if name == "Fn::Join":
-            separator, parts = argument
-            return separator.join(str(p) for p in self.resolve(parts))
+        intrinsic = self._intrinsics.get(name)
+        if intrinsic is not None:
+            return intrinsic(self, argument)
         if name in ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Condition"):
             return self._evaluate(value)
         if name.startswith("Fn::"):
             raise TemplateError(f"{name} is not supported by the local stack (local/sam.py)")
         return {name: self.resolve(argument)}
+
+    def _if(self, argument: list[Any]) -> Any:
+        condition, if_true, if_false = argument
+        return self.resolve(if_true if self.condition(condition) else if_false)
+
+    def _join(self, argument: list[Any]) -> str:
+        separator, parts = argument
+        return str(separator).join(str(p) for p in self.resolve(parts))
+
+    _intrinsics: ClassVar[dict[str, Callable[["LocalResources", Any], Any]]] = {
+        "Ref": lambda self, argument: self._ref(argument),
+        "Fn::GetAtt": lambda self, argument: self._get_att(*argument),
+        "Fn::Sub": lambda self, argument: self._sub(argument),
+        "Fn::If": lambda self, argument: self._if(argument),
+        "Fn::Join": lambda self, argument: self._join(argument),
+    }
 
     def condition(self, name: str) -> bool:
         """The value of a condition of the template's ``Conditions`` section."""

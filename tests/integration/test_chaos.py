@@ -18,21 +18,16 @@ After every run, each summary equals the summary recomputed from the stored char
 field (what the endpoint shows and the state later folds depend on), and every charge is marked.
 """
 
-import copy
 import os
 import random
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
-import moto.dynamodb.models as moto_dynamodb
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
-from moto.dynamodb.models.dynamo_type import DynamoType
-from moto.dynamodb.models.table import Table
 
 from beacon.dal import aws
 from beacon.dal.charges import ChargesRepository
@@ -43,6 +38,7 @@ from beacon.models.records import ChargeRecord
 from beacon.models.summary import StoredSummary
 from beacon.observability import metrics
 from functions.summarize_charges.app import lambda_handler
+from local import moto_fixes
 from ops.rebuild import summary_fields
 from ops.stream_failures import StreamReader
 from tests.builders import FakeLambdaContext
@@ -63,48 +59,20 @@ class HandlerKilled(BaseException):
 
 
 @pytest.fixture
-def item_level_rollback(monkeypatch: pytest.MonkeyPatch) -> None:
-    install_item_level_rollback(monkeypatch)
-
-
-def install_item_level_rollback(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Roll back a cancelled moto transaction item by item instead of deep-copying whole tables.
+def item_level_rollback() -> Iterator[None]:
+    """The local stack's fix of moto's transactions (local/moto_fixes.py), applied in this process.
 
     moto copies every table a transaction touches before running it, which makes each transaction
-    cost the size of the charges table (and of its stream): tens of ms at 1,000 items. Here the items the transaction
-    names are copied instead and put back on failure: the same all-or-nothing outcome, so that the
-    thousands of transactions of a run take seconds. ``test_item_level_rollback_undoes_what_moto_undoes``
-    checks the two against each other.
+    cost the size of the charges table (and of its stream): tens of ms at 1,000 items. The fix
+    remembers the items the transaction names and puts them back on failure: the same all-or-nothing
+    outcome, so that the thousands of transactions of a run take seconds.
+    ``test_item_level_rollback_undoes_what_moto_undoes`` checks the two against each other.
     """
-    original = moto_dynamodb.DynamoDBBackend.transact_write_items
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        saved = []
-        for entry in transact_items:
-            operation = next(iter(entry.values()))
-            table = self.get_table(operation["TableName"])
-            key = operation.get("Key") or {
-                name: operation["Item"][name] for name in (table.hash_key_attr, table.range_key_attr) if name
-            }
-            hash_value = DynamoType(key[table.hash_key_attr])
-            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
-            saved.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
-        try:
-            original(self, transact_items)
-        except Exception:
-            for table, hash_value, range_value, item in reversed(saved):
-                partition = table.items[hash_value]
-                if item is None:
-                    partition.pop(range_value, None)
-                else:
-                    partition[range_value] = item
-            raise
-
-    def deepcopy_except_tables(value: Any, memo: Any = None) -> Any:
-        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
-
-    monkeypatch.setattr(moto_dynamodb.DynamoDBBackend, "transact_write_items", transact_write_items)
-    monkeypatch.setattr(moto_dynamodb, "copy", SimpleNamespace(deepcopy=deepcopy_except_tables, copy=copy.copy))
+    moto_fixes.apply()
+    try:
+        yield
+    finally:
+        moto_fixes.remove()
 
 
 # ---------------------------------------------------------------- the charges
@@ -336,9 +304,12 @@ def cancelled_transaction_outcome(tables: Any, seed: int) -> tuple[Any, ...]:
     )
 
 
-def test_item_level_rollback_undoes_what_moto_undoes(tables, monkeypatch):
+def test_item_level_rollback_undoes_what_moto_undoes(tables):
     # moto's own rollback: the summary Put and the first marker are undone, the old marker stays
     with_moto = cancelled_transaction_outcome(tables, seed=1)
     assert with_moto == (False, True, None, False, {"N": "1"})
-    install_item_level_rollback(monkeypatch)
-    assert cancelled_transaction_outcome(tables, seed=2) == with_moto
+    moto_fixes.apply()
+    try:
+        assert cancelled_transaction_outcome(tables, seed=2) == with_moto
+    finally:
+        moto_fixes.remove()

@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from beacon.dal import aws
 from beacon.dal.item_keys import CHARGE_ITEM_TYPE
 from beacon.dal.items import charge_from_item
-from beacon.dal.summaries import MAX_CHARGES_PER_TRANSACTION, SummariesRepository
+from beacon.dal.summaries import MAX_CHARGES_PER_TRANSACTION, CommitResult, SummariesRepository
 from beacon.errors import StorageUnavailableError
 from beacon.logic.fold import fold_charges
 from beacon.models.records import ChargeRecord
@@ -57,6 +57,17 @@ class BatchOutcome:
     duplicates_skipped: int = 0
     customers_failed: int = 0
     failed: list[str] = field(default_factory=list)
+
+    def fail(self, sequences: list[str]) -> None:
+        """One customer left for a retry: its records are reported as failures."""
+        self.customers_failed += 1
+        self.failed.extend(sequences)
+
+    def applied(self, charges: int, duplicates: int) -> None:
+        """One customer's summary written: ``charges`` newly counted, ``duplicates`` dropped."""
+        self.charges_applied += charges
+        self.duplicates_skipped += duplicates
+        self.customers_updated += 1 if charges else 0
 
     def response(self) -> "PartialItemFailureResponse":
         """The partial batch response of ``ReportBatchItemFailures``."""
@@ -95,6 +106,37 @@ def process_stream_records(
     summaries = summaries or repository()
     timeout = get_settings().session_timeout_seconds
     outcome = BatchOutcome()
+    groups = _group_by_customer(records, outcome)
+    if not groups:
+        return outcome
+    try:
+        stored = summaries.get_many(list(groups))
+    except StorageUnavailableError:
+        logger.exception("summaries could not be read; the whole batch will be retried")
+        for group in groups.values():
+            outcome.fail(group.sequences)
+        return outcome
+    for key, group in groups.items():
+        if seconds_left is not None and seconds_left() < DEADLINE_MARGIN_SECONDS:
+            outcome.fail(group.sequences)
+            continue
+        try:
+            applied, duplicates = summarize_customer(
+                summaries, key, group.charges, stored.get(key), session_timeout=timeout, now=now, sleep=sleep
+            )
+        except Exception:
+            logger.exception("summary not written", project_id=key[0], charges=len(group.charges))
+            outcome.fail(group.sequences)
+            continue
+        outcome.applied(applied, duplicates)
+    if outcome.customers_failed:
+        logger.warning("customers left for a retry", customers=outcome.customers_failed, records=len(outcome.failed))
+    outcome.failed.sort(key=int)
+    return outcome
+
+
+def _group_by_customer(records: Iterable[DynamoDBRecord], outcome: BatchOutcome) -> dict[CustomerKey, _CustomerBatch]:
+    """The batch's charge records by customer; other records are counted as ignored, unreadable ones as failed."""
     groups: dict[CustomerKey, _CustomerBatch] = defaultdict(_CustomerBatch)
     for record in records:
         stream_record = record.dynamodb
@@ -113,36 +155,7 @@ def process_stream_records(
         group = groups[(charge.project_id, charge.customer_id)]
         group.sequences.append(sequence)
         group.charges.append(charge)
-    if not groups:
-        return outcome
-    try:
-        stored = summaries.get_many(list(groups))
-    except StorageUnavailableError:
-        logger.exception("summaries could not be read; the whole batch will be retried")
-        outcome.customers_failed += len(groups)
-        outcome.failed.extend(sequence for group in groups.values() for sequence in group.sequences)
-        return outcome
-    for key, group in groups.items():
-        if seconds_left is not None and seconds_left() < DEADLINE_MARGIN_SECONDS:
-            outcome.customers_failed += 1
-            outcome.failed.extend(group.sequences)
-            continue
-        try:
-            applied, duplicates = summarize_customer(
-                summaries, key, group.charges, stored.get(key), session_timeout=timeout, now=now, sleep=sleep
-            )
-        except Exception:
-            logger.exception("summary not written", project_id=key[0], charges=len(group.charges))
-            outcome.customers_failed += 1
-            outcome.failed.extend(group.sequences)
-            continue
-        outcome.charges_applied += applied
-        outcome.duplicates_skipped += duplicates
-        outcome.customers_updated += 1 if applied else 0
-    if outcome.customers_failed:
-        logger.warning("customers left for a retry", customers=outcome.customers_failed, records=len(outcome.failed))
-    outcome.failed.sort(key=int)
-    return outcome
+    return groups
 
 
 def summarize_customer(
@@ -162,20 +175,7 @@ def summarize_customer(
     applied, fruitless = 0, 0
     while pending:
         chunk = pending[:MAX_CHARGES_PER_TRANSACTION]
-        base = stored.summary if stored else EMPTY_SUMMARY
-        new = StoredSummary(
-            project_id=key[0],
-            customer_id=key[1],
-            summary=fold_charges(base, chunk, session_timeout=session_timeout),
-            version=(stored.version if stored else 0) + 1,
-        )
-        try:
-            result = summaries.commit(
-                new, expected_version=stored.version if stored else None, charges=chunk, now=int(now())
-            )
-        except StorageUnavailableError:
-            # Also when the outcome is unknown (a timeout): re-reading and the markers sort it out.
-            result = None
+        new, result = _commit_next(summaries, key, stored, chunk, session_timeout=session_timeout, now=int(now()))
         if result is not None and result.committed:
             applied += len(chunk)
             pending = pending[len(chunk) :]
@@ -192,6 +192,30 @@ def summarize_customer(
         if result is None or result.version_conflict or result.retryable:
             stored = summaries.get(*key)
     return applied, duplicates
+
+
+def _commit_next(
+    summaries: SummariesRepository,
+    key: CustomerKey,
+    stored: StoredSummary | None,
+    chunk: Sequence[ChargeRecord],
+    *,
+    session_timeout: int,
+    now: int,
+) -> tuple[StoredSummary, CommitResult | None]:
+    """The summary after ``chunk`` and what became of writing it (``None``: storage failed, outcome unknown)."""
+    base = stored.summary if stored else EMPTY_SUMMARY
+    new = StoredSummary(
+        project_id=key[0],
+        customer_id=key[1],
+        summary=fold_charges(base, chunk, session_timeout=session_timeout),
+        version=(stored.version if stored else 0) + 1,
+    )
+    try:
+        return new, summaries.commit(new, expected_version=stored.version if stored else None, charges=chunk, now=now)
+    except StorageUnavailableError:
+        # Also when the outcome is unknown (a timeout): re-reading and the markers sort it out.
+        return new, None
 
 
 def _is_charge(image: Any) -> bool:

@@ -1,0 +1,163 @@
+"""The one harness every benchmark runs the handlers with: in process, the template's environment, ready events.
+
+``in_process`` loads the handlers with every boto3 client replaced (the warm part answers from memory, the
+capacity part from moto); the event builders shape requests and stream records as events/ does.
+"""
+
+import contextlib
+import copy
+import importlib
+import io
+import json
+import logging
+import os
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+from unittest import mock
+
+from benchmarks.fake_dynamodb import FakeDynamoDB
+from benchmarks.functions import EVENTS_DIR, FunctionSpec, function_specs, in_process_environment
+from local.caches import reset_caches
+
+Event = dict[str, Any]
+Handler = Callable[[Event, Any], Any]
+T0 = 1_764_057_600
+
+
+class LambdaContext:
+    """The attributes of a Lambda context that Powertools reads."""
+
+    function_name = "bench"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+
+    def __init__(self) -> None:
+        self.aws_request_id = uuid.uuid4().hex
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+# ---------------------------------------------------------------- environment
+
+
+@contextlib.contextmanager
+def in_process(client: Any, seed_keys: Callable[[str], None]) -> Iterator[dict[str, ModuleType]]:
+    """The template's environment, every boto3 client replaced by ``client``, output silenced; yields the handlers.
+
+    ``seed_keys(table_name)`` stores the local project's keys (``pk_local_dev``, ``sk_local_dev``) where the
+    handlers will look for them.
+    """
+    specs = function_specs()
+    environment = in_process_environment(specs)
+    sink = io.StringIO()
+    with (
+        warnings.catch_warnings(action="ignore", category=UserWarning),
+        mock.patch.dict(os.environ, environment),
+        mock.patch("boto3.client", lambda *args, **kwargs: client),
+        contextlib.redirect_stdout(sink),
+    ):
+        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+            os.environ.pop(name, None)
+        reset_caches()
+        from beacon.observability import logger
+
+        handlers = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
+        streams = [h.setStream(sink) for h in handlers]
+        seed_keys(environment["API_KEYS_TABLE_NAME"])
+        try:
+            yield {spec.name: load_handler(spec) for spec in specs}
+        finally:
+            for handler, stream in zip(handlers, streams, strict=True):
+                if stream is not None:
+                    handler.setStream(stream)
+            reset_caches()
+
+
+def load_handler(spec: FunctionSpec) -> ModuleType:
+    """The function's handler module, imported under its package name (functions.<name>.app)."""
+    return importlib.import_module(f"{spec.code_dir.parent.name}.{spec.code_dir.name}.{spec.module}")
+
+
+# ---------------------------------------------------------------- events
+
+
+def http_event(file_name: str, body: dict[str, Any]) -> Event:
+    """A ready HTTP event of events/ with this body and the local public key, no Idempotency-Key."""
+    event: Event = json.loads((EVENTS_DIR / file_name).read_text(encoding="utf-8"))
+    event["headers"].pop("idempotency-key", None)
+    event["headers"]["authorization"] = "Bearer pk_local_dev"
+    event["body"] = json.dumps(body)
+    event["isBase64Encoded"] = False
+    return event
+
+
+_CUSTOMERS = iter(range(10**9))
+
+
+def single_charge_event() -> Event:
+    """``POST /charges`` as in the ready event (user_id, e-mail, amount, time), each time for another customer."""
+    n = next(_CUSTOMERS)
+    body = {"user_id": f"user_{n}", "email": f"customer.{n}@example.com", "amount": 4999, "created_at": T0}
+    return http_event("create_charge.json", body)
+
+
+def user_id_charge_event() -> Event:
+    """``POST /charges`` with a user_id and an amount only (no e-mail address to validate)."""
+    n = next(_CUSTOMERS)
+    return http_event("create_charge.json", {"user_id": f"user_{n}", "amount": 4999})
+
+
+def bulk_event(size: int) -> Event:
+    """``POST /charges/bulk`` with ``size`` charges of one customer."""
+    charges = [{"amount": 100 + i, "created_at": T0 + i, "update_session": i % 2 == 0} for i in range(size)]
+    return http_event("bulk_charges.json", {"user_id": "user_42", "charges": charges})
+
+
+def charge_item(customer: str, amount: int, created_at: int) -> dict[str, Any]:
+    """A charge item as the write path stores it (and as a stream record's NewImage carries it)."""
+    charge_id = uuid.uuid4().hex
+    return {
+        "PK": {"S": f"P#local#C#u#{customer}"},
+        "SK": {"S": f"CHARGE#{charge_id}"},
+        "type": {"S": "charge"},
+        "project_id": {"S": "local"},
+        "customer_id": {"S": f"u#{customer}"},
+        "charge_id": {"S": charge_id},
+        "amount": {"N": str(amount)},
+        "created_at": {"N": str(created_at)},
+        "received_at": {"N": str(created_at)},
+        "update_session": {"BOOL": True},
+        "user_id": {"S": customer},
+    }
+
+
+_STREAM_RECORD: dict[str, Any] | None = None
+_SEQUENCE = iter(range(10**6, 10**9))
+
+
+def stream_record(item: dict[str, Any]) -> dict[str, Any]:
+    """A Lambda stream record of an inserted item, shaped like events/summarize_charges.json."""
+    global _STREAM_RECORD
+    if _STREAM_RECORD is None:
+        event = json.loads((EVENTS_DIR / "summarize_charges.json").read_text(encoding="utf-8"))
+        _STREAM_RECORD = event["Records"][0]
+    record = copy.deepcopy(_STREAM_RECORD)
+    record["eventID"] = uuid.uuid4().hex
+    record["eventName"] = "INSERT"
+    record["dynamodb"]["Keys"] = {"PK": item["PK"], "SK": item["SK"]}
+    record["dynamodb"]["NewImage"] = item
+    record["dynamodb"]["SequenceNumber"] = str(4 * 10**39 + next(_SEQUENCE))
+    return record
+
+
+def stream_event(records: int, customers: int, fake: FakeDynamoDB | None = None, table: str = "") -> Event:
+    """A stream batch of ``records`` charge inserts spread over ``customers`` (stored in ``fake`` first)."""
+    items = [charge_item(f"stream_{i % customers}", 100 + i, T0 + i) for i in range(records)]
+    if fake is not None:
+        for item in items:
+            fake.seed(table, item)
+    return {"Records": [stream_record(item) for item in items]}

@@ -1,0 +1,73 @@
+"""The quick run of the benchmarks (`python -m benchmarks --quick`) measures every part, so that they cannot rot.
+
+No time is asserted (a smoke run's timings mean nothing). What is asserted is what the benchmarks observe
+about the code: every function answered its ready event, the DynamoDB work of each request, that after the
+load every charge accepted is stored and every summary is right, and that the page and its charts are written.
+"""
+
+import pytest
+
+from benchmarks.__main__ import PARTS, run
+from benchmarks.report import Results, write
+
+
+@pytest.fixture(scope="module")
+def results() -> Results:
+    return run(list(PARTS), quick=True)
+
+
+def test_every_part_was_measured(results):
+    assert results.missing == {}
+
+
+def test_every_function_answered_its_ready_event_at_cold_start(results):
+    assert results.cold is not None
+    answers = {function.name: function.answer for function in results.cold.functions}
+    assert answers["CreateChargeFunction"] == answers["BulkChargesFunction"] == answers["GetSummaryFunction"] == 200
+    assert answers["SummarizeChargesFunction"] == {"batchItemFailures": []}
+    assert all(function.init_cpu_ms and function.init_cpu > 0 for function in results.cold.functions)
+
+
+def test_the_warm_handlers_make_the_same_dynamodb_calls_as_the_baseline(results):
+    # (besides reading a key now and then: the key cache keeps it for API_KEY_CACHE_TTL_SECONDS)
+    for cases in (results.warm, results.warm_stub):
+        assert cases
+        for case in cases:
+            real = {operation: count for operation, count in case.real_calls.items() if operation != "GetItem"}
+            bare = {operation: count for operation, count in case.bare_calls.items() if operation != "GetItem"}
+            assert real == bare, case.name
+            assert case.real_ms > 0 and case.bare_ms > 0
+
+
+def test_each_charge_costs_one_write_on_the_write_path(results):
+    assert results.capacity is not None
+    scenarios = {scenario.name: scenario for scenario in results.capacity.scenarios}
+    single = scenarios["single charge (POST /charges)"].measured
+    assert dict(single.requests) == {"PutItem": 1}
+    assert (single.write_units, single.read_units) == (1.0, 0.0)
+    bulk = scenarios["bulk of 100 (POST /charges/bulk)"].measured
+    assert dict(bulk.requests) == {"BatchWriteItem": 4}
+    assert (bulk.per_charge(bulk.write_units), bulk.read_units) == (1.0, 0.0)
+    day = scenarios["day: write path"]
+    assert day.measured.write_units == day.floor.write_units == results.capacity.day_charges
+
+
+def test_the_summaries_after_the_day_equal_the_charges_sent(results):
+    assert results.capacity is not None
+    assert results.capacity.summaries_verified, results.capacity.verification_note
+
+
+def test_after_the_load_every_accepted_charge_is_stored_and_every_summary_is_right(results):
+    load = results.load
+    assert load is not None
+    assert load.accepted_charges == load.stored_charges > 0
+    assert load.summaries_right == load.customers > 0
+    assert sum(step.accepted for step in load.steps) > 0
+
+
+def test_the_page_and_its_charts_are_written(results, tmp_path):
+    page = write(results, tmp_path).read_text(encoding="utf-8")
+    assert "was not measured" not in page
+    for chart in ("cold-start", "warm", "capacity", "load"):
+        assert (tmp_path / f"benchmarks-{chart}.png").stat().st_size > 0
+        assert f"(benchmarks-{chart}.png)" in page
