@@ -18,7 +18,8 @@ UVX = $(UV) tool run --python $(BIN)/python
 # boto3 comes from the Lambda runtime; botocore is pinned in the layer because aws-xray-sdk requires it.
 RUNTIME_PROVIDED := boto3 s3transfer
 
-.PHONY: help install dev test lint typecheck unit integration e2e template build check-requirements requirements bench capacity clean
+.PHONY: help install dev test lint typecheck unit integration e2e template build check-requirements requirements bench capacity clean \
+	sam-local invoke start-api deploy
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -53,13 +54,36 @@ e2e: install ## HTTP tests against the local stack (or a deployed one with AWS_S
 	$(BIN)/pytest tests/e2e
 
 template: install ## sam validate --lint, cfn-lint and checkov on template.yaml (the pins above)
-	$(UVX) --from $(SAM_CLI) sam validate --lint
+	bin/sam validate --lint
 	$(UVX) --from $(CFN_LINT) cfn-lint --include-checks I -- template.yaml
 	$(UVX) --from $(CHECKOV) checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 build: install ## sam build, then check that every compiled extension matches the functions' architecture
-	$(UVX) --from $(SAM_CLI) sam build
+	bin/sam build
 	$(BIN)/python scripts/check_build_architecture.py .aws-sam/build template.yaml
+
+sam-local: build ## SAM's emulation in Docker: every event in events/ and `sam local start-api`, against the local stack
+	$(BIN)/pytest tests/sam_local -m sam_local -p no:xdist -v
+
+# `make invoke` and `make start-api` use the tables of a running `DYNAMODB_HOST=0.0.0.0 make dev`: env.json
+# names them and its DynamoDB (port 8000), which containers reach as host.docker.internal.
+FUNCTION ?= CreateChargeFunction
+EVENT ?= events/create_charge.json
+ENV_VARS ?= env.json
+SAM_API_PORT ?= 3001
+SAM_LOCAL_ARGS ?=
+SAM_LOCAL_OPTIONS = --region us-east-1 --env-vars $(ENV_VARS) --add-host host.docker.internal:host-gateway $(SAM_LOCAL_ARGS)
+
+invoke: install ## sam local invoke FUNCTION with EVENT, on the tables of a running `make dev` (Docker)
+	AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
+		bin/sam local invoke $(FUNCTION) -e $(EVENT) $(SAM_LOCAL_OPTIONS)
+
+start-api: install ## sam local start-api on SAM_API_PORT (3001), on the tables of a running `make dev` (Docker)
+	AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
+		bin/sam local start-api --port $(SAM_API_PORT) --warm-containers EAGER $(SAM_LOCAL_OPTIONS)
+
+deploy: build ## sam deploy with samconfig.toml's answers (`bin/sam deploy --guided` the first time)
+	bin/sam deploy
 
 requirements: ## regenerate layers/common/requirements.txt from uv.lock
 	$(UV) export --no-dev --no-hashes --no-emit-project --no-header --no-annotate --format requirements-txt \

@@ -1,7 +1,8 @@
 """``python -m local`` (``make dev``): the whole API on this machine, in the foreground, until Ctrl-C.
 
-Environment: PORT (3000), DYNAMODB_PORT (8000; 0 picks a free one), BEACON_PUBLIC_KEY and
-BEACON_SECRET_KEY (pk_local_dev / sk_local_dev), PARAMETER_OVERRIDES ("LogLevel=DEBUG ...", the
+Environment: PORT (3000), DYNAMODB_PORT (8000; 0 picks a free one), DYNAMODB_HOST (127.0.0.1; where
+containers can reach it for ``sam local``), BEACON_PUBLIC_KEY and BEACON_SECRET_KEY (pk_local_dev /
+sk_local_dev), PARAMETER_OVERRIDES ("LogLevel=DEBUG ...", the
 template parameters, as ``sam --parameter-overrides`` takes them).
 """
 

@@ -67,10 +67,10 @@ def _one_request_at_a_time(app: WsgiApp) -> WsgiApp:
 
 
 class EmbeddedAws(ThreadedMotoServer):
-    """moto's threaded server on 127.0.0.1, calls serialized, start-up failures (a busy port) raised."""
+    """moto's threaded server (on 127.0.0.1 unless told), calls serialized, start-up failures (a busy port) raised."""
 
-    def __init__(self, port: int) -> None:
-        super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        super().__init__(ip_address=host, port=port, verbose=False)
         self._error: BaseException | None = None
         # werkzeug logs every request at INFO; the API's own access log is enough.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)

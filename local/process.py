@@ -57,6 +57,7 @@ def run_local_stack(
     *,
     public_key: str = "pk_local_dev",
     secret_key: str = "sk_local_dev",
+    dynamodb_host: str = "127.0.0.1",
     timeout: float = 60.0,
 ) -> Iterator[RunningStack]:
     """Start the stack (output to ``log_path``), wait for its banner, and stop it as Ctrl-C would."""
@@ -64,6 +65,7 @@ def run_local_stack(
         **os.environ,
         "PORT": "0",
         "DYNAMODB_PORT": "0",
+        "DYNAMODB_HOST": dynamodb_host,
         "BEACON_PUBLIC_KEY": public_key,
         "BEACON_SECRET_KEY": secret_key,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)]),

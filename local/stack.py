@@ -44,18 +44,21 @@ class StackSettings:
 
     port: int = 3000
     dynamodb_port: int = 8000
+    # Where the embedded AWS listens: another address than 127.0.0.1 lets containers (`sam local`) reach it.
+    dynamodb_host: str = "127.0.0.1"
     public_key: str = "pk_local_dev"
     secret_key: str = "sk_local_dev"
     parameter_overrides: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_environment(cls, env: dict[str, str] | None = None) -> "StackSettings":
-        """PORT, DYNAMODB_PORT, BEACON_PUBLIC_KEY, BEACON_SECRET_KEY and PARAMETER_OVERRIDES, where set."""
+        """PORT, DYNAMODB_PORT, DYNAMODB_HOST, BEACON_PUBLIC_KEY, BEACON_SECRET_KEY, PARAMETER_OVERRIDES, where set."""
         env = dict(os.environ if env is None else env)
         defaults = cls()
         return cls(
             port=int(env.get("PORT") or defaults.port),
             dynamodb_port=int(env.get("DYNAMODB_PORT") or defaults.dynamodb_port),
+            dynamodb_host=env.get("DYNAMODB_HOST") or defaults.dynamodb_host,
             public_key=env.get("BEACON_PUBLIC_KEY") or defaults.public_key,
             secret_key=env.get("BEACON_SECRET_KEY") or defaults.secret_key,
             parameter_overrides=parse_parameter_overrides(env.get("PARAMETER_OVERRIDES", "")),
@@ -76,7 +79,7 @@ class LocalStack:
         )
         self.specs = functions(document)
         self.cors = cors_configuration(document)
-        self.aws = aws.EmbeddedAws(settings.dynamodb_port)
+        self.aws = aws.EmbeddedAws(settings.dynamodb_port, settings.dynamodb_host)
         self.in_process: aws.InProcessCalls | None = None
         self.environment: dict[str, str] = {}
         self.gateway: Gateway | None = None

@@ -32,6 +32,6 @@ def test_every_make_target_the_readme_names_exists():
 def test_every_function_of_the_template_has_a_ready_event_named_in_the_readme():
     functions = [name for name, res in template()["Resources"].items() if res["Type"] == "AWS::Serverless::Function"]
     for name in functions:
-        match = re.search(rf"sam local invoke {name} -e (events/[\w.]+\.json)", README)
-        assert match, f"README shows no `sam local invoke {name} -e events/...`"
+        match = re.search(rf"make invoke FUNCTION={name} EVENT=(events/[\w.]+\.json)", README)
+        assert match, f"README shows no `make invoke FUNCTION={name} EVENT=events/...`"
         assert (ROOT / match.group(1)).exists(), match.group(1)
