@@ -5,6 +5,8 @@ environment; the tests, the benchmarks and the local stack change the environmen
 ``reset_caches()`` so that the next invocation reads it again.
 """
 
+import os
+
 
 def reset_caches() -> None:
     """Forget clients, settings, the idempotency store, cached keys and unflushed metrics."""
@@ -22,3 +24,6 @@ def reset_caches() -> None:
     # With POWERTOOLS_METRICS_DISABLED, Powertools never flushes (so never clears) the metric set; at 100
     # values of one metric it serializes them itself, which fails without the namespace read at import.
     metrics.clear_metrics()
+    # The namespace is read from the environment when the layer is first imported, as at a cold start;
+    # read it again, in case this process imported the layer before setting the functions' environment.
+    metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE")
