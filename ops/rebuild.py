@@ -1,15 +1,14 @@
-"""Rebuilding summaries from the stored charges: compare field by field, repair with the stream's own transaction."""
+"""Rebuilding summaries from the stored charges: compare field by field, repair with the stream's own write."""
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from beacon.dal.summaries import MAX_CHARGES_PER_TRANSACTION, SummariesRepository
-from beacon.logic.fold import fold_charges, summarize
-from beacon.models.records import ChargeRecord
-from beacon.models.summary import EMPTY_SUMMARY, CustomerSummary, StoredSummary, SummaryView
-from beacon.services.summarize_batch import MAX_COMMIT_ATTEMPTS, SummaryConflictError, repository
+from beacon.logic import seen
+from beacon.logic.fold import summarize
+from beacon.models.summary import EMPTY_SUMMARY, CustomerSummary, SummaryView
+from beacon.services.summarize_batch import MAX_COMMIT_ATTEMPTS, SummaryConflictError, recompute, repository
 from beacon.settings import get_settings
 
 
@@ -31,7 +30,6 @@ class RebuildResult:
     customer_id: str
     differences: dict[str, tuple[Any, Any]]
     charges: int
-    unsummarized: int
     repaired: bool = False
 
 
@@ -40,16 +38,18 @@ def rebuild_customer(
 ) -> RebuildResult:
     """Recompute a customer's summary from its stored charges, compare it field by field, repair it if asked.
 
-    A repair writes what the charges say and marks the charges not yet summarized, with the same
-    transactions as the stream (version check, markers): a stream record of one of those charges
-    that arrives later is dropped, and a concurrent stream write makes the repair start over.
+    A repair is the stream's own recompute (``summarize_batch.recompute``): the summary the charges
+    give, with the window of recently counted charges refilled, written under the version it was
+    read at, so that a stream record of one of those charges that arrives later is a duplicate and
+    a concurrent stream write makes the repair start over. A summary written before the window
+    existed differs in ``state.seen_since``: the repair moves it to the window.
     """
     summaries = repository()
-    timeout = get_settings().session_timeout_seconds
+    settings = get_settings()
     for _ in range(MAX_COMMIT_ATTEMPTS):
         stored = summaries.get(project_id, customer)
         charges = summaries.charges_of(project_id, customer)
-        expected = summarize((charge for charge, _ in charges), session_timeout=timeout)
+        expected = summarize(charges, session_timeout=settings.session_timeout_seconds)
         stored_fields = summary_fields(stored.summary if stored else EMPTY_SUMMARY)
         expected_fields = summary_fields(expected)
         differences = {
@@ -59,35 +59,25 @@ def rebuild_customer(
         }
         if stored is None and charges:
             differences.setdefault("summary", (None, "missing"))
-        unsummarized = [charge for charge, marked in charges if not marked]
-        result = RebuildResult(project_id, customer, differences, len(charges), len(unsummarized))
+        if stored is not None and stored.seen.since is None:
+            differences["state.seen_since"] = (None, "a window of counted charges")
+        result = RebuildResult(project_id, customer, differences, len(charges))
         if not repair or not differences or not charges:
             return result  # a summary without any charge is left for an operator to look at
-        if _repair(summaries, stored, charges, timeout=timeout, now=int(now())):
-            return RebuildResult(project_id, customer, differences, len(charges), len(unsummarized), repaired=True)
+        since = seen.horizon(int(now()), settings.stream_max_record_age_seconds)
+        write = recompute(
+            summaries,
+            (project_id, customer),
+            stored,
+            since=since,
+            session_timeout=settings.session_timeout_seconds,
+            charges=charges,
+        )
+        if summaries.write(
+            write.summary, expected_version=write.expected_version, seen=write.seen_items, now=int(now())
+        ).written:
+            return RebuildResult(project_id, customer, differences, len(charges), repaired=True)
     raise SummaryConflictError("the summary kept changing during the repair; run the rebuild again")
-
-
-def _repair(
-    summaries: SummariesRepository,
-    stored: StoredSummary | None,
-    charges: Sequence[tuple[ChargeRecord, bool]],
-    *,
-    timeout: int,
-    now: int,
-) -> bool:
-    first = charges[0][0]
-    state = summarize((charge for charge, marked in charges if marked), session_timeout=timeout)
-    pending = [charge for charge, marked in charges if not marked]
-    version = stored.version if stored else None
-    chunks = [pending[i : i + MAX_CHARGES_PER_TRANSACTION] for i in range(0, len(pending), MAX_CHARGES_PER_TRANSACTION)]
-    for chunk in chunks or [[]]:
-        state = fold_charges(state, chunk, session_timeout=timeout)
-        new = StoredSummary(first.project_id, first.customer_id, state, (version or 0) + 1)
-        if not summaries.commit(new, expected_version=version, charges=chunk, now=now).committed:
-            return False
-        version = new.version
-    return True
 
 
 def rebuild_project(project_id: str, *, repair: bool) -> Iterable[RebuildResult]:

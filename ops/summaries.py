@@ -90,7 +90,6 @@ def _report(result: RebuildResult) -> dict[str, object]:
         "customer": result.customer_id,
         "differences": {name: {"stored": old, "recomputed": new} for name, (old, new) in result.differences.items()},
         "charges": result.charges,
-        "unsummarized": result.unsummarized,
         "repaired": result.repaired,
     }
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from beacon.settings import Settings
 from local.template import load_template
 
 TEMPLATE = load_template()
@@ -116,6 +117,10 @@ def test_every_stream_source_reports_partial_failures_bisects_and_cannot_drop_re
     retries = props.get("MaximumRetryAttempts")
     assert isinstance(retries, int) and 0 <= retries <= 10, f"{name}: a retry cap (default -1 retries forever)"
     age = props.get("MaximumRecordAgeInSeconds")
+    if isinstance(age, dict):  # a parameter: its bounds must hold whatever a deploy passes
+        parameter = PARAMETERS[age["Ref"]]
+        assert parameter["MinValue"] >= 60 and parameter["MaxValue"] <= 604_800, f"{name}: a bounded record age"
+        age = parameter["Default"]
     assert isinstance(age, int) and 60 <= age <= 86_400, f"{name}: a maximum record age (-1 keeps them a day)"
     on_failure = props.get("DestinationConfig", {}).get("OnFailure", {})
     assert on_failure.get("Destination"), f"{name}: an on-failure destination"
@@ -423,3 +428,17 @@ def test_every_alarm_notifies_the_topic_when_an_alarm_email_is_set():
 def test_every_parameter_is_described():
     for name, parameter in PARAMETERS.items():
         assert len(parameter.get("Description", "").split()) >= 4, f"{name}: describe it (the README table shows it)"
+
+
+def test_the_summarizer_knows_the_record_age_its_event_source_mapping_enforces():
+    # The window of counted charges (beacon/logic/seen.py) is only as long as the age past which no
+    # record is delivered: both read one parameter, which refuses -1 (infinite) at deploy time.
+    function = RESOURCES["SummarizeChargesFunction"]["Properties"]
+    mapping = function["Events"]["ChargesStream"]["Properties"]
+    age = function["Environment"]["Variables"]["STREAM_MAX_RECORD_AGE_SECONDS"]
+    assert mapping["MaximumRecordAgeInSeconds"] == age == {"Ref": "StreamMaxRecordAgeSeconds"}
+    parameter = PARAMETERS["StreamMaxRecordAgeSeconds"]
+    assert parameter["MinValue"] > 0, "-1 (never discard) would make the window of counted charges unbounded"
+    settings = Settings.model_fields["stream_max_record_age_seconds"]
+    bounds = {type(m).__name__: m for m in settings.metadata}
+    assert (bounds["Ge"].ge, bounds["Le"].le) == (parameter["MinValue"], parameter["MaxValue"])

@@ -18,6 +18,9 @@ class Settings(BaseModel):
     api_key_cache_ttl_seconds: int = Field(alias="API_KEY_CACHE_TTL_SECONDS", default=60, ge=0, le=3600)
     idempotency_ttl_seconds: int = Field(alias="IDEMPOTENCY_TTL_SECONDS", default=86_400, ge=60)
     session_timeout_seconds: int = Field(alias="SESSION_TIMEOUT_SECONDS", default=1_800, ge=1)
+    # The stream event source mapping's MaximumRecordAgeInSeconds: no record older than this is
+    # delivered, which bounds how long a summary must remember the charges it counted (logic/seen.py).
+    stream_max_record_age_seconds: int = Field(alias="STREAM_MAX_RECORD_AGE_SECONDS", default=3_600, ge=60, le=604_800)
 
 
 @lru_cache(maxsize=1)

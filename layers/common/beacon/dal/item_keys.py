@@ -2,6 +2,7 @@
 
 CHARGE_ITEM_TYPE = "charge"
 SUMMARY_ITEM_TYPE = "summary"
+SEEN_ITEM_TYPE = "seen"
 
 
 def charge_pk(project_id: str, customer: str) -> str:
@@ -22,6 +23,21 @@ def summary_pk(project_id: str) -> str:
 def summary_sk(customer: str) -> str:
     """Sort key of one customer's summary."""
     return f"C#{customer}"
+
+
+def seen_pk(project_id: str, customer: str) -> str:
+    """Partition key of a customer's seen items: the charge ids its summary counts beyond what it holds itself."""
+    return f"P#{project_id}#C#{customer}#SEEN"
+
+
+def seen_sk(bucket: int, version: int, part: int) -> str:
+    """Sort key of one seen item: its window bucket first, so that a bucket's items are one key range."""
+    return f"{bucket:010d}#{version:012d}#{part:04d}"
+
+
+def seen_bucket_range(first: int, last: int) -> tuple[str, str]:
+    """The sort keys between which every seen item of buckets ``first`` to ``last`` lies."""
+    return f"{first:010d}#", f"{last:010d}#~"
 
 
 def api_key_pk(key_hash: str) -> str:

@@ -1,18 +1,23 @@
 """Items as stored in DynamoDB, mapped explicitly to and from attribute values: charges, API keys, summaries."""
 
+from collections.abc import Iterable
+from types import MappingProxyType
 from typing import Any
 
 from beacon.dal.item_keys import (
     CHARGE_ITEM_TYPE,
+    SEEN_ITEM_TYPE,
     SUMMARY_ITEM_TYPE,
     api_key_pk,
     charge_pk,
     charge_sk,
+    seen_pk,
+    seen_sk,
     summary_pk,
     summary_sk,
 )
 from beacon.models.records import ApiKeyRecord, ChargeRecord
-from beacon.models.summary import ChargeStats, CustomerSummary, SessionStats, StoredSummary
+from beacon.models.summary import ChargeStats, CustomerSummary, SeenWindow, SessionStats, StoredSummary
 
 AttributeValues = dict[str, Any]
 
@@ -26,7 +31,7 @@ def charge_key(charge: ChargeRecord) -> AttributeValues:
 
 
 def charge_item(charge: ChargeRecord) -> AttributeValues:
-    """The item as written by the ingest functions (``summarized_at`` is added later by the stream)."""
+    """The item as written by the ingest functions, once: nothing updates a charge afterwards."""
     item: AttributeValues = {
         **charge_key(charge),
         "type": {"S": CHARGE_ITEM_TYPE},
@@ -101,7 +106,11 @@ def summary_key(project_id: str, customer: str) -> AttributeValues:
 
 
 def summary_item(stored: StoredSummary, updated_at: int) -> AttributeValues:
-    """The summary item. Every number is an ``N`` of at most 16 digits: no stream sequence number is stored."""
+    """The summary item. Every number is an ``N`` of at most 16 digits: no stream sequence number is stored.
+
+    The window of counted charges (``logic.seen``): ``seen_since``, ``seen`` (bucket -> the ids as
+    16-byte binaries, concatenated) and ``seen_overflow`` (the buckets that have seen items).
+    """
     charges, sessions = stored.summary.charges, stored.summary.sessions
     item: AttributeValues = {
         **summary_key(stored.project_id, stored.customer_id),
@@ -133,6 +142,13 @@ def summary_item(stored: StoredSummary, updated_at: int) -> AttributeValues:
         optional["last_received_at"] = _n(charges.last_key[1])
         optional["last_charge_id"] = _s(charges.last_key[2])
     item.update({name: value for name, value in optional.items() if value is not None})
+    window = stored.seen
+    if window.since is not None:
+        item["seen_since"] = {"N": str(window.since)}
+    if window.buckets:
+        item["seen"] = {"M": {str(bucket): {"B": pack_ids(ids)} for bucket, ids in sorted(window.buckets.items())}}
+    if window.overflow:
+        item["seen_overflow"] = {"NS": [str(bucket) for bucket in sorted(window.overflow)]}
     return item
 
 
@@ -166,12 +182,63 @@ def summary_from_item(item: AttributeValues) -> StoredSummary:
             last_seen_at=_opt_int(item, "last_seen_at"),
         ),
     )
+    window = SeenWindow(
+        since=_opt_int(item, "seen_since"),
+        buckets=MappingProxyType(
+            {int(bucket): unpack_ids(value["B"]) for bucket, value in item.get("seen", {}).get("M", {}).items()}
+        ),
+        overflow=frozenset(int(bucket) for bucket in item.get("seen_overflow", {}).get("NS", [])),
+    )
     return StoredSummary(
         project_id=item["project_id"]["S"],
         customer_id=item["customer_id"]["S"],
         summary=summary,
         version=_int(item, "version"),
+        seen=window,
     )
+
+
+# ---------------------------------------------------------------- seen items
+
+
+def seen_item(
+    project_id: str, customer: str, *, bucket: int, version: int, part: int, ids: Iterable[str], expires_at: int
+) -> AttributeValues:
+    """A seen item: ids of ``bucket`` counted by the summary's ``version``; TTL deletes it after ``expires_at``."""
+    return {
+        "PK": {"S": seen_pk(project_id, customer)},
+        "SK": {"S": seen_sk(bucket, version, part)},
+        "type": {"S": SEEN_ITEM_TYPE},
+        "bucket": {"N": str(bucket)},
+        "ids": {"B": pack_ids(ids)},
+        "expiration": {"N": str(expires_at)},
+    }
+
+
+def seen_ids_from_item(item: AttributeValues) -> frozenset[str]:
+    """The charge ids of a seen item."""
+    return unpack_ids(item["ids"]["B"])
+
+
+# Charge ids are 32 lower-case hex digits (``logic.charges.charge_ids``): 16 bytes each once packed.
+ID_BYTES = 16
+
+
+def pack_ids(ids: Iterable[str]) -> bytes:
+    """Charge ids as one binary: 16 bytes each, sorted (half the size of the hex strings)."""
+    return b"".join(_id_bytes(charge_id) for charge_id in sorted(ids))
+
+
+def _id_bytes(charge_id: str) -> bytes:
+    raw = bytes.fromhex(charge_id)
+    if len(raw) != ID_BYTES or raw.hex() != charge_id:
+        raise ValueError(f"a charge id is 32 lower-case hex digits, not {charge_id!r}")
+    return raw
+
+
+def unpack_ids(packed: bytes) -> frozenset[str]:
+    """The ids ``pack_ids`` packed."""
+    return frozenset(packed[i : i + ID_BYTES].hex() for i in range(0, len(packed), ID_BYTES))
 
 
 def _s(value: str | None) -> AttributeValues | None:

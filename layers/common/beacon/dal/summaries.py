@@ -1,21 +1,28 @@
-"""The summaries table, and the one transaction that keeps a summary equal to the charges it counts.
+"""The summaries table: summaries, the seen items beside them, and the one conditional write that keeps both right.
 
-A summary is written only together with the markers of the charges it newly counts: one
-``TransactWriteItems`` puts the summary under an optimistic ``version`` check and sets
-``summarized_at`` on each charge under ``attribute_not_exists(summarized_at)``. Hence the invariant
-*summary == fold(charges marked summarized)*, whatever is retried, duplicated or interleaved.
+A summary is written with a condition on the ``version`` it was computed from (or on its absence):
+one ``PutItem``, or, when the write also adds seen items (``logic.seen``), one
+``TransactWriteItems`` of the summary and those items. Either the figures and the window of
+counted charges change together, or nothing does. Charge items are never written here.
 """
 
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from beacon.dal.aws import batch_get_items, dynamodb_client, error_code, storage_errors
-from beacon.dal.item_keys import CHARGE_ITEM_TYPE, charge_pk, summary_pk
-from beacon.dal.items import charge_from_item, charge_key, summary_from_item, summary_item, summary_key
+from beacon.dal.item_keys import CHARGE_ITEM_TYPE, charge_pk, seen_bucket_range, seen_pk, summary_pk
+from beacon.dal.items import (
+    charge_from_item,
+    seen_ids_from_item,
+    seen_item,
+    summary_from_item,
+    summary_item,
+    summary_key,
+)
 from beacon.errors import StorageUnavailableError
 from beacon.models.records import ChargeRecord
 from beacon.models.summary import StoredSummary
@@ -23,25 +30,23 @@ from beacon.models.summary import StoredSummary
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-# A transaction holds at most 100 items: the summary and up to 99 charge markers.
-MAX_CHARGES_PER_TRANSACTION = 99
-# Cancellation reasons after which the same transaction may succeed when sent again.
+# A transaction holds at most 100 items (the summary and 99 seen items) and 4 MB.
+MAX_SEEN_ITEMS_PER_WRITE = 99
+MAX_IDS_PER_SEEN_ITEM = 20_000  # 320 KB of ids, under DynamoDB's 400 KB item limit
+MAX_SEEN_IDS_PER_WRITE = 200_000  # 3.2 MB, under the 4 MB of a transaction
+# Cancellation reasons after which the same write may succeed when sent again.
 RETRYABLE_REASONS = frozenset(
     {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 )
+# Seen items outlive the longest window (a record age of 7 days, the most Lambda allows, and margins).
+SEEN_ITEM_LIFETIME_SECONDS = 8 * 86_400
 
 
 @dataclass(frozen=True)
-class CommitResult:
-    """What became of one summary transaction.
+class WriteResult:
+    """What became of one summary write: ``written``, or ``version_conflict`` (re-read) or ``retryable``."""
 
-    ``committed``: written. Otherwise ``already_summarized`` names the charges whose marker
-    condition failed (counted by an earlier write: drop them), ``version_conflict`` says that the
-    summary changed since it was read (re-read it) and ``retryable`` that DynamoDB refused for now.
-    """
-
-    committed: bool
-    already_summarized: frozenset[str] = field(default_factory=frozenset)
+    written: bool
     version_conflict: bool = False
     retryable: bool = False
 
@@ -115,54 +120,83 @@ class SummariesRepository:
                 customers.update(item["customer_id"]["S"] for item in page.get("Items", []))
         return customers
 
-    def commit(
+    def seen_ids(self, project_id: str, customer: str, buckets: Sequence[int]) -> frozenset[str]:
+        """The ids in the customer's seen items of ``buckets`` (one consistent Query over their range)."""
+        if not buckets:
+            return frozenset()
+        low, high = seen_bucket_range(min(buckets), max(buckets))
+        wanted = set(buckets)
+        ids: set[str] = set()
+        paginator = self.client.get_paginator("query")
+        with storage_errors("read the seen charges"):
+            for page in paginator.paginate(
+                TableName=self.summaries_table,
+                KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
+                ExpressionAttributeValues={
+                    ":pk": {"S": seen_pk(project_id, customer)},
+                    ":low": {"S": low},
+                    ":high": {"S": high},
+                },
+                ConsistentRead=True,
+            ):
+                for item in page.get("Items", []):
+                    if int(item["bucket"]["N"]) in wanted:
+                        ids.update(seen_ids_from_item(item))
+        return frozenset(ids)
+
+    def write(
         self,
         summary: StoredSummary,
         *,
         expected_version: int | None,
-        charges: Sequence[ChargeRecord],
+        seen: Mapping[int, frozenset[str]],
         now: int,
-    ) -> CommitResult:
-        """Write ``summary`` and mark ``charges`` summarized, all or nothing.
+    ) -> WriteResult:
+        """Write ``summary`` (and the seen items of ``seen``: bucket -> ids) if it is still at ``expected_version``.
 
-        ``expected_version`` is the version the summary was computed from (``None``: no summary yet);
-        ``summary.version`` must be the next one.
+        ``expected_version`` ``None``: no summary yet. ``summary.version`` must be the next one.
         """
-        if len(charges) > MAX_CHARGES_PER_TRANSACTION:
-            raise ValueError(f"at most {MAX_CHARGES_PER_TRANSACTION} charges per transaction")
         put: dict[str, Any] = {"TableName": self.summaries_table, "Item": summary_item(summary, updated_at=now)}
         if expected_version is None:
             put["ConditionExpression"] = "attribute_not_exists(PK)"
         else:
             put["ConditionExpression"] = "version = :expected"
             put["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
-        items: list[Any] = [{"Put": put}]
-        items.extend(
-            {
-                "Update": {
-                    "TableName": self.charges_table,
-                    "Key": charge_key(charge),
-                    "UpdateExpression": "SET summarized_at = :now",
-                    # Exists: a stream record never creates a charge. Not yet summarized: this is
-                    # what makes a re-delivered or retried record count zero more times.
-                    "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(summarized_at)",
-                    "ExpressionAttributeValues": {":now": {"N": str(now)}},
-                }
-            }
-            for charge in charges
-        )
+        items = self._seen_items(summary, seen, now=now)
         try:
             with storage_errors("write the summary"):
-                self.client.transact_write_items(TransactItems=items)
+                if items:
+                    transaction: list[Any] = [{"Put": put}, *({"Put": item} for item in items)]
+                    self.client.transact_write_items(TransactItems=transaction)
+                else:
+                    self.client.put_item(**put)
         except ClientError as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise
-            return _cancelled(exc, charges)
-        return CommitResult(committed=True)
+            return _refused(exc)
+        return WriteResult(written=True)
 
-    def charges_of(self, project_id: str, customer: str) -> list[tuple[ChargeRecord, bool]]:
-        """Every stored charge of one customer and whether it is marked summarized (a consistent Query)."""
-        charges: list[tuple[ChargeRecord, bool]] = []
+    def _seen_items(self, summary: StoredSummary, seen: Mapping[int, frozenset[str]], *, now: int) -> list[Any]:
+        items: list[Any] = []
+        for bucket, ids in sorted(seen.items()):
+            ordered = sorted(ids)
+            for part, start in enumerate(range(0, len(ordered), MAX_IDS_PER_SEEN_ITEM)):
+                item = seen_item(
+                    summary.project_id,
+                    summary.customer_id,
+                    bucket=bucket,
+                    version=summary.version,
+                    part=part,
+                    ids=ordered[start : start + MAX_IDS_PER_SEEN_ITEM],
+                    expires_at=now + SEEN_ITEM_LIFETIME_SECONDS,
+                )
+                # A new version's items never exist: the summary's version check makes them unique.
+                items.append({"TableName": self.summaries_table, "Item": item})
+        if len(items) > MAX_SEEN_ITEMS_PER_WRITE or sum(map(len, seen.values())) > MAX_SEEN_IDS_PER_WRITE:
+            raise ValueError("too many seen ids for one write (see MAX_SEEN_ITEMS_PER_WRITE)")
+        return items
+
+    def charges_of(self, project_id: str, customer: str) -> list[ChargeRecord]:
+        """Every stored charge of one customer (a consistent Query of its partition)."""
+        charges: list[ChargeRecord] = []
         paginator = self.client.get_paginator("query")
         with storage_errors("read the charges"):
             for page in paginator.paginate(
@@ -171,26 +205,24 @@ class SummariesRepository:
                 ExpressionAttributeValues={":pk": {"S": charge_pk(project_id, customer)}, ":charge": {"S": "CHARGE#"}},
                 ConsistentRead=True,
             ):
-                charges.extend((charge_from_item(item), "summarized_at" in item) for item in page.get("Items", []))
+                charges.extend(charge_from_item(item) for item in page.get("Items", []))
         return charges
 
 
-def _cancelled(exc: ClientError, charges: Sequence[ChargeRecord]) -> CommitResult:
+def _refused(exc: ClientError) -> WriteResult:
+    """A refused write: which condition failed, or whether sending it again may succeed."""
+    code = error_code(exc)
+    if code == "ConditionalCheckFailedException":
+        return WriteResult(written=False, version_conflict=True)
+    if code != "TransactionCanceledException":
+        raise exc
     reasons = exc.response.get("CancellationReasons") or []
     codes = [str(reason.get("Code") or "None") for reason in reasons]
-    if len(codes) != len(charges) + 1:
-        # Without one reason per item nothing can be concluded: treat the whole transaction as retryable.
-        return CommitResult(committed=False, retryable=True)
-    summary_code, charge_codes = codes[0], codes[1:]
-    already = frozenset(
-        c.charge_id for c, code in zip(charges, charge_codes, strict=True) if code == "ConditionalCheckFailed"
-    )
-    unexpected = {code for code in codes if code not in {"None", "ConditionalCheckFailed", *RETRYABLE_REASONS}}
+    unexpected = {c for c in codes if c not in {"None", "ConditionalCheckFailed", *RETRYABLE_REASONS}}
     if unexpected:
         raise StorageUnavailableError(f"the summary transaction was refused: {', '.join(sorted(unexpected))}") from exc
-    return CommitResult(
-        committed=False,
-        already_summarized=already,
-        version_conflict=summary_code == "ConditionalCheckFailed",
-        retryable=any(code in RETRYABLE_REASONS for code in codes),
+    return WriteResult(
+        written=False,
+        version_conflict=bool(codes) and codes[0] == "ConditionalCheckFailed",
+        retryable=not codes or any(c in RETRYABLE_REASONS for c in codes),
     )

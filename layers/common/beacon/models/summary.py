@@ -1,6 +1,8 @@
 """A customer's summary as data: the fold's figures, the stored record, the read endpoint's query and answer."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -55,6 +57,30 @@ EMPTY_SUMMARY = CustomerSummary()
 
 
 @dataclass(frozen=True)
+class SeenWindow:
+    """The charges a summary counts whose stream records may still be delivered (``logic.seen``).
+
+    ``buckets``: the minute of each charge's ``received_at`` -> the ids of that minute the summary
+    counts. ``since``: a record created (``ApproximateCreationDateTime``) at or after it is new
+    exactly when its id is not in the window; one created earlier may have been pruned and is not
+    decidable. ``None``: nothing is known (a summary written before the window existed).
+    ``overflow``: minutes whose ids are kept in seen items beside the summary, not in it.
+    """
+
+    since: int | None = None
+    buckets: Mapping[int, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
+    overflow: frozenset[int] = frozenset()
+
+    @property
+    def inline_ids(self) -> int:
+        """How many ids the summary item itself holds."""
+        return sum(len(ids) for ids in self.buckets.values())
+
+
+EMPTY_WINDOW = SeenWindow()
+
+
+@dataclass(frozen=True)
 class StoredSummary:
     """A customer's summary as stored, with the ``version`` that every write checks and increments."""
 
@@ -62,6 +88,7 @@ class StoredSummary:
     customer_id: str
     summary: CustomerSummary
     version: int
+    seen: SeenWindow = EMPTY_WINDOW
 
 
 # ---------------------------------------------------------------- read endpoint

@@ -1,14 +1,15 @@
 """Summarizing a stream batch: fold a batch of charge records into the customers' summaries, exactly once.
 
-Exactly once (DESIGN.md): a batch's charge records are grouped by customer. Per customer, the
-summary is read (one consistent BatchGetItem for the whole batch), the customer's new charges are
-folded in, and ONE TransactWriteItems puts the summary under its ``version`` and marks every one of
-those charges ``summarized_at`` under ``attribute_not_exists(summarized_at)``. When the transaction
-is cancelled, the charges whose marker failed were counted by an earlier write (a re-delivered
-record, a retried batch, a concurrent invocation) and are dropped; a failed version check means
-another writer got there first: re-read and fold again. After ``MAX_COMMIT_ATTEMPTS`` fruitless
+Exactly once (DESIGN.md, ``logic.seen``): a batch's charge records are grouped by customer. Per
+customer, the summary is read (one consistent BatchGetItem for the whole batch) with its window of
+the charges it counts; each record is a duplicate (its id is in the window: dropped), new, or
+unknown (too old for the window to tell). The new charges are folded in and ONE conditional write
+puts the summary, its window and, for a heavy customer, seen items, under the ``version`` it was
+read at. When a record is unknown the customer's summary is recomputed from its stored charges
+instead. A failed version check or an unknown outcome (a timeout) means: re-read and decide again
+(the window tells whether the earlier write happened). After ``MAX_COMMIT_ATTEMPTS`` fruitless
 attempts that customer's records are reported as failed (``batchItemFailures``) and Lambda retries
-from the lowest one; the other customers' records that come back are dropped by their markers.
+from the lowest one; the other customers' records that come back are duplicates by then.
 """
 
 import time
@@ -25,11 +26,17 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from beacon.dal import aws
 from beacon.dal.item_keys import CHARGE_ITEM_TYPE
 from beacon.dal.items import charge_from_item
-from beacon.dal.summaries import MAX_CHARGES_PER_TRANSACTION, CommitResult, SummariesRepository
+from beacon.dal.summaries import (
+    MAX_IDS_PER_SEEN_ITEM,
+    MAX_SEEN_IDS_PER_WRITE,
+    MAX_SEEN_ITEMS_PER_WRITE,
+    SummariesRepository,
+)
 from beacon.errors import StorageUnavailableError
-from beacon.logic.fold import fold_charges
+from beacon.logic import seen
+from beacon.logic.fold import fold_charges, summarize
 from beacon.models.records import ChargeRecord
-from beacon.models.summary import EMPTY_SUMMARY, StoredSummary
+from beacon.models.summary import EMPTY_SUMMARY, EMPTY_WINDOW, SeenWindow, StoredSummary
 from beacon.observability import logger
 from beacon.settings import get_settings
 
@@ -56,6 +63,7 @@ class BatchOutcome:
     charges_applied: int = 0
     duplicates_skipped: int = 0
     customers_failed: int = 0
+    customers_recomputed: int = 0
     failed: list[str] = field(default_factory=list)
 
     def fail(self, sequences: list[str]) -> None:
@@ -63,21 +71,43 @@ class BatchOutcome:
         self.customers_failed += 1
         self.failed.extend(sequences)
 
-    def applied(self, charges: int, duplicates: int) -> None:
-        """One customer's summary written: ``charges`` newly counted, ``duplicates`` dropped."""
-        self.charges_applied += charges
-        self.duplicates_skipped += duplicates
-        self.customers_updated += 1 if charges else 0
+    def applied(self, done: "CustomerOutcome") -> None:
+        """One customer's charges dealt with (written, or all of them duplicates)."""
+        self.charges_applied += done.applied
+        self.duplicates_skipped += done.duplicates
+        self.customers_updated += 1 if done.applied or done.recomputed else 0
+        self.customers_recomputed += 1 if done.recomputed else 0
 
     def response(self) -> "PartialItemFailureResponse":
         """The partial batch response of ``ReportBatchItemFailures``."""
         return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in self.failed]}
 
 
+@dataclass(frozen=True)
+class CustomerOutcome:
+    """One customer's part of a batch: charges newly counted, duplicates dropped, recomputed from storage."""
+
+    applied: int = 0
+    duplicates: int = 0
+    recomputed: bool = False
+
+
 @dataclass
 class _CustomerBatch:
     sequences: list[str] = field(default_factory=list)
     charges: list[ChargeRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Write:
+    """One conditional write to make: the next summary, the version it replaces and its seen items."""
+
+    summary: StoredSummary
+    expected_version: int | None
+    seen_items: dict[int, frozenset[str]]
+    charges: Sequence[ChargeRecord]  # what it counts
+    pending: Sequence[ChargeRecord]  # every charge it found new (more than ``charges`` past one write)
+    outcome: CustomerOutcome
 
 
 def repository() -> SummariesRepository:
@@ -97,18 +127,19 @@ def process_stream_records(
     sleep: Callable[[float], None] = time.sleep,
     seconds_left: Callable[[], float] | None = None,
 ) -> BatchOutcome:
-    """Fold a stream batch into the summaries, one transaction per customer (more past 99 charges).
+    """Fold a stream batch into the summaries, one conditional write per customer.
 
     ``seconds_left`` (the invocation's remaining time): when it falls under ``DEADLINE_MARGIN_SECONDS``,
     the customers not yet written are reported as failures, so that Lambda retries them from there
     instead of the whole batch after a timeout.
     """
     summaries = summaries or repository()
-    timeout = get_settings().session_timeout_seconds
+    settings = get_settings()
     outcome = BatchOutcome()
-    groups = _group_by_customer(records, outcome)
+    groups, newest = _group_by_customer(records, outcome)
     if not groups:
         return outcome
+    since = seen.horizon(newest, settings.stream_max_record_age_seconds)
     try:
         stored = summaries.get_many(list(groups))
     except StorageUnavailableError:
@@ -121,23 +152,37 @@ def process_stream_records(
             outcome.fail(group.sequences)
             continue
         try:
-            applied, duplicates = summarize_customer(
-                summaries, key, group.charges, stored.get(key), session_timeout=timeout, now=now, sleep=sleep
+            done = summarize_customer(
+                summaries,
+                key,
+                group.charges,
+                stored.get(key),
+                since=since,
+                session_timeout=settings.session_timeout_seconds,
+                now=now,
+                sleep=sleep,
             )
         except Exception:
             logger.exception("summary not written", project_id=key[0], charges=len(group.charges))
             outcome.fail(group.sequences)
             continue
-        outcome.applied(applied, duplicates)
+        outcome.applied(done)
     if outcome.customers_failed:
         logger.warning("customers left for a retry", customers=outcome.customers_failed, records=len(outcome.failed))
     outcome.failed.sort(key=int)
     return outcome
 
 
-def _group_by_customer(records: Iterable[DynamoDBRecord], outcome: BatchOutcome) -> dict[CustomerKey, _CustomerBatch]:
-    """The batch's charge records by customer; other records are counted as ignored, unreadable ones as failed."""
+def _group_by_customer(
+    records: Iterable[DynamoDBRecord], outcome: BatchOutcome
+) -> tuple[dict[CustomerKey, _CustomerBatch], int]:
+    """The batch's charge records by customer, and when the newest of them was created.
+
+    Other records are counted as ignored, unreadable ones as failed. A record without
+    ``ApproximateCreationDateTime`` counts as created when its charge was received.
+    """
     groups: dict[CustomerKey, _CustomerBatch] = defaultdict(_CustomerBatch)
+    newest = 0
     for record in records:
         stream_record = record.dynamodb
         sequence = stream_record.sequence_number if stream_record else None
@@ -148,14 +193,16 @@ def _group_by_customer(records: Iterable[DynamoDBRecord], outcome: BatchOutcome)
         outcome.records += 1
         try:
             charge = charge_from_item(image)  # type: ignore[arg-type]
+            created_at = stream_record.approximate_creation_date_time  # type: ignore[union-attr]
         except (KeyError, TypeError, ValueError):
             logger.error("unreadable charge record", sequence_number=sequence)
             outcome.failed.append(sequence)
             continue
+        newest = max(newest, charge.received_at if created_at is None else created_at)
         group = groups[(charge.project_id, charge.customer_id)]
         group.sequences.append(sequence)
         group.charges.append(charge)
-    return groups
+    return groups, newest
 
 
 def summarize_customer(
@@ -164,58 +211,152 @@ def summarize_customer(
     charges: Sequence[ChargeRecord],
     stored: StoredSummary | None,
     *,
+    since: int,
     session_timeout: int,
     now: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
-) -> tuple[int, int]:
-    """Fold one customer's charges into its summary exactly once; returns (charges applied, duplicates skipped)."""
-    unique = {charge.charge_id: charge for charge in charges}
-    duplicates = len(charges) - len(unique)
-    pending = sorted(unique.values(), key=lambda c: (c.received_at, c.created_at, c.charge_id))
-    applied, fruitless = 0, 0
-    while pending:
-        chunk = pending[:MAX_CHARGES_PER_TRANSACTION]
-        new, result = _commit_next(summaries, key, stored, chunk, session_timeout=session_timeout, now=int(now()))
-        if result is not None and result.committed:
-            applied += len(chunk)
-            pending = pending[len(chunk) :]
-            stored, fruitless = new, 0
-            continue
-        if result is not None and result.already_summarized:
-            duplicates += len(result.already_summarized)
-            pending = [c for c in pending if c.charge_id not in result.already_summarized]
-        else:
-            fruitless += 1
-            if fruitless >= MAX_COMMIT_ATTEMPTS:
-                raise SummaryConflictError(f"summary still contended after {MAX_COMMIT_ATTEMPTS} attempts")
-            sleep(aws.backoff_delay(fruitless))
-        if result is None or result.version_conflict or result.retryable:
-            stored = summaries.get(*key)
-    return applied, duplicates
+) -> CustomerOutcome:
+    """Count one customer's charges in its summary exactly once.
+
+    ``since``: how far the window may be pruned (``logic.seen.horizon`` of the batch's newest record).
+    """
+    pending = list({charge.charge_id: charge for charge in charges}.values())
+    applied, duplicates = 0, len(charges) - len(pending)
+    fruitless = 0
+    while True:
+        write = _next_write(summaries, key, pending, stored, since=since, session_timeout=session_timeout)
+        if write is None:  # nothing left to count
+            return CustomerOutcome(applied, duplicates)
+        try:
+            result = summaries.write(
+                write.summary, expected_version=write.expected_version, seen=write.seen_items, now=int(now())
+            )
+            written = result.written
+        except StorageUnavailableError:
+            written = False  # also when the outcome is unknown (a timeout): the re-read window tells
+        if written and write.outcome.recomputed:
+            return CustomerOutcome(applied, duplicates, recomputed=True)  # it counts every stored charge
+        if written:
+            counted = {charge.charge_id for charge in write.charges}
+            applied += len(counted)
+            duplicates += write.outcome.duplicates
+            pending = [charge for charge in write.pending if charge.charge_id not in counted]
+            stored, fruitless = write.summary, 0
+            continue  # a customer with more buckets than one write holds takes another write
+        fruitless += 1
+        if fruitless >= MAX_COMMIT_ATTEMPTS:
+            raise SummaryConflictError(f"summary still contended after {MAX_COMMIT_ATTEMPTS} attempts")
+        sleep(aws.backoff_delay(fruitless))
+        stored = summaries.get(*key)
 
 
-def _commit_next(
+def _next_write(
+    summaries: SummariesRepository,
+    key: CustomerKey,
+    charges: Sequence[ChargeRecord],
+    stored: StoredSummary | None,
+    *,
+    since: int,
+    session_timeout: int,
+) -> _Write | None:
+    """The next write that counts ``charges`` not yet counted by ``stored``, or ``None`` when there is none."""
+    window = stored.seen if stored else None
+    elsewhere: frozenset[str] = frozenset()
+    if window is not None and window.overflow:
+        wanted = sorted({seen.bucket_of(c.received_at) for c in charges} & window.overflow)
+        elsewhere = summaries.seen_ids(key[0], key[1], wanted)
+    verdicts = [seen.classify(window, c.charge_id, c.received_at, elsewhere) for c in charges]
+    if seen.Verdict.UNKNOWN in verdicts:
+        return recompute(summaries, key, stored, since=since, session_timeout=session_timeout)
+    new = [c for c, verdict in zip(charges, verdicts, strict=True) if verdict is seen.Verdict.NEW]
+    if not new:
+        return None
+    chunk = _one_write_of(new)
+    start = seen.advance(window or EMPTY_WINDOW, since)
+    next_window, seen_items = seen.add(start, seen.by_bucket((c.charge_id, c.received_at) for c in chunk))
+    summary = StoredSummary(
+        project_id=key[0],
+        customer_id=key[1],
+        summary=fold_charges(stored.summary if stored else EMPTY_SUMMARY, chunk, session_timeout=session_timeout),
+        version=(stored.version if stored else 0) + 1,
+        seen=next_window,
+    )
+    return _Write(
+        summary,
+        expected_version=stored.version if stored else None,
+        seen_items=seen_items,
+        charges=chunk,
+        pending=new,
+        outcome=CustomerOutcome(duplicates=len(charges) - len(new)),
+    )
+
+
+def _one_write_of(new: Sequence[ChargeRecord]) -> list[ChargeRecord]:
+    """The first of ``new`` that one write can hold: at most 99 buckets and 20,000 ids (one seen item per bucket)."""
+    ordered = sorted(new, key=lambda c: seen.bucket_of(c.received_at))
+    buckets: set[int] = set()
+    chunk: list[ChargeRecord] = []
+    for charge in ordered[:MAX_IDS_PER_SEEN_ITEM]:
+        bucket = seen.bucket_of(charge.received_at)
+        if bucket not in buckets and len(buckets) == MAX_SEEN_ITEMS_PER_WRITE:
+            break
+        buckets.add(bucket)
+        chunk.append(charge)
+    return chunk
+
+
+def recompute(
     summaries: SummariesRepository,
     key: CustomerKey,
     stored: StoredSummary | None,
-    chunk: Sequence[ChargeRecord],
     *,
+    since: int,
     session_timeout: int,
-    now: int,
-) -> tuple[StoredSummary, CommitResult | None]:
-    """The summary after ``chunk`` and what became of writing it (``None``: storage failed, outcome unknown)."""
-    base = stored.summary if stored else EMPTY_SUMMARY
-    new = StoredSummary(
+    charges: Sequence[ChargeRecord] | None = None,
+) -> _Write:
+    """The write that replaces the summary with the one its stored charges give (``logic.seen``: the *unknown* case).
+
+    The window is refilled with the ids of every stored charge whose bucket has not expired. When
+    they are more than one write holds, ``since`` moves forward past the oldest buckets: records of
+    those charges, if any still come, are unknown again and recomputed again (right, only slower).
+    """
+    if charges is None:
+        charges = summaries.charges_of(*key)
+    window = seen.advance(stored.seen if stored else EMPTY_WINDOW, since)
+    buckets = seen.by_bucket((c.charge_id, c.received_at) for c in charges)
+    kept = {bucket: ids for bucket, ids in buckets.items() if not seen.expired(bucket, window.since)}
+    window = _fit_one_write(SeenWindow(since=window.since), kept)
+    kept = {bucket: ids for bucket, ids in kept.items() if not seen.expired(bucket, window.since)}
+    next_window, seen_items = seen.add(window, kept)
+    summary = StoredSummary(
         project_id=key[0],
         customer_id=key[1],
-        summary=fold_charges(base, chunk, session_timeout=session_timeout),
+        summary=summarize(charges, session_timeout=session_timeout),
         version=(stored.version if stored else 0) + 1,
+        seen=next_window,
     )
-    try:
-        return new, summaries.commit(new, expected_version=stored.version if stored else None, charges=chunk, now=now)
-    except StorageUnavailableError:
-        # Also when the outcome is unknown (a timeout): re-reading and the markers sort it out.
-        return new, None
+    return _Write(
+        summary,
+        expected_version=stored.version if stored else None,
+        seen_items=seen_items,
+        charges=charges,
+        pending=(),
+        outcome=CustomerOutcome(recomputed=True),
+    )
+
+
+def _fit_one_write(window: SeenWindow, buckets: dict[int, frozenset[str]]) -> SeenWindow:
+    """``window`` with ``since`` moved past the oldest of ``buckets`` until the rest fit in one write."""
+    newest_first = sorted(buckets, reverse=True)
+    items, ids = 0, 0
+    for index, bucket in enumerate(newest_first):
+        parts = -(-len(buckets[bucket]) // MAX_IDS_PER_SEEN_ITEM)
+        if items + parts > MAX_SEEN_ITEMS_PER_WRITE or ids + len(buckets[bucket]) > MAX_SEEN_IDS_PER_WRITE:
+            oldest_kept = newest_first[index - 1] if index else bucket + 1
+            first_since = oldest_kept * seen.BUCKET_SECONDS + seen.WRITE_SLACK_SECONDS
+            return seen.advance(window, first_since)
+        items, ids = items + parts, ids + len(buckets[bucket])
+    return window
 
 
 def _is_charge(image: Any) -> bool:
