@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from beacon.dal.items import charge_item, summary_from_item
+from beacon.dal.items import charge_item, seen_ids_from_item, summary_from_item
 from beacon.logic.fold import CustomerSummary, summarize
 from beacon.models.records import ChargeRecord
 from beacon.models.summary import StoredSummary
@@ -48,10 +48,17 @@ def charge(
     )
 
 
-def stream_record(item: dict[str, Any], *, sequence: str | None = None, event_name: str = "INSERT") -> dict[str, Any]:
-    """A Lambda-format stream record of ``item`` (attribute values), shaped like events/summarize_charges.json."""
+def stream_record(
+    item: dict[str, Any], *, sequence: str | None = None, event_name: str = "INSERT", created_at: int | None = None
+) -> dict[str, Any]:
+    """A Lambda-format stream record of ``item`` (attribute values), shaped like events/summarize_charges.json.
+
+    ``created_at``: the record's ``ApproximateCreationDateTime`` (by default the event file's, T0 + 60).
+    """
     record = copy.deepcopy(load_event("summarize_charges.json")["Records"][0])
     record["eventID"] = uuid.uuid4().hex
+    if created_at is not None:
+        record["dynamodb"]["ApproximateCreationDateTime"] = created_at
     record["eventName"] = event_name
     record["dynamodb"]["Keys"] = {"PK": item["PK"], "SK": item["SK"]}
     record["dynamodb"]["NewImage"] = item
@@ -63,19 +70,22 @@ def stream_event(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {"Records": list(records)}
 
 
-def charge_records(charges: Iterable[ChargeRecord]) -> list[dict[str, Any]]:
-    return [stream_record(charge_item(c)) for c in charges]
+def charge_records(charges: Iterable[ChargeRecord], *, created_at: int | None = None) -> list[dict[str, Any]]:
+    """The INSERT records of ``charges``, created at ``created_at`` (``stream_record``)."""
+    return [stream_record(charge_item(c), created_at=created_at) for c in charges]
 
 
 def put_charges(client: Any, table: str, charges: Sequence[ChargeRecord]) -> None:
-    """Store charges as the write path does (the stream handler marks only charges that exist)."""
+    """Store charges as the write path does (a recompute reads the stored charges)."""
     for chunk in (charges[i : i + 25] for i in range(0, len(charges), 25)):
         client.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": charge_item(c)}} for c in chunk]})
 
 
 def stored_summaries(client: Any, table: str) -> dict[tuple[str, str], StoredSummary]:
+    """Every summary of the summaries table (its seen items left out)."""
     items = [i for page in client.get_paginator("scan").paginate(TableName=table) for i in page["Items"]]
-    return {(s.project_id, s.customer_id): s for s in map(summary_from_item, items)}
+    summaries = (summary_from_item(item) for item in items if item["type"]["S"] == "summary")
+    return {(s.project_id, s.customer_id): s for s in summaries}
 
 
 def expected_summaries(charges: Iterable[ChargeRecord], timeout: int = 1800) -> dict[tuple[str, str], CustomerSummary]:
@@ -84,3 +94,13 @@ def expected_summaries(charges: Iterable[ChargeRecord], timeout: int = 1800) -> 
     for c in charges:
         by_customer.setdefault((c.project_id, c.customer_id), []).append(c)
     return {key: summarize(group, session_timeout=timeout) for key, group in by_customer.items()}
+
+
+def stored_seen_ids(client: Any, table: str) -> dict[str, frozenset[str]]:
+    """The charge ids held by the seen items of the summaries table, by partition key (``P#p#C#c#SEEN``)."""
+    items = [i for page in client.get_paginator("scan").paginate(TableName=table) for i in page["Items"]]
+    ids: dict[str, frozenset[str]] = {}
+    for item in items:
+        if item["type"]["S"] == "seen":
+            ids[item["PK"]["S"]] = ids.get(item["PK"]["S"], frozenset()) | seen_ids_from_item(item)
+    return ids
