@@ -1,6 +1,7 @@
 """`beacon summaries rebuild` and `beacon summaries replay` against moto (tables, stream, SQS)."""
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -9,15 +10,15 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from beacon.dal.items import summary_item
+from beacon.dal.items import summary_item, summary_key
 from beacon.dal.summaries import SummariesRepository
-from beacon.errors import StorageUnavailableError
 from beacon.logic.fold import summarize
 from beacon.models.records import ChargeRecord
 from beacon.models.summary import StoredSummary
 from beacon.services.summarize_batch import process_stream_records
 from ops import stream_failures
 from ops.main import main
+from tests.faults import THROTTLED, install
 from tests.stream_builders import T0, charge, expected_summaries, put_charges, stored_summaries
 
 
@@ -62,8 +63,19 @@ def summaries(tables) -> dict:
     return {k: s.summary for k, s in stored_summaries(tables.client, tables.names["SummariesTable"]).items()}
 
 
+def windows(tables) -> dict:
+    """Each summary's window of counted charges: (since, every id it holds inline)."""
+    stored = stored_summaries(tables.client, tables.names["SummariesTable"])
+    return {k: (s.seen.since, set().union(*s.seen.buckets.values())) for k, s in stored.items()}
+
+
+def recent_charge(customer: str, **fields: Any) -> ChargeRecord:
+    """A charge received just now: its record is young enough for the window to remember it."""
+    return charge(customer, created_at=int(time.time()), **fields)
+
+
 def corrupt(tables, project: str, customer: str, **changes: Any) -> None:
-    """Overwrite a stored summary's charge count (a bug, a manual edit, a restore from an old backup)."""
+    """Overwrite a stored summary's figures (a bug, a manual edit, a restore from an old backup); its window stays."""
     stored = repository(tables).get(project, customer)
     assert stored is not None
     wrong = StoredSummary(
@@ -71,6 +83,7 @@ def corrupt(tables, project: str, customer: str, **changes: Any) -> None:
         customer,
         summarize([charge(customer.split("#", 1)[1], amount=1)], session_timeout=1800),
         stored.version,
+        stored.seen,
     )
     tables.client.put_item(TableName=tables.names["SummariesTable"], Item=summary_item(wrong, updated_at=T0))
 
@@ -104,10 +117,11 @@ def test_rebuild_reports_a_wrong_summary_field_by_field_and_repair_fixes_it(tabl
     assert report["differences"]["sessions.count"] == {"stored": 1, "recomputed": 2}
     assert summaries(tables)[("local", "u#ada")].charges.count == 1
 
-    # When repaired, the summary equals its charges and a second check finds nothing
+    # When repaired, the summary equals its charges (written with a window) and a second check finds nothing
     status, lines = run(capsys, "summaries", "rebuild", "--project", "local", "--user-id", "ada", "--repair")
     assert status == 1 and reports(lines)[0]["repaired"] is True
     assert summaries(tables) == expected_summaries(charges)
+    assert windows(tables)[("local", "u#ada")][0] is not None
     assert run(capsys, "summaries", "rebuild", "--project", "local", "--user-id", "ada")[0] == 0
 
 
@@ -121,7 +135,7 @@ def test_repair_sets_first_seen_on_a_summary_written_when_only_tracked_charges_c
     stored = repository(tables).get("local", "u#imported")
     assert stored is not None and stored.summary.sessions.first_seen_at == T0
     old_rule = replace(stored.summary, sessions=replace(stored.summary.sessions, first_seen_at=None))
-    old = StoredSummary("local", "u#imported", old_rule, stored.version)
+    old = StoredSummary("local", "u#imported", old_rule, stored.version, stored.seen)
     tables.client.put_item(TableName=tables.names["SummariesTable"], Item=summary_item(old, updated_at=T0))
 
     # When the project is rebuilt, then repaired
@@ -142,25 +156,63 @@ def test_repair_sets_first_seen_on_a_summary_written_when_only_tracked_charges_c
 def test_repair_counts_a_charge_the_stream_lost_and_its_late_record_then_counts_nothing(tables, capsys):
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-    # Given a summarized charge, and a second charge whose stream record never arrived
-    first, lost = charge("ada", amount=100), charge("ada", amount=250)
+    # Given a summarized charge, and a second charge whose stream record is late (both received just now)
+    first, lost = recent_charge("ada", amount=100), recent_charge("ada", amount=250)
     summarized_through_the_stream(tables, [first])
     put_charges(tables.client, tables.names["ChargesTable"], [lost])
 
     # When the project is rebuilt with --repair
     status, lines = run(capsys, "summaries", "rebuild", "--project", "local", "--repair")
 
-    # Then the difference names the unsummarized charge, and the summary counts both charges
+    # Then the figures differed by the missing charge, and the summary counts both charges, both in its window
     assert status == 1
     [report] = reports(lines)
-    assert (report["unsummarized"], report["repaired"]) == (1, True)
+    assert report["differences"]["charges.count"] == {"stored": 1, "recomputed": 2}
+    assert (report["charges"], report["repaired"]) == (2, True)
     assert summaries(tables)[("local", "u#ada")] == summarize([first, lost], session_timeout=1800)
+    assert windows(tables)[("local", "u#ada")][1] == {first.charge_id, lost.charge_id}
 
-    # And when the lost record shows up after all, it is dropped as already counted
+    # And when the late record shows up after all, the window says it is counted: nothing is written
+    repaired = repository(tables).get("local", "u#ada")
     late = [r for r in stream_records(tables) if r["eventName"] == "INSERT"][-1]
     outcome = process_stream_records([DynamoDBRecord(late)])
-    assert (outcome.duplicates_skipped, outcome.charges_applied) == (1, 0)
+    assert (outcome.failed, outcome.charges_applied, outcome.customers_recomputed) == ([], 0, 0)
+    assert repository(tables).get("local", "u#ada") == repaired
     assert summaries(tables)[("local", "u#ada")].charges.total == 350
+
+
+def test_repair_moves_a_summary_of_the_old_layout_to_the_window(tables, capsys):
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+    # Given a summary with the right figures written by the old design: no window of counted charges
+    charges = [recent_charge("ada", amount=5), recent_charge("ada", amount=7)]
+    summarized_through_the_stream(tables, charges)
+    old = summary_item(repository(tables).get("local", "u#ada"), updated_at=T0)
+    for name in ("seen_since", "seen", "seen_overflow"):
+        old.pop(name, None)
+    tables.client.put_item(TableName=tables.names["SummariesTable"], Item=old)
+
+    # When the project is checked, the missing window is the one difference reported
+    status, lines = run(capsys, "summaries", "rebuild", "--project", "local")
+    assert status == 1
+    [report] = reports(lines)
+    assert report["differences"] == {"state.seen_since": {"stored": None, "recomputed": "a window of counted charges"}}
+
+    # When repaired, the summary (same figures) has a window holding its recent charges, and nothing differs
+    status, lines = run(capsys, "summaries", "rebuild", "--project", "local", "--repair")
+    assert status == 1 and reports(lines)[0]["repaired"] is True
+    assert summaries(tables) == expected_summaries(charges)
+    item = tables.client.get_item(TableName=tables.names["SummariesTable"], Key=summary_key("local", "u#ada"))["Item"]
+    assert "seen_since" in item
+    assert windows(tables)[("local", "u#ada")][1] == {c.charge_id for c in charges}
+    assert run(capsys, "summaries", "rebuild", "--project", "local")[0] == 0
+
+    # And the records of those charges delivered again are recognised by the new window: nothing is written
+    repaired = repository(tables).get("local", "u#ada")
+    records = [DynamoDBRecord(r) for r in stream_records(tables) if r["eventName"] == "INSERT"]
+    outcome = process_stream_records(records)
+    assert (outcome.failed, outcome.charges_applied, outcome.customers_recomputed) == ([], 0, 0)
+    assert repository(tables).get("local", "u#ada") == repaired
 
 
 def test_a_project_rebuild_finds_customers_that_have_charges_but_no_summary(tables, capsys):
@@ -226,7 +278,12 @@ def queue_depth(queue_url: str) -> int:
 
 def test_replay_folds_the_batch_a_message_points_at_and_deletes_the_message(tables, failure_queue, capsys, monkeypatch):
     # Given a batch of three customers the stream function gave up on, one of its charges already counted
-    charges = [charge("ada", amount=5), charge("bob", amount=7), charge("ada", amount=9), charge("c@example.com")]
+    charges = [
+        recent_charge("ada", amount=5),
+        recent_charge("bob", amount=7),
+        recent_charge("ada", amount=9),
+        recent_charge("c@example.com"),
+    ]
     summarized_through_the_stream(tables, charges[:1])
     put_charges(tables.client, tables.names["ChargesTable"], charges[1:])
     records = [r for r in stream_records(tables) if r["eventName"] == "INSERT"]
@@ -236,13 +293,13 @@ def test_replay_folds_the_batch_a_message_points_at_and_deletes_the_message(tabl
     # When the queue is replayed
     status, lines = run(capsys, "summaries", "replay")
 
-    # Then every charge counts once, and the message is gone (the range also holds the first charge's
-    # summarized_at MODIFY record, which is read and ignored)
+    # Then every charge counts once (the one counted already is a duplicate: it is in ada's window),
+    # and the message is gone
     assert status == 0, lines
     [report] = reports(lines)
     assert (report["status"], report["records"], report["failed_records"], report["duplicates_skipped"]) == (
         "replayed",
-        5,
+        4,
         0,
         1,
     )
@@ -250,15 +307,59 @@ def test_replay_folds_the_batch_a_message_points_at_and_deletes_the_message(tabl
     assert queue_depth(failure_queue) == 0
 
 
-def test_a_batch_that_fails_again_stays_in_the_queue(tables, failure_queue, capsys, monkeypatch):
+def test_replaying_a_batch_counted_already_reports_its_records_as_duplicates_and_writes_nothing(
+    tables, failure_queue, capsys, monkeypatch
+):
+    # Given a batch of two customers, counted already (the failure was reported after the writes)
+    charges = [recent_charge("ada", amount=5), recent_charge("bob", amount=7), recent_charge("ada", amount=9)]
+    summarized_through_the_stream(tables, charges)
+    before = stored_summaries(tables.client, tables.names["SummariesTable"])
+    send_failure(failure_queue, [r for r in stream_records(tables) if r["eventName"] == "INSERT"])
+    monkeypatch.setenv("SUMMARIZE_FAILURE_QUEUE_URL", failure_queue)
+
+    # When the queue is replayed
+    status, lines = run(capsys, "summaries", "replay")
+
+    # Then every record is reported as a duplicate and no summary changed (not even its version)
+    assert status == 0, lines
+    [report] = reports(lines)
+    assert (report["status"], report["records"], report["failed_records"]) == ("replayed", 3, 0)
+    assert stored_summaries(tables.client, tables.names["SummariesTable"]) == before
+    assert report["duplicates_skipped"] == 3
+
+
+def test_replaying_records_older_than_the_window_recomputes_instead_of_counting_again(
+    tables, failure_queue, capsys, monkeypatch
+):
+    # Given charges received long ago (T0, a year before their records: the window has moved past them),
+    # all counted already, and a later charge of ada whose record is not in the replayed range
+    charges = [charge("ada", amount=5), charge("bob", amount=7), charge("ada", amount=9)]
+    summarized_through_the_stream(tables, charges)
+    assert all(not ids for _, ids in windows(tables).values())
+    records = [r for r in stream_records(tables) if r["eventName"] == "INSERT"]
+    unreplayed = charge("ada", amount=100)
+    put_charges(tables.client, tables.names["ChargesTable"], [unreplayed])
+    send_failure(failure_queue, records)
+    monkeypatch.setenv("SUMMARIZE_FAILURE_QUEUE_URL", failure_queue)
+
+    # When the queue is replayed
+    status, lines = run(capsys, "summaries", "replay")
+
+    # Then the records were not folded again: ada and bob were recomputed from their stored charges
+    # (which also counts ada's later charge), so nothing is counted twice
+    assert status == 0, lines
+    [report] = reports(lines)
+    assert (report["status"], report["records"], report["failed_records"]) == ("replayed", 3, 0)
+    assert summaries(tables) == expected_summaries([*charges, unreplayed])
+    assert summaries(tables)[("local", "u#ada")].charges.count == 3
+    assert queue_depth(failure_queue) == 0
+
+
+def test_a_batch_that_fails_again_stays_in_the_queue(tables, failure_queue, capsys, no_backoff):
     put_charges(tables.client, tables.names["ChargesTable"], [charge("ada")])
     send_failure(failure_queue, stream_records(tables))
+    install(tables.client).inject("PutItem", THROTTLED)  # every summary write is refused
 
-    def still_failing(self, summary, **kwargs):
-        raise StorageUnavailableError("injected")
-
-    monkeypatch.setattr(SummariesRepository, "commit", still_failing)
-    monkeypatch.setattr("beacon.dal.aws.backoff_delay", lambda attempt: 0.0)
     status, lines = run(capsys, "summaries", "replay", "--queue-url", failure_queue)
 
     assert status == 1
