@@ -3,8 +3,10 @@
 import pytest
 
 from functions.create_charge.app import lambda_handler
-from tests.builders import call, http_event, load_event
+from functions.summarize_charges.app import lambda_handler as summarize_handler
+from tests.builders import FakeLambdaContext, call, http_event, load_event
 from tests.conftest import OTHER_PROJECT_SECRET_KEY, PUBLIC_KEY, SECRET_KEY
+from tests.stream_builders import stream_record
 
 SUCCESS = {"success": True, "code": 200, "data": None}
 
@@ -31,7 +33,12 @@ def test_a_charge_is_stored_once_in_the_callers_project(tables):
     assert item["user_id"]["S"] == "user_42"
     assert item["email"]["S"] == "ada@example.com"
     assert item["update_session"]["BOOL"] is True
-    assert "summarized_at" not in item
+
+    # And the stream summarizer counts it without ever writing the charge again: it stays what the API wrote
+    response = summarize_handler({"Records": [stream_record(item)]}, FakeLambdaContext())
+    assert response == {"batchItemFailures": []}
+    assert tables.charges() == [item]
+    assert [i["charge_count"]["N"] for i in tables.items("SummariesTable")] == ["1"]
 
 
 def test_email_is_the_identity_without_user_id_trimmed_and_lower_cased(tables):

@@ -6,6 +6,7 @@ Every endpoint and command is tried with keys of two projects ("local" and "glob
 
 import json
 
+from beacon.dal.item_keys import seen_pk
 from functions.bulk_charges.app import lambda_handler as bulk_charges
 from functions.create_charge.app import lambda_handler as create_charge
 from functions.get_summary.app import lambda_handler as get_summary
@@ -14,7 +15,7 @@ from ops.main import main
 from ops.rebuild import rebuild_project
 from tests.builders import FakeLambdaContext, call, http_event
 from tests.conftest import OTHER_PROJECT, OTHER_PROJECT_SECRET_KEY, PROJECT, PUBLIC_KEY, SECRET_KEY
-from tests.stream_builders import stream_event, stream_record
+from tests.stream_builders import stored_seen_ids, stream_event, stream_record
 
 
 def bearer(key: str, **headers: str | None) -> dict[str, str | None]:
@@ -182,16 +183,41 @@ def test_a_project_rebuild_reads_and_repairs_only_that_project(tables):
         body = {"user_id": "shared-user", "amount": amount}
         assert call(create_charge, http_event("create_charge.json", body=body, headers=bearer(key))).status == 200
 
+    charges_before = tables.charges()
+
     # When "local" is rebuilt with repair
     results = list(rebuild_project(PROJECT, repair=True))
 
-    # Then only "local"'s customer was checked and repaired, and "globex" is untouched: no summary, charge unmarked
+    # Then only "local"'s customer was checked and repaired, and "globex" is untouched: no summary, no seen
+    # item, every item written is under "local"'s keys, and no charge item of either project changed
     assert [(r.project_id, r.customer_id, r.repaired) for r in results] == [(PROJECT, "u#shared-user", True)]
-    summaries = {(i["PK"]["S"], int(i["charge_total"]["N"])) for i in tables.items("SummariesTable")}
+    items = tables.items("SummariesTable")
+    summaries = {(i["PK"]["S"], int(i["charge_total"]["N"])) for i in items if i["type"]["S"] == "summary"}
     assert summaries == {(f"P#{PROJECT}", 100)}
-    marked = {item["project_id"]["S"]: "summarized_at" in item for item in tables.charges()}
-    assert marked == {PROJECT: True, OTHER_PROJECT: False}
+    assert all(i["PK"]["S"] == f"P#{PROJECT}" or i["PK"]["S"].startswith(f"P#{PROJECT}#C#") for i in items)
+    assert tables.charges() == charges_before
     assert read_summary(OTHER_PROJECT_SECRET_KEY, user_id="shared-user").status == 404
+
+
+def test_a_heavy_customers_seen_items_stay_under_its_own_project(tables):
+    # Given the same user charged 60 times in each project (more ids than a summary item holds)
+    ids: dict[str, set[str]] = {}
+    for key, project in ((SECRET_KEY, PROJECT), (OTHER_PROJECT_SECRET_KEY, OTHER_PROJECT)):
+        body = {"user_id": "shared-user", "charges": [{"amount": 1 + i} for i in range(60)]}
+        answer = call(bulk_charges, http_event("bulk_charges.json", body=body, headers=bearer(key)))
+        assert answer.status == 200, answer.body
+        ids[project] = {i["charge_id"]["S"] for i in tables.charges() if i["project_id"]["S"] == project}
+
+    # When the stream delivers them (twice: the second delivery must find each project's own ids)
+    summarize_stored_charges(tables)
+    summarize_stored_charges(tables)
+
+    # Then each project's summary counts its own 60 charges, and its seen items hold exactly its own ids
+    for key in (SECRET_KEY, OTHER_PROJECT_SECRET_KEY):
+        answer = read_summary(key, user_id="shared-user")
+        assert (answer.body["data"]["charges"]["count"], answer.body["data"]["charges"]["total"]) == (60, 1830)
+    seen = stored_seen_ids(tables.client, tables.names["SummariesTable"])
+    assert seen == {seen_pk(project, "u#shared-user"): frozenset(project_ids) for project, project_ids in ids.items()}
 
 
 def test_the_rebuild_command_names_one_project_and_repairs_nothing_of_another(tables, capsys):
