@@ -47,7 +47,9 @@ def run(parts: list[str], *, quick: bool) -> Results:
         results.warm = _run(results, "warm cost", lambda: warm.measure(scale, mode="boto3"))
         results.warm_stub = _run(results, "warm cost (stub)", lambda: warm.measure(scale, mode="stub"))
     if "capacity" in parts:
-        small_day = functools.partial(capacity.measure, day_charges=100, day_customers=10, bulk_sizes=(100,))
+        small_day = functools.partial(
+            capacity.measure, day_charges=100, day_customers=10, bulk_sizes=(100,), heavy_charges=1_000
+        )
         results.capacity = _run(results, "DynamoDB work", small_day if quick else capacity.measure)
     if "load" in parts:
         rates = [5.0, 10.0] if quick else [15.0, 30.0, 60.0, 120.0, 240.0]

@@ -670,8 +670,8 @@ def model_scale(  # noqa: PLR0915
         float(slots), sum(n * k.handler_s / k.cycle_s for n, k, _ in kinds if math.isfinite(k.cycle_s))
     )
 
-    # DynamoDB per table and on the hottest partition key, at peak. Per-record stream units are the charge
-    # items' (a per-charge marker, if any); per-customer ones the summaries'.
+    # DynamoDB per table and on the hottest partition key, at peak. Per-record stream units would be the
+    # charge items' (none since the stream stopped marking charges); per-customer ones the summaries'.
     def summaries_units(batches: float, pairs: float, reads: float) -> tuple[float, float]:
         wru = stream.write_units[1] * pairs + stream.write_units[2] * batches
         return wru, stream.read_units[1] * pairs + stream.read_units[2] * batches + reads
@@ -775,7 +775,7 @@ def model_scale(  # noqa: PLR0915
             hot_key["ChargesTable, busiest customer"],
             published("ddb_partition_wcu"),
             "WCU/s",
-            "No parameter or quota: fewer writes per charge on the charge item (the per-charge marker)",
+            "No parameter or quota: the busiest customer's charges spread over several partition keys (key design)",
             "design",
         ),
         Limit(

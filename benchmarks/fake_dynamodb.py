@@ -82,6 +82,10 @@ class FakeDynamoDB:
         pk = next(iter(ExpressionAttributeValues.values()))["S"]
         return {"Items": [item for key, item in self.table(TableName).items() if key[0] == pk], "Count": 0}
 
+    def get_paginator(self, operation: str) -> "_OnePage":
+        """A paginator whose every result fits one page (``query`` and ``scan`` alike)."""
+        return _OnePage(getattr(self, operation))
+
     def transact_write_items(self, *, TransactItems: list[Item], **_: Any) -> dict[str, Any]:
         self.calls["TransactWriteItems"] += 1
         for action in TransactItems:
@@ -101,6 +105,14 @@ class FakeDynamoDB:
         """Dispatch by operation name (``PutItem``), as a botocore ``before-call`` hook sees it."""
         method: Callable[..., dict[str, Any]] = getattr(self, _snake(operation))
         return method(**params)
+
+
+class _OnePage:
+    def __init__(self, method: Any) -> None:
+        self.method = method
+
+    def paginate(self, **params: Any) -> Any:
+        yield self.method(**params)
 
 
 def _snake(operation: str) -> str:
@@ -150,7 +162,7 @@ def seed_summaries(fake: FakeDynamoDB, table_name: str, stream_event: dict[str, 
     from beacon.dal.items import charge_from_item, summary_item
     from beacon.logic.fold import summarize
     from beacon.models.records import ChargeRecord
-    from beacon.models.summary import StoredSummary
+    from beacon.models.summary import SeenWindow, StoredSummary
 
     charges: dict[tuple[str, str], list[ChargeRecord]] = {}
     for record in stream_event.get("Records", []):
@@ -158,6 +170,10 @@ def seed_summaries(fake: FakeDynamoDB, table_name: str, stream_event: dict[str, 
         charges.setdefault((charge.project_id, charge.customer_id), []).append(charge)
     for (project_id, customer), records in charges.items():
         stored = StoredSummary(
-            project_id=project_id, customer_id=customer, summary=summarize(records, session_timeout=1800), version=1
+            project_id=project_id,
+            customer_id=customer,
+            summary=summarize(records, session_timeout=1800),
+            version=1,
+            seen=SeenWindow(since=0),  # a window that has not expired any bucket yet
         )
         fake.seed(table_name, summary_item(stored, updated_at=max(c.received_at for c in records)))

@@ -8,6 +8,7 @@ import contextlib
 import copy
 import importlib
 import io
+import itertools
 import json
 import logging
 import os
@@ -151,12 +152,21 @@ def stream_record(item: dict[str, Any]) -> dict[str, Any]:
     record["dynamodb"]["Keys"] = {"PK": item["PK"], "SK": item["SK"]}
     record["dynamodb"]["NewImage"] = item
     record["dynamodb"]["SequenceNumber"] = str(4 * 10**39 + next(_SEQUENCE))
+    # DynamoDB creates the record when the item is written, seconds at most after the charge's receipt
+    record["dynamodb"]["ApproximateCreationDateTime"] = int(item["received_at"]["N"])
     return record
+
+
+_BATCH_CLOCK = itertools.count()
+# Two hours between two stream batches of the same customers: each finds the ids of the one before
+# expired from its window, as a summary in steady state does (README, "Exactly once").
+BATCH_SPACING_SECONDS = 7_200
 
 
 def stream_event(records: int, customers: int, fake: FakeDynamoDB | None = None, table: str = "") -> Event:
     """A stream batch of ``records`` charge inserts spread over ``customers`` (stored in ``fake`` first)."""
-    items = [charge_item(f"stream_{i % customers}", 100 + i, T0 + i) for i in range(records)]
+    start = T0 + next(_BATCH_CLOCK) * BATCH_SPACING_SECONDS
+    items = [charge_item(f"stream_{i % customers}", 100 + i, start + i) for i in range(records)]
     if fake is not None:
         for item in items:
             fake.seed(table, item)

@@ -99,6 +99,9 @@ class Meter:
         before: list[int] = []
         if model.name in ("UpdateItem", "DeleteItem"):
             before = [item_size(self._current(params["TableName"], params["Key"]))]
+        elif model.name == "PutItem":
+            key = {name: params["Item"][name] for name in _key_names(params["Item"])}
+            before = [item_size(self._current(params["TableName"], key))]
         elif model.name == "TransactWriteItems":
             before = [item_size(item) for item in self._current_many(_transaction_keys(params["TransactItems"]))]
         context["meter"] = (dict(params), before)
@@ -113,7 +116,8 @@ class Meter:
     # One method per operation: the units it costs, by DynamoDB's rules.
 
     def _count_PutItem(self, call: "Call") -> None:
-        self.work.write_units += write_units(item_size(call.params["Item"]))
+        # The larger of the item replaced and the new one (also when a condition refuses the write)
+        self.work.write_units += write_units(call.before[0], item_size(call.params["Item"]))
         if call.ok and call.params["TableName"] == self.charges_table:
             self.written_charges.append(call.params["Item"])
 

@@ -3,16 +3,17 @@
 Trigger: the DynamoDB stream of the charges table (NEW_IMAGE), through an event source mapping whose
 filter passes only INSERTs of charge items; anything else that reaches the function is ignored.
 Contract: DESIGN.md "Exactly once". Each batch is grouped by customer and each customer's summary is
-written once (one TransactWriteItems that also marks the charges summarized; more past 99 charges).
+written once, with a conditional write that also records which charges it counted
+(``beacon.logic.seen``: a window of recent charge ids in the summary item).
 
 Failure semantics: a customer whose summary cannot be written has all its records reported in
 ``batchItemFailures`` (ReportBatchItemFailures); Lambda retries from the lowest of them, and the
-records of other customers that come back with the retry are dropped by their ``summarized_at``
-markers. Bisect, a bounded number of retries and the SQS on-failure destination (template.yaml)
+records of other customers that come back with the retry are duplicates by then (their ids are in
+their summaries' windows). Bisect, a bounded number of retries and the SQS on-failure destination (template.yaml)
 make sure nothing is dropped silently; ``beacon summaries replay`` re-reads what landed there.
 
 Why not Powertools' BatchProcessor: it calls a handler per record, while a summary must be written
-once per customer per batch (one transaction for all of that customer's records). So the batch is
+once per customer per batch (one conditional write for all of that customer's records). So the batch is
 read with Powertools' ``DynamoDBStreamEvent`` data class and the same partial response shape
 (``PartialItemFailureResponse``) is built by ``beacon.services.summarize_batch.process_stream_records``.
 """
@@ -40,10 +41,12 @@ def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> Partia
         charges_applied=outcome.charges_applied,
         duplicates_skipped=outcome.duplicates_skipped,
         customers_failed=outcome.customers_failed,
+        customers_recomputed=outcome.customers_recomputed,
         failed_records=len(outcome.failed),
     )
     metrics.add_metric(name="RecordsProcessed", unit=MetricUnit.Count, value=outcome.records)
     metrics.add_metric(name="CustomersUpdated", unit=MetricUnit.Count, value=outcome.customers_updated)
     metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=outcome.duplicates_skipped)
     metrics.add_metric(name="SummaryFailures", unit=MetricUnit.Count, value=len(outcome.failed))
+    metrics.add_metric(name="SummariesRecomputed", unit=MetricUnit.Count, value=outcome.customers_recomputed)
     return outcome.response()

@@ -11,11 +11,17 @@ failure, bisect after a crash) delivers them to the stream handler while faults 
 - the handler killed after N transactions (nothing in it can catch the runtime ending);
 - customers whose writes keep failing (throttling, transaction conflicts): partial batch failures,
   retried from the reported item;
-- responses lost after a transaction committed (timeouts: did it happen or not?);
-- a second invocation writing the same customers between the first one's read and its write.
+- responses lost after a write committed (timeouts: did it happen or not?);
+- a second invocation writing the same customers between the first one's read and its write;
+- records delivered again long after they were counted: the rewinds reach records hours older
+  than the window of counted charges (``beacon.logic.seen``), whose customers are recomputed from
+  the stored charges, and records just inside it, which the window recognises;
+- bulk requests of up to 130 charges of one customer, whose ids overflow into seen items.
 
-After every run, each summary equals the summary recomputed from the stored charges, field by
-field (what the endpoint shows and the state later folds depend on), and every charge is marked.
+Each record is created (``ApproximateCreationDateTime``) within seconds of its charge's receipt, as
+in DynamoDB. After every run, each summary equals the summary recomputed from the stored charges,
+field by field (what the endpoint shows and the state later folds depend on), and no charge item
+was changed by the stream.
 """
 
 import os
@@ -31,12 +37,13 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from beacon.dal import aws
 from beacon.dal.charges import ChargesRepository
-from beacon.dal.items import charge_from_item, charge_key
-from beacon.dal.summaries import SummariesRepository
+from beacon.dal.items import charge_from_item, charge_item, seen_item, summary_item
+from beacon.logic import seen
 from beacon.logic.fold import summarize
 from beacon.models.records import ChargeRecord
 from beacon.models.summary import StoredSummary
 from beacon.observability import metrics
+from beacon.services import summarize_batch
 from functions.summarize_charges.app import lambda_handler
 from local import moto_fixes
 from ops.rebuild import summary_fields
@@ -48,7 +55,22 @@ from tests.stream_builders import T0, expected_summaries, stored_summaries
 SEEDS = range(int(os.environ.get("CHAOS_SEEDS", "6")))
 CUSTOMERS = 110
 CHARGES_PER_SEED = 2_000
-FAULTS = ("none", "duplicates", "retry_whole", "kill", "failing_customers", "lost_responses", "interleave", "rewind")
+FAULTS = (
+    "none",
+    "duplicates",
+    "retry_whole",
+    "kill",
+    "failing_customers",
+    "lost_responses",
+    "interleave",
+    "rewind",
+    "late",
+)
+# "late": the poller goes back to records created longer ago than any summary remembers (the event
+# source mapping never does that: MaximumRecordAgeInSeconds; a replay of the failure queue does)
+LATE_SECONDS = 3_600 + seen.WINDOW_MARGIN_SECONDS + seen.WRITE_SLACK_SECONDS + 2 * seen.BUCKET_SECONDS
+# What a run must have gone through besides the injected faults (a chaos test that injects nothing proves nothing)
+ALSO_SEEN = ("partial_failure", "recomputed", "duplicate_in_window", "seen_items")
 
 
 class HandlerKilled(BaseException):
@@ -124,11 +146,11 @@ def store(charges: list[ChargeRecord], table: str) -> None:
 # ---------------------------------------------------------------- faults
 
 
-class FaultyTransactions:
-    """Wraps the DynamoDB client's transact_write_items with the fault of the current invocation."""
+class FaultyWrites:
+    """Wraps the DynamoDB client's summary writes (put_item, transact_write_items) with the fault of the invocation."""
 
     def __init__(self, client: Any) -> None:
-        self.real = client.transact_write_items
+        self.real = {"put_item": client.put_item, "transact_write_items": client.transact_write_items}
         self.mode = "none"
         self.rng = random.Random(0)
         self.calls = 0
@@ -147,30 +169,37 @@ class FaultyTransactions:
         finally:
             self.mode = "none"
 
-    def __call__(self, **kwargs: Any) -> Any:
-        customer = kwargs["TransactItems"][0]["Put"]["Item"]["customer_id"]["S"]
+    def put_item(self, **kwargs: Any) -> Any:
+        return self._write("put_item", kwargs["Item"], kwargs)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        self.seen["seen_items"] += 1
+        return self._write("transact_write_items", kwargs["TransactItems"][0]["Put"]["Item"], kwargs)
+
+    def _write(self, operation: str, summary: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+        customer = summary["customer_id"]["S"]
         self.calls += 1
         if self.mode == "kill" and self.calls > self.kill_after:
             self.seen["kill"] += 1
             raise HandlerKilled
         if self.mode == "failing_customers" and customer in self.failing:
             self.seen["failing_customers"] += 1
-            raise self._refusal(len(kwargs["TransactItems"]))
+            raise self._refusal(len(kwargs.get("TransactItems", [None])), operation)
         if self.mode == "interleave" and self.interleave is not None:
             second, self.interleave, self.mode = self.interleave, None, "none"
             self.seen["interleave"] += 1
             second()  # another invocation writes the same customers between this one's read and its write
-        response = self.real(**kwargs)
+        response = self.real[operation](**kwargs)
         if self.mode == "lost_responses" and self.rng.random() < 0.4:
             self.seen["lost_responses"] += 1
             raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
         return response
 
-    def _refusal(self, items: int) -> ClientError:
-        if self.rng.random() < 0.5:
+    def _refusal(self, items: int, operation: str) -> ClientError:
+        if self.rng.random() < 0.5 or operation == "put_item":
             return ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}},
-                "TransactWriteItems",
+                "PutItem" if operation == "put_item" else "TransactWriteItems",
             )
         reasons = [{"Code": "TransactionConflict", "Message": "injected"}] + [{"Code": "None"}] * (items - 1)
         return ClientError(
@@ -196,42 +225,61 @@ def sequence(record: dict[str, Any]) -> str:
     return record["dynamodb"]["SequenceNumber"]
 
 
+def created(record: dict[str, Any]) -> int:
+    return int(record["dynamodb"]["ApproximateCreationDateTime"])
+
+
 def customers_of(records: list[dict[str, Any]]) -> set[str]:
     return {r["dynamodb"]["NewImage"]["customer_id"]["S"] for r in records}
 
 
 def deliver_with_chaos(
-    records: list[dict[str, Any]], faults: FaultyTransactions, rng: random.Random, max_batch: int
+    records: list[dict[str, Any]], faults: FaultyWrites, rng: random.Random, max_batch: int
 ) -> Counter[str]:
-    """Deliver the shard's records until all are checkpointed, as Lambda would, with a fault per invocation."""
+    """Deliver the shard's records until all are checkpointed, as Lambda would, with a fault per invocation.
+
+    Every fault is scheduled once at the start and again until it has really happened (a kill after
+    more writes than a batch makes, say, did not), then faults are drawn at random.
+    """
     position, limit, invocations = 0, 10**9, 0
-    schedule = list(FAULTS)  # every fault at least once, then at random
+    schedule = list(FAULTS)
     happened: Counter[str] = Counter()
     while position < len(records):
         invocations += 1
         assert invocations < 20 * len(records), "the poller makes no progress"
         fault = schedule.pop(0) if schedule else rng.choice(FAULTS)
+        before = happened + faults.seen
         window = records[position : position + min(limit, rng.randint(1, max_batch))]
         batch = window
         if fault == "rewind":  # the stream hands out records it had delivered already
             position = max(0, position - rng.randint(1, 300))
             happened[fault] += 1
             continue
+        if fault == "late":
+            older = [i for i in range(position) if created(records[i]) < created(records[position]) - LATE_SECONDS]
+            if older:
+                position = rng.choice(older[-50:])
+                happened[fault] += 1
+                continue
+            schedule.append(fault)  # nothing that old yet: deliver as usual, go back later
+            fault = "none"
         if fault == "duplicates":
             batch = sorted(window + rng.sample(window, k=rng.randint(1, len(window))), key=lambda r: int(sequence(r)))
+            happened[fault] += 1
         interleaved = [r for r in records if r["dynamodb"]["NewImage"]["customer_id"]["S"] in customers_of(batch)]
         second = rng.sample(interleaved, k=min(len(interleaved), rng.randint(1, 60)))
         with faults.injecting(fault, rng, customers_of(batch), interleave=lambda second=second: invoke(second)):
             try:
                 response = invoke(batch)
             except HandlerKilled:
-                happened["kill"] += 1
                 limit = max(1, len(window) // 2)  # BisectBatchOnFunctionError: the batch is split and retried
                 continue
         limit = 10**9
-        happened[fault] += 1
         if fault == "retry_whole":
+            happened[fault] += 1
             continue  # the invocation timed out after writing: Lambda delivers the same batch again
+        if fault != "none" and (happened + faults.seen)[fault] == before[fault]:
+            schedule.append(fault)  # nothing to inject into this batch: again later
         failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
         if failed:
             happened["partial_failure"] += 1
@@ -242,12 +290,12 @@ def deliver_with_chaos(
     return happened
 
 
-def assert_exactly_once(tables: Any, seed: int) -> None:
+def assert_exactly_once(tables: Any, seed: int, charges: list[ChargeRecord]) -> None:
     stored_items = tables.charges()
-    charges = [charge_from_item(item) for item in stored_items]
-    unmarked = [item["charge_id"]["S"] for item in stored_items if "summarized_at" not in item]
-    assert not unmarked, f"seed {seed}: {len(unmarked)} charges never summarized"
-    expected = expected_summaries(charges)
+    written = {charge.charge_id: charge_item(charge) for charge in charges}
+    changed = [item["charge_id"]["S"] for item in stored_items if item != written[item["charge_id"]["S"]]]
+    assert not changed, f"seed {seed}: the stream changed {len(changed)} charge items"
+    expected = expected_summaries([charge_from_item(item) for item in stored_items])
     stored = stored_summaries(tables.client, tables.names["SummariesTable"])
     assert set(stored) == set(expected), f"seed {seed}: summaries of {set(stored) ^ set(expected)}"
     for key, summary in expected.items():
@@ -256,58 +304,102 @@ def assert_exactly_once(tables: Any, seed: int) -> None:
         assert not differing, f"seed {seed}, customer {key}: (stored, recomputed) {differing}"
 
 
+def stream_records(tables: Any, charges: list[ChargeRecord], rng: random.Random) -> list[dict[str, Any]]:
+    """The charges' records as the stream holds them, each created a few seconds after its charge was received."""
+    arn = tables.client.describe_table(TableName=tables.names["ChargesTable"])["Table"]["LatestStreamArn"]
+    records = StreamReader(boto3.client("dynamodbstreams", region_name="us-east-1")).read_new(arn, {})
+    assert len(records) == len(charges)
+    for record in records:
+        received_at = int(record["dynamodb"]["NewImage"]["received_at"]["N"])
+        record["dynamodb"]["ApproximateCreationDateTime"] = received_at + rng.randint(0, 5)
+    return records
+
+
+def watch_verdicts(monkeypatch: pytest.MonkeyPatch, happened: Counter[str]) -> None:
+    """Count recomputes and duplicates recognised by the window (what the run went through)."""
+    real_recompute, real_classify = summarize_batch.recompute, seen.classify
+
+    def recompute(*args: Any, **kwargs: Any) -> Any:
+        happened["recomputed"] += 1
+        return real_recompute(*args, **kwargs)
+
+    def classify(*args: Any, **kwargs: Any) -> seen.Verdict:
+        verdict = real_classify(*args, **kwargs)
+        happened["duplicate_in_window"] += verdict is seen.Verdict.DUPLICATE
+        return verdict
+
+    monkeypatch.setattr(summarize_batch, "recompute", recompute)
+    monkeypatch.setattr(seen, "classify", classify)
+
+
 def run(tables: Any, seed: int, count: int, monkeypatch: pytest.MonkeyPatch, max_batch: int = 300) -> Counter[str]:
     rng = random.Random(seed)
     monkeypatch.setattr(aws, "backoff_delay", lambda attempt: 0.0)
     charges = make_charges(rng, count)
     store(charges, tables.names["ChargesTable"])
-    arn = tables.client.describe_table(TableName=tables.names["ChargesTable"])["Table"]["LatestStreamArn"]
-    records = StreamReader(boto3.client("dynamodbstreams", region_name="us-east-1")).read_new(arn, {})
-    assert len(records) == len(charges)
-    faults = FaultyTransactions(aws.dynamodb_client())
-    monkeypatch.setattr(aws.dynamodb_client(), "transact_write_items", faults)
+    records = stream_records(tables, charges, rng)
+    faults = FaultyWrites(aws.dynamodb_client())
+    monkeypatch.setattr(aws.dynamodb_client(), "put_item", faults.put_item)
+    monkeypatch.setattr(aws.dynamodb_client(), "transact_write_items", faults.transact_write_items)
+    verdicts: Counter[str] = Counter()
+    watch_verdicts(monkeypatch, verdicts)
     happened = deliver_with_chaos(records, faults, rng, max_batch)
-    assert_exactly_once(tables, seed)
-    return happened + faults.seen
+    assert_exactly_once(tables, seed, charges)
+    return happened + faults.seen + verdicts
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_charge_counts_exactly_once_whatever_the_faults(tables, item_level_rollback, monkeypatch, seed):
     happened = run(tables, seed, CHARGES_PER_SEED, monkeypatch)
-    # The run really went through every kind of fault (a chaos test that injects nothing proves nothing)
-    for fault in (*FAULTS, "partial_failure"):
+    for fault in (*FAULTS, *ALSO_SEEN):
         if fault != "none":
             assert happened[fault] > 0, f"seed {seed}: no {fault}"
 
 
+def test_without_the_window_check_charges_count_twice(tables, item_level_rollback, monkeypatch):
+    # The window is what makes it exactly once: told that no record was counted before, the same
+    # chaos counts re-delivered records again.
+    real_classify = seen.classify
+
+    def nothing_counted_before(window: Any, charge_id: str, received_at: int, elsewhere: frozenset[str]) -> Any:
+        verdict = real_classify(window, charge_id, received_at, elsewhere)
+        return seen.Verdict.NEW if verdict is seen.Verdict.DUPLICATE else verdict
+
+    monkeypatch.setattr(seen, "classify", nothing_counted_before)
+    with pytest.raises(AssertionError, match=r"\(stored, recomputed\)"):
+        run(tables, 0, 600, monkeypatch)
+
+
 def cancelled_transaction_outcome(tables: Any, seed: int) -> tuple[Any, ...]:
-    """A transaction whose last condition fails after a Put and an Update succeeded: what is left of it."""
+    """A transaction whose last condition fails after two Puts went through: what is left of it."""
     rng = random.Random(seed)
-    fresh, done = charge_pair = [make_charges(rng, 1)[0], make_charges(rng, 1)[0]]
-    store(charge_pair, tables.names["ChargesTable"])
-    tables.client.update_item(
-        TableName=tables.names["ChargesTable"],
-        Key=charge_key(done),
-        UpdateExpression="SET summarized_at = :one",
-        ExpressionAttributeValues={":one": {"N": "1"}},
-    )
-    repository = SummariesRepository(tables.names["SummariesTable"], tables.names["ChargesTable"], client=tables.client)
-    summary = StoredSummary(fresh.project_id, fresh.customer_id, summarize(charge_pair, session_timeout=1800), 1)
-    result = repository.commit(summary, expected_version=None, charges=charge_pair, now=2)
-    items = {item["charge_id"]["S"]: item for item in tables.charges()}
-    return (
-        result.committed,
-        result.already_summarized == {done.charge_id},
-        repository.get(fresh.project_id, fresh.customer_id),
-        "summarized_at" in items[fresh.charge_id],
-        items[done.charge_id]["summarized_at"],
-    )
+    charge = make_charges(rng, 1)[0]
+    table = tables.names["SummariesTable"]
+    summary = StoredSummary(charge.project_id, charge.customer_id, summarize([charge], session_timeout=1800), 1)
+    tables.client.put_item(TableName=table, Item=summary_item(summary, updated_at=1))
+    seen_items = [
+        seen_item(
+            charge.project_id, charge.customer_id, bucket=b, version=2, part=0, ids=[charge.charge_id], expires_at=9
+        )
+        for b in (1, 2)
+    ]
+    again = summary_item(StoredSummary(charge.project_id, charge.customer_id, summary.summary, 2), updated_at=2)
+    with pytest.raises(ClientError) as refused:
+        tables.client.transact_write_items(
+            TransactItems=[
+                *({"Put": {"TableName": table, "Item": item}} for item in seen_items),
+                {"Put": {"TableName": table, "Item": again, "ConditionExpression": "attribute_not_exists(PK)"}},
+            ]
+        )
+    items = tables.client.scan(TableName=table)["Items"]
+    reasons = [reason["Code"] for reason in refused.value.response["CancellationReasons"]]  # type: ignore[typeddict-item]
+    return reasons, sorted(item["type"]["S"] for item in items), [item["version"]["N"] for item in items]
 
 
 def test_item_level_rollback_undoes_what_moto_undoes(tables):
-    # moto's own rollback: the summary Put and the first marker are undone, the old marker stays
+    # moto's own rollback: the two seen items are undone, the summary stays at version 1
     with_moto = cancelled_transaction_outcome(tables, seed=1)
-    assert with_moto == (False, True, None, False, {"N": "1"})
+    assert with_moto == (["None", "None", "ConditionalCheckFailed"], ["summary"], ["1"])
     moto_fixes.apply()
     try:
         assert cancelled_transaction_outcome(tables, seed=2) == with_moto

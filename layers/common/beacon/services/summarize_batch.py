@@ -225,8 +225,8 @@ def summarize_customer(
     fruitless = 0
     while True:
         write = _next_write(summaries, key, pending, stored, since=since, session_timeout=session_timeout)
-        if write is None:  # nothing left to count
-            return CustomerOutcome(applied, duplicates)
+        if write is None:  # nothing left to count: what is pending is in the window already
+            return CustomerOutcome(applied, duplicates + len(pending))
         try:
             result = summaries.write(
                 write.summary, expected_version=write.expected_version, seen=write.seen_items, now=int(now())
