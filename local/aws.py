@@ -135,10 +135,10 @@ class InProcessCalls:
         url, dispatch = self._handler(service, found.group(1), request.url[len(self.endpoint) - 1 :])
         try:
             with BACKEND_LOCK:
+                self.calls += 1
                 status, headers, body = dispatch(request, url, request.headers)
         except HTTPException as exc:
             status, headers, body = exc.code or 500, dict(exc.get_headers()), exc.get_body()
-        self.calls += 1
         return AWSResponse(url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
 
     def _handler(self, service: tuple[str, str], region: str, path: str) -> tuple[str, Dispatch]:
