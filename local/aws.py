@@ -3,8 +3,8 @@
 moto keeps every table in this process's memory: the data lives as long as the local stack does.
 Two doors lead to the same backends, one call at a time (``BACKEND_LOCK``): the HTTP endpoint that
 the stack prints (for ``bin/beacon``, the AWS CLI, the tests), and, for the boto3 clients of this
-process (the functions, the stream poller), a botocore hook that hands a request for that endpoint
-straight to moto's backend in the calling thread: no socket, no HTTP parsing, no server thread.
+process (the functions, the stream poller), a botocore hook that hands a call for that endpoint
+straight to moto's backend in the calling thread: no signature, no socket, no HTTP parsing, no server thread.
 """
 
 import logging
@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import boto3
 import botocore.handlers
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HeadersDict
 from botocore.config import Config
+from botocore.model import OperationModel
+from botocore.parsers import ResponseParser, ResponseParserFactory
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.botocore_stubber import MockRawResponse
@@ -104,42 +106,69 @@ _SERVICES = {
     "DynamoDBStreams_20120810": ("dynamodbstreams", "streams.dynamodb.{region}.amazonaws.com"),
     "AmazonSQS": ("sqs", "sqs.{region}.amazonaws.com"),
 }
-_CREDENTIAL_REGION = re.compile(r"Credential=[^/]+/\d+/([^/]+)/")
 Dispatch = Callable[[Any, str, Any], tuple[int, dict[str, str], str | bytes]]
 
 
 class InProcessCalls:
-    """A botocore ``before-send`` hook: calls to ``endpoint`` are answered by moto's backend in this thread.
+    """A botocore ``before-call`` hook: calls to ``endpoint`` are answered by moto's backend in this thread.
 
     Only DynamoDB, DynamoDB Streams and SQS (JSON protocol) calls are taken; anything else goes on to
     the HTTP endpoint as before. The answer is the one the server would give (the same handler of
-    moto's, under ``BACKEND_LOCK``); what is saved is the socket round trip, HTTP on both sides, and
-    the server's routing.
+    moto's, under ``BACKEND_LOCK``), parsed by botocore's parser for the operation (with the modeled
+    fields of an error, such as a failed condition's ``Item``), as botocore's own ``Stubber`` answers
+    from this event. What is saved is what a call does after it is serialized and before its answer
+    is parsed: the user agent, the SigV4 signature, the retry machinery, the socket round trip, HTTP
+    on both sides and the server's routing. No call is retried: moto neither throttles nor fails
+    transiently, and what a function retries itself (a version conflict, a cancelled transaction)
+    is an answer like any other.
     """
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint.rstrip("/") + "/"
         self._dispatch: dict[tuple[str, str], tuple[str, Dispatch]] = {}
+        self._parsers: dict[str, ResponseParser] = {}
         self.calls = 0
 
-    def __call__(self, request: AWSPreparedRequest, **kwargs: Any) -> AWSResponse | None:
-        if not (request.url or "").startswith(self.endpoint):
+    def __call__(
+        self, model: OperationModel, params: dict[str, Any], context: dict[str, Any], **kwargs: Any
+    ) -> tuple[AWSResponse, dict[str, Any]] | None:
+        url = params.get("url") or ""
+        region = context.get("client_region")
+        if not url.startswith(self.endpoint) or not region:
             return None
-        target = _text(request.headers.get("X-Amz-Target"))
+        headers = HeadersDict({name: _text(value) for name, value in params.get("headers", {}).items()})
+        target = headers.get("X-Amz-Target")
         service = _SERVICES.get(target.split(".", 1)[0]) if target else None
-        found = _CREDENTIAL_REGION.search(_text(request.headers.get("Authorization")))
-        if service is None or found is None:
+        if service is None:
             return None
-        for name, value in list(request.headers.items()):
-            request.headers[name] = _text(value)
-        url, dispatch = self._handler(service, found.group(1), request.url[len(self.endpoint) - 1 :])
+        # A HeadersDict, as botocore's own prepared requests have (its type hints say otherwise).
+        request = AWSPreparedRequest(params["method"], url, headers, params.get("body") or b"", False)  # type: ignore[arg-type]
+        moto_url, dispatch = self._handler(service, region, url[len(self.endpoint) - 1 :])
         try:
             with BACKEND_LOCK:
-                status, headers, body = dispatch(request, url, request.headers)
+                self.calls += 1
+                status, answer_headers, body = dispatch(request, moto_url, request.headers)
         except HTTPException as exc:
-            status, headers, body = exc.code or 500, dict(exc.get_headers()), exc.get_body()
-        self.calls += 1
-        return AWSResponse(url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
+            status, answer_headers, body = exc.code or 500, dict(exc.get_headers()), exc.get_body()
+        content = body.encode("utf-8") if isinstance(body, str) else body
+        response = AWSResponse(url, status, answer_headers, MockRawResponse(content))  # type: ignore[arg-type]
+        return response, self._parse(model, response, content)
+
+    def _parse(self, model: OperationModel, response: AWSResponse, content: bytes) -> dict[str, Any]:
+        """What botocore's endpoint makes of an answer: the output (or the error and its modeled fields)."""
+        protocol = model.service_model.resolved_protocol
+        parser = self._parsers.get(protocol)
+        if parser is None:
+            parser = self._parsers[protocol] = ResponseParserFactory().create_parser(protocol)
+        answer = {"headers": response.headers, "status_code": response.status_code, "body": content}
+        parsed: dict[str, Any] = parser.parse(answer, model.output_shape)  # type: ignore[arg-type]
+        if response.status_code >= 300:
+            code = parsed.get("Error", {}).get("Code")
+            shape = model.service_model.shape_for_error_code(code) if code else None
+            if shape is not None:
+                parsed.update(parser.parse(answer, shape))
+        parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = 0
+        return parsed
 
     def _handler(self, service: tuple[str, str], region: str, path: str) -> tuple[str, Dispatch]:
         name, host = service
@@ -153,11 +182,11 @@ class InProcessCalls:
 
     def install(self) -> None:
         """Answer the calls of every boto3 client created from now on in this process."""
-        botocore.handlers.BUILTIN_HANDLERS.append(("before-send", self))
+        botocore.handlers.BUILTIN_HANDLERS.append(("before-call", self))
         boto3.DEFAULT_SESSION = None  # the default session is made again, with the hook
 
     def uninstall(self) -> None:
-        botocore.handlers.BUILTIN_HANDLERS.remove(("before-send", self))
+        botocore.handlers.BUILTIN_HANDLERS.remove(("before-call", self))
         boto3.DEFAULT_SESSION = None
 
 

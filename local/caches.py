@@ -2,7 +2,9 @@
 
 Settings, the boto3 client, the idempotency store and the API key cache are built once per execution
 environment; the tests, the benchmarks and the local stack change the environment in process and call
-``reset_caches()`` so that the next invocation reads it again.
+``reset_caches()`` so that the next invocation reads it again. The local stack, whose functions run
+side by side in threads of one process (``local.lambdas``), then calls ``build_caches()`` so that no two threads race to
+build one of them (a boto3 client made from the default session is not safe to create in two threads).
 """
 
 import os
@@ -27,3 +29,14 @@ def reset_caches() -> None:
     # The namespace is read from the environment when the layer is first imported, as at a cold start;
     # read it again, in case this process imported the layer before setting the functions' environment.
     metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE")
+
+
+def build_caches() -> None:
+    """Build, in this thread, the settings, the client and the idempotency store that the layer builds on first use."""
+    from beacon.dal import aws
+    from beacon.services import record_charges
+    from beacon.settings import get_settings
+
+    get_settings()
+    aws.dynamodb_client()
+    record_charges.idempotent_store()

@@ -1,16 +1,32 @@
 """The functions of template.yaml, loaded from their CodeUri and Handler and invoked in this process.
 
-Every handler file is called ``app.py``, so each is imported under a name of its own. The local stack
-is one execution environment for all of them: invocations run one at a time (the resolvers and
-Powertools utilities keep per-invocation state in module globals, as they may in Lambda, where an
-environment never serves two invocations at once).
+Every handler file is called ``app.py``, so each is imported under a name of its own. In Lambda each
+function has execution environments of its own, each serving one invocation at a time; here every
+function runs in this one process, where Powertools and the ``beacon`` layer are imported once, so
+some of what Lambda keeps apart is shared. Invocations run in *lanes*, one invocation at a time per
+lane, lanes side by side:
+
+- the functions of the HTTP API share one lane: Powertools' event handler keeps the event being
+  resolved in a class attribute (``BaseRouter.current_event``), one for every resolver of the
+  process, so two API functions must not resolve at once (the layer's idempotency store and its
+  configuration are shared by the two write functions too);
+- every other function (the stream's) has a lane of its own: an API request never waits for a
+  stream batch, whose hundreds of summary writes take hundreds of milliseconds.
+
+What lanes still share is made safe by ``share_layer_between_lanes`` (and ``local.caches.build_caches``
+builds the layer's lazy clients up front): the logger's appended keys (``function_name``,
+``function_request_id``, ``correlation_id``, ...) are kept per thread, so that a log line names the
+invocation that wrote it, and the metric set (class-level in Powertools, and with metrics disabled
+emptied only every 100 values) is changed and serialized under a lock.
 """
 
+import functools
 import importlib.util
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,18 +74,83 @@ class LocalFunction:
         )
 
 
+API_LANE = "HttpApi"
+
+
+def lane_of(spec: FunctionSpec) -> str:
+    """The lane a function runs in: ``API_LANE`` for the functions of the HTTP API, else its own."""
+    if any(event.get("Type") == "HttpApi" for event in spec.events.values()):
+        return API_LANE
+    return spec.logical_id
+
+
 class Invoker:
-    """Invokes the functions by logical id, one invocation at a time."""
+    """Invokes the functions by logical id: one invocation at a time per lane (``lane_of``), lanes side by side."""
 
     def __init__(self, functions: Mapping[str, LocalFunction]) -> None:
         self.functions = dict(functions)
-        self._lock = threading.Lock()
+        lanes = {lane_of(function.spec) for function in self.functions.values()}
+        self._lanes = {lane: threading.Lock() for lane in sorted(lanes)}
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         """The handler's answer; its exceptions propagate (the caller decides what Lambda would do)."""
         function = self.functions[logical_id]
-        with self._lock:
+        with self._lanes[lane_of(function.spec)]:
             return function.handler(event, function.context())
+
+
+def share_layer_between_lanes() -> None:
+    """Make the layer's Powertools logger and metrics safe for invocations in several lanes at once (idempotent)."""
+    from beacon.observability import logger, metrics
+
+    _keys_per_thread(logger.registered_formatter)
+    provider = metrics.provider
+    if getattr(provider, "_local_locked", False):
+        return
+    lock = threading.RLock()
+    for name in (
+        "add_metric",
+        "add_dimension",
+        "add_metadata",
+        "serialize_metric_set",
+        "flush_metrics",
+        "clear_metrics",
+    ):
+        setattr(provider, name, _under(lock, getattr(provider, name)))
+    provider._local_locked = True  # type: ignore[attr-defined]
+
+
+def _under[M: Callable[..., Any]](lock: AbstractContextManager[Any], method: M) -> M:
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+
+    return locked  # type: ignore[return-value]
+
+
+def _keys_per_thread(formatter: Any) -> None:
+    """Give ``formatter`` (a Powertools formatter) one ``log_format`` (its appended keys) per thread.
+
+    Each thread starts from the keys the formatter had when this was called (service, level, ...).
+    """
+    if getattr(type(formatter), "_local_keys_per_thread", False):
+        return
+    shared: dict[str, Any] = dict(formatter.__dict__.pop("log_format"))
+    local = threading.local()
+
+    def get(self: Any) -> dict[str, Any]:
+        keys: dict[str, Any] | None = getattr(local, "keys", None)
+        if keys is None:
+            keys = local.keys = dict(shared)
+        return keys
+
+    def set_(self: Any, value: dict[str, Any]) -> None:
+        local.keys = value
+
+    base = type(formatter)
+    namespace = {"log_format": property(get, set_), "_local_keys_per_thread": True}
+    formatter.__class__ = type(f"PerThread{base.__name__}", (base,), namespace)
 
 
 def load_handler(spec: FunctionSpec) -> Handler:

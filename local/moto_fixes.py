@@ -23,6 +23,11 @@ bytes as base64, as the JSON protocol has them); errors, and any answer holding 
 still go through moto's serializer. The answers are byte-for-byte what botocore reads the same way.
 And a condition expression is tokenized once per distinct text (the tokens are immutable tuples).
 
+Query: moto (5.2) finds a table query's items by sorting every item of the table (``Table.all_items``)
+and keeping those of the partition key asked for: a query costs time proportional to the whole table,
+so a local stack slows down the longer it runs. The fix hands that step the partition's own items
+(the sort that follows, by sort key, is moto's); index queries keep moto's way.
+
 GetRecords: moto keeps every shard iterator it ever handed out, over a kilobyte each; a poller
 asking four times a second adds some 14,000 an hour. Only the newest ``MAX_SHARD_ITERATORS`` are kept (a poller uses
 each one once; AWS expires them after 15 minutes anyway).
@@ -54,6 +59,7 @@ MAX_SHARD_ITERATORS = 10_000
 _Snapshot = tuple[Table, DynamoType, DynamoType | None, Item | None]
 _original_transact_write_items: Callable[..., None] | None = None
 _original_get_records: Callable[..., dict[str, Any]] | None = None
+_original_query: Callable[..., Any] | None = None
 
 
 def _deepcopy_except_tables(value: Any, memo: dict[int, Any] | None = None) -> Any:
@@ -128,6 +134,29 @@ def _get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) ->
     return answer
 
 
+def _query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
+    assert _original_query is not None
+    # Table.query(hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward,
+    # projection_expressions, index_name, ...): the index name is the 8th argument, or a keyword.
+    index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+    if index_name or hash_key is None:
+        return _original_query(self, hash_key, *args, **kwargs)
+    partition: Any = self.items.get(hash_key)  # a defaultdict: a plain [] would add the key
+    if partition is None:
+        candidates = []
+    elif self.range_key_attr:
+        candidates = list(partition.values())
+    else:
+        candidates = [partition]
+    # moto filters ``self.all_items()`` by partition key: an attribute of the instance answers it for this call
+    # (under the backend's one-call-at-a-time lock, nothing else uses the table meanwhile).
+    self.all_items = lambda: candidates  # type: ignore[method-assign]
+    try:
+        return _original_query(self, hash_key, *args, **kwargs)
+    finally:
+        del self.all_items
+
+
 _JSON_SERVICES = frozenset({"dynamodb", "dynamodbstreams"})
 _original_parse_parameters: Callable[..., None] | None = None
 _original_serialized: Callable[..., Any] | None = None
@@ -193,10 +222,12 @@ def _lex_condition_expression(self: ConditionExpressionParser) -> Any:
 
 def apply() -> None:
     """Install the fixes in this process (idempotent)."""
-    global _original_transact_write_items, _original_get_records
+    global _original_transact_write_items, _original_get_records, _original_query
     global _original_parse_parameters, _original_serialized, _original_method_names, _original_lex
     if _original_transact_write_items is not None:
         return
+    _original_query = Table.query
+    Table.query = _query  # type: ignore[method-assign]
     _original_lex = ConditionExpressionParser._lex_condition_expression
     ConditionExpressionParser._lex_condition_expression = _lex_condition_expression  # type: ignore[method-assign]
     _original_parse_parameters = BaseResponse.parse_parameters
@@ -215,10 +246,13 @@ def apply() -> None:
 
 def remove() -> None:
     """Put moto back as it was (for tests that apply the fix in a shared process)."""
-    global _original_transact_write_items, _original_get_records
+    global _original_transact_write_items, _original_get_records, _original_query
     global _original_parse_parameters, _original_serialized, _original_method_names, _original_lex
     if _original_transact_write_items is None or _original_get_records is None:
         return
+    if _original_query is not None:
+        Table.query = _original_query  # type: ignore[method-assign]
+        _original_query = None
     if _original_lex is not None:
         ConditionExpressionParser._lex_condition_expression = _original_lex  # type: ignore[method-assign]
         _original_lex = None

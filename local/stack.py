@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from beacon.settings import get_settings
 from local import aws
-from local.caches import reset_caches
+from local.caches import build_caches, reset_caches
 from local.gateway import Gateway
-from local.lambdas import Invoker, load_functions
+from local.lambdas import Invoker, load_functions, share_layer_between_lanes
 from local.sam import (
     LocalResources,
     TemplateError,
@@ -119,6 +119,9 @@ class LocalStack:
             self.settings.secret_key,
         )
         invoker = Invoker(load_functions(self.specs, REGION))
+        # Lanes run side by side from here on: what they share of the layer is made safe for that first.
+        share_layer_between_lanes()
+        build_caches()
         streams = aws.dynamodb_streams(self.aws_endpoint, REGION)
         for mapping in stream_mappings(self.specs, self.resources):
             if not mapping.enabled:

@@ -1,8 +1,10 @@
 """The write endpoints over real HTTP: what a client sees, and what the stack stored."""
 
 import json
+import threading
 
 import pytest
+import requests
 
 from tests.e2e.conftest import Stack, unique
 
@@ -52,6 +54,52 @@ def test_a_bulk_request_stores_every_charge(stack: Stack):
     assert response.status_code == 200, response.text
     assert response.json() == {"success": True, "code": 200, "data": None}
     assert amounts(stack.stored_charges(user_id=user)) == [75, 100, 250]
+
+
+def test_requests_to_every_function_at_once_each_get_their_own_answer(stack: Stack):
+    """Single charges, bulks and summary reads side by side (the stream summarizing meanwhile): no answer mixed up."""
+    clients, rounds = 6, 15
+    users = [unique(f"e2e-together-{n}") for n in range(clients)]
+    wrong: list[str] = []
+    lock = threading.Lock()
+
+    def client(n: int) -> None:
+        session = requests.Session()
+        public = {"Authorization": f"Bearer {stack.public_key}"}
+        secret = {"Authorization": f"Bearer {stack.secret_key}"}
+        for r in range(rounds):
+            single = session.post(
+                f"{stack.base_url}/charges", json={"user_id": users[n], "amount": 1000 + r}, headers=public, timeout=30
+            )
+            bulk = session.post(
+                f"{stack.base_url}/charges/bulk",
+                json={"user_id": users[n], "charges": [{"amount": r + 1}] * (n + 2)},
+                headers=public,
+                timeout=30,
+            )
+            read = session.get(
+                f"{stack.base_url}/customers/summary",
+                params={"user_id": f"{users[n]}-none"},
+                headers=secret,
+                timeout=30,
+            )
+            with lock:
+                wrong.extend(
+                    f"{a.request.method} {a.url}: {a.status_code} {a.text}" for a in (single, bulk) if not a.ok
+                )
+                if read.status_code != 404:
+                    wrong.append(f"summary of an unknown customer: {read.status_code} {read.text}")
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert wrong == []
+    for n, user in enumerate(users):
+        expected = sorted([1000 + r for r in range(rounds)] + [r + 1 for r in range(rounds) for _ in range(n + 2)])
+        assert amounts(stack.stored_charges(user_id=user)) == expected
 
 
 @pytest.mark.parametrize(

@@ -159,3 +159,78 @@ def test_answers_read_and_written_with_json_equal_motos_own(tables):
 
     assert with_fix == without_fix
     assert with_fix[0] == every_type | {"n": {"N": "12.5"}}
+
+
+def _query_answers(client, table: str, index_table: str | None) -> list[object]:
+    """Queries of every shape the fix changes (and an index query, which it leaves to moto)."""
+    pk = {"S": "P#t#C#u#q"}
+    queries = [
+        {"KeyConditionExpression": "PK = :pk", "ExpressionAttributeValues": {":pk": pk}},
+        {
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {":pk": pk, ":low": {"S": "S#03"}, ":high": {"S": "S#07"}},
+            "ScanIndexForward": False,
+        },
+        {
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": {":pk": pk, ":prefix": {"S": "S#1"}, ":odd": {"N": "1"}},
+            "FilterExpression": "n = :odd",
+            "ProjectionExpression": "SK, n",
+        },
+        {"KeyConditionExpression": "PK = :pk", "ExpressionAttributeValues": {":pk": {"S": "P#t#C#u#none"}}},
+    ]
+    answers: list[object] = []
+    for query in queries:
+        pages = client.get_paginator("query").paginate(TableName=table, PaginationConfig={"PageSize": 4}, **query)
+        answers.append([(page["Count"], page["Items"], page.get("LastEvaluatedKey")) for page in pages])
+    if index_table is None:
+        return answers
+    answers.append(
+        client.query(
+            TableName=index_table,
+            IndexName="ByProject",
+            KeyConditionExpression="project_id = :p",
+            ExpressionAttributeValues={":p": {"S": "q"}},
+        )["Items"]
+    )
+    return answers
+
+
+def test_a_query_reads_only_its_partition_and_answers_as_moto_does(tables, monkeypatch):
+    """moto sorts the whole table for each query; the fix hands it the partition's items, same answers."""
+    from moto.dynamodb.models.table import Table
+
+    from local.template import table_definitions
+
+    client, table = tables.client, tables.names["ChargesTable"]
+    index_table = next(
+        tables.names[logical_id]
+        for logical_id, definition in table_definitions().items()
+        if any(index["IndexName"] == "ByProject" for index in definition.get("GlobalSecondaryIndexes", []))
+    )
+    for partition in ("q", "other"):
+        for n in range(20):
+            item = {"PK": {"S": f"P#t#C#u#{partition}"}, "SK": {"S": f"S#{n:02d}"}, "n": {"N": str(n % 2)}}
+            client.put_item(TableName=table, Item=item)
+    for n in range(3):
+        client.put_item(
+            TableName=index_table, Item={"PK": {"S": f"K#{n}"}, "project_id": {"S": "q"}, "created_at": {"N": str(n)}}
+        )
+    without_fix = _query_answers(client, table, index_table)
+
+    moto_fixes.apply()
+    try:
+        with_fix = _query_answers(client, table, index_table)
+        # Given a table query, when moto's whole-table listing is out of reach, then the query still answers.
+        original_all_items = Table.all_items
+        monkeypatch.setattr(Table, "all_items", lambda self: pytest.fail("a table query listed the whole table"))
+        partition_only = _query_answers(client, table, None)
+        monkeypatch.setattr(Table, "all_items", original_all_items)
+    finally:
+        moto_fixes.remove()
+
+    assert with_fix == without_fix
+    assert partition_only == without_fix[:-1]
+    assert [len(page[1]) for page in without_fix[0]] == [4, 4, 4, 4, 4]  # pages of 4 over the 20 items of one partition
+    assert not any(page[1] for page in without_fix[3])  # an absent partition: nothing (and nothing added to the table)
+    assert len(without_fix[4]) == 3
