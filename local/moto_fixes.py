@@ -28,6 +28,11 @@ and keeping those of the partition key asked for: a query costs time proportiona
 so a local stack slows down the longer it runs. The fix hands that step the partition's own items
 (the sort that follows, by sort key, is moto's); index queries keep moto's way.
 
+Items: moto (5.2) builds an item attribute by attribute, and checks DynamoDB's 400 KB limit at each
+one by summing the sizes of all the attributes already there: a cost quadratic in the attributes (a
+summary has about twenty, some of them nested). The fix sizes the finished item once, with the same
+limit and the same error, which is what the checks along the way add up to (sizes only grow).
+
 GetRecords: moto keeps every shard iterator it ever handed out, over a kilobyte each; a poller
 asking four times a second adds some 14,000 an hour. Only the newest ``MAX_SHARD_ITERATORS`` are kept (a poller uses
 each one once; AWS expires them after 15 minutes anyway).
@@ -49,9 +54,11 @@ from moto.core import responses as moto_responses
 from moto.core.responses import ActionResult, BaseResponse
 from moto.dynamodb import models
 from moto.dynamodb.comparisons import ConditionExpressionParser
+from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import StreamShard, Table
+from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 
 MAX_SHARD_ITERATORS = 10_000
@@ -60,6 +67,9 @@ _Snapshot = tuple[Table, DynamoType, DynamoType | None, Item | None]
 _original_transact_write_items: Callable[..., None] | None = None
 _original_get_records: Callable[..., dict[str, Any]] | None = None
 _original_query: Callable[..., Any] | None = None
+_original_item_init: Callable[..., None] | None = None
+# moto's own bound (dynamo_type.LimitedSizeDict): DynamoDB's 400 KB, measured to lie between 409 and 410 KB
+MOTO_ITEM_SIZE_LIMIT = 405_000
 
 
 def _deepcopy_except_tables(value: Any, memo: dict[int, Any] | None = None) -> Any:
@@ -176,9 +186,24 @@ def _json_value(value: Any) -> Any:
 def _parse_parameters(self: BaseResponse, request: Any) -> None:
     assert _original_parse_parameters is not None
     if self.service_name in _JSON_SERVICES and isinstance(self.body, str):
-        self.params = json.loads(self.body or "{}")
+        params = json.loads(self.body or "{}")
+        self.params = _binaries(params) if '"B' in self.body else params
         return
     _original_parse_parameters(self, request)
+
+
+def _binaries(value: Any) -> Any:
+    """Binary attribute values as bytes, as moto's own parser hands them over (and sizes them: by their bytes)."""
+    if isinstance(value, dict):
+        if len(value) == 1:
+            if isinstance(value.get("B"), str):
+                return {"B": base64.b64decode(value["B"])}
+            if isinstance(value.get("BS"), list):
+                return {"BS": [base64.b64decode(item) for item in value["BS"]]}
+        return {key: _binaries(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_binaries(item) for item in value]
+    return value
 
 
 def _serialized(self: BaseResponse, action_result: ActionResult) -> Any:
@@ -220,12 +245,25 @@ def _lex_condition_expression(self: ConditionExpressionParser) -> Any:
     return deque(tokens)
 
 
+def _item_init(self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:
+    """moto's ``Item.__init__`` with one size check of the whole item instead of one per attribute."""
+    self.hash_key = hash_key
+    self.range_key = range_key
+    values = {key: DynamoType(value) for key, value in attrs.items()}
+    if sum(bytesize(key) + value.size() for key, value in values.items()) > MOTO_ITEM_SIZE_LIMIT:
+        raise ItemSizeTooLarge
+    self.attrs = LimitedSizeDict()
+    dict.update(self.attrs, values)  # the later SETs of an update still go through LimitedSizeDict's check
+
+
 def apply() -> None:
     """Install the fixes in this process (idempotent)."""
-    global _original_transact_write_items, _original_get_records, _original_query
+    global _original_transact_write_items, _original_get_records, _original_query, _original_item_init
     global _original_parse_parameters, _original_serialized, _original_method_names, _original_lex
     if _original_transact_write_items is not None:
         return
+    _original_item_init = Item.__init__
+    Item.__init__ = _item_init  # type: ignore[method-assign]
     _original_query = Table.query
     Table.query = _query  # type: ignore[method-assign]
     _original_lex = ConditionExpressionParser._lex_condition_expression
@@ -246,10 +284,13 @@ def apply() -> None:
 
 def remove() -> None:
     """Put moto back as it was (for tests that apply the fix in a shared process)."""
-    global _original_transact_write_items, _original_get_records, _original_query
+    global _original_transact_write_items, _original_get_records, _original_query, _original_item_init
     global _original_parse_parameters, _original_serialized, _original_method_names, _original_lex
     if _original_transact_write_items is None or _original_get_records is None:
         return
+    if _original_item_init is not None:
+        Item.__init__ = _original_item_init  # type: ignore[method-assign]
+        _original_item_init = None
     if _original_query is not None:
         Table.query = _original_query  # type: ignore[method-assign]
         _original_query = None

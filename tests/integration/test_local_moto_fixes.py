@@ -234,3 +234,37 @@ def test_a_query_reads_only_its_partition_and_answers_as_moto_does(tables, monke
     assert [len(page[1]) for page in without_fix[0]] == [4, 4, 4, 4, 4]  # pages of 4 over the 20 items of one partition
     assert not any(page[1] for page in without_fix[3])  # an absent partition: nothing (and nothing added to the table)
     assert len(without_fix[4]) == 3
+
+
+def _writes_of_every_size(client, table: str) -> list[object]:
+    """Items under and over moto's 400 KB bound, with many attributes: what each write answers.
+
+    A binary counts by its bytes, not by the base64 text it travels as (the fix reads requests with
+    ``json``, and hands binaries to moto as bytes, as moto's own parser does).
+    """
+    answers: list[object] = []
+    for name, blob in (("under", 404_000), ("over", 406_000)):
+        item = {"PK": {"S": f"P#t#C#u#{name}"}, "SK": {"S": "S"}}
+        item.update({f"a{n:02d}": {"N": str(n)} for n in range(30)})
+        item["blob"] = {"B": b"x" * (blob - 300)}
+        try:
+            client.put_item(TableName=table, Item=item)
+            stored = client.get_item(TableName=table, Key={"PK": item["PK"], "SK": item["SK"]})["Item"]
+            answers.append(stored == item)
+        except ClientError as exc:
+            answers.append((exc.response["Error"]["Code"], exc.response["Error"]["Message"]))
+    return answers
+
+
+def test_an_item_is_sized_once_with_motos_bound_and_error(tables):
+    """moto sums every attribute's size again for each attribute it adds; the fix sizes the item once."""
+    client, table = tables.client, tables.names["ChargesTable"]
+    without_fix = _writes_of_every_size(client, table)
+    moto_fixes.apply()
+    try:
+        with_fix = _writes_of_every_size(client, table)
+    finally:
+        moto_fixes.remove()
+    assert with_fix == without_fix
+    assert without_fix[0] is True
+    assert without_fix[1] == ("ValidationException", "Item size has exceeded the maximum allowed size")
