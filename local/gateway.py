@@ -230,6 +230,14 @@ class _Server(ThreadingHTTPServer):
     # Python's default backlog is 5: a burst of clients connecting at once would be reset.
     request_queue_size = LISTEN_BACKLOG
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone in the middle of a request (killed, reset) is not an error of ours: one line, no traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            print(f"{client_address[0]}: the client closed the connection ({type(error).__name__})", flush=True)
+            return
+        super().handle_error(request, client_address)
+
 
 class Gateway:
     """The HTTP server: one thread per connection, HTTP/1.1 keep-alive, requests to functions."""

@@ -2,8 +2,9 @@
 
 ``rebuild`` recomputes summaries from the stored charges and prints one JSON line per summary that
 differs, field by field (exit status 1 when any does); ``--repair`` writes the recomputed summary
-with the stream's own transaction (version check, charge markers). ``replay`` re-reads from the
-stream the batches that the on-failure queue points at and folds them like the stream function.
+the way the stream recomputes one (version check, the window of recently counted charges refilled).
+``replay`` re-reads from the stream the batches that the on-failure queue points at and hands them to
+the stream function's own code (records that old are recomputed, never folded blindly).
 """
 
 import argparse
