@@ -36,7 +36,7 @@ from beacon.errors import StorageUnavailableError
 from beacon.logic import seen
 from beacon.logic.fold import fold_charges, summarize
 from beacon.models.records import ChargeRecord
-from beacon.models.summary import EMPTY_SUMMARY, EMPTY_WINDOW, SeenWindow, StoredSummary
+from beacon.models.summary import EMPTY_SUMMARY, EMPTY_WINDOW, CustomerSummary, SeenWindow, StoredSummary
 from beacon.observability import logger
 from beacon.settings import get_settings
 
@@ -274,20 +274,38 @@ def _next_write(
     chunk = _one_write_of(new)
     start = seen.advance(window or EMPTY_WINDOW, since)
     next_window, seen_items = seen.add(start, seen.by_bucket((c.charge_id, c.received_at) for c in chunk))
-    summary = StoredSummary(
-        project_id=key[0],
-        customer_id=key[1],
-        summary=fold_charges(stored.summary if stored else EMPTY_SUMMARY, chunk, session_timeout=session_timeout),
-        version=(stored.version if stored else 0) + 1,
-        seen=next_window,
-    )
-    return _Write(
-        summary,
-        expected_version=stored.version if stored else None,
-        seen_items=seen_items,
+    folded = fold_charges(stored.summary if stored else EMPTY_SUMMARY, chunk, session_timeout=session_timeout)
+    return _replacing(
+        stored,
+        key,
+        folded,
+        next_window,
+        seen_items,
         charges=chunk,
         pending=new,
         outcome=CustomerOutcome(duplicates=len(charges) - len(new)),
+    )
+
+
+def _replacing(
+    stored: StoredSummary | None,
+    key: CustomerKey,
+    summary: CustomerSummary,
+    window: SeenWindow,
+    seen_items: dict[int, frozenset[str]],
+    *,
+    charges: Sequence[ChargeRecord],
+    pending: Sequence[ChargeRecord],
+    outcome: CustomerOutcome,
+) -> _Write:
+    """The write of ``summary`` and ``window`` in place of ``stored`` (``None``: no summary of ``key`` yet)."""
+    return _Write(
+        StoredSummary(key[0], key[1], summary, (stored.version if stored else 0) + 1, window),
+        expected_version=stored.version if stored else None,
+        seen_items=seen_items,
+        charges=charges,
+        pending=pending,
+        outcome=outcome,
     )
 
 
@@ -328,17 +346,13 @@ def recompute(
     window = _fit_one_write(SeenWindow(since=window.since), kept)
     kept = {bucket: ids for bucket, ids in kept.items() if not seen.expired(bucket, window.since)}
     next_window, seen_items = seen.add(window, kept)
-    summary = StoredSummary(
-        project_id=key[0],
-        customer_id=key[1],
-        summary=summarize(charges, session_timeout=session_timeout),
-        version=(stored.version if stored else 0) + 1,
-        seen=next_window,
-    )
-    return _Write(
-        summary,
-        expected_version=stored.version if stored else None,
-        seen_items=seen_items,
+    recomputed = summarize(charges, session_timeout=session_timeout)
+    return _replacing(
+        stored,
+        key,
+        recomputed,
+        next_window,
+        seen_items,
         charges=charges,
         pending=(),
         outcome=CustomerOutcome(recomputed=True),
