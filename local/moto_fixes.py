@@ -187,22 +187,23 @@ def _parse_parameters(self: BaseResponse, request: Any) -> None:
     assert _original_parse_parameters is not None
     if self.service_name in _JSON_SERVICES and isinstance(self.body, str):
         params = json.loads(self.body or "{}")
-        self.params = _binaries(params) if '"B' in self.body else params
+        self.params = binaries_as_bytes(params) if '"B' in self.body else params
         return
     _original_parse_parameters(self, request)
 
 
-def _binaries(value: Any) -> Any:
-    """Binary attribute values as bytes, as moto's own parser hands them over (and sizes them: by their bytes)."""
+def binaries_as_bytes(value: Any) -> Any:
+    """DynamoDB parameters as sent (binaries in base64) with their binaries as bytes, as moto's own parser and
+    boto3's client methods take them (and moto sizes them: by their bytes)."""
     if isinstance(value, dict):
         if len(value) == 1:
             if isinstance(value.get("B"), str):
                 return {"B": base64.b64decode(value["B"])}
             if isinstance(value.get("BS"), list):
                 return {"BS": [base64.b64decode(item) for item in value["BS"]]}
-        return {key: _binaries(item) for key, item in value.items()}
+        return {key: binaries_as_bytes(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_binaries(item) for item in value]
+        return [binaries_as_bytes(item) for item in value]
     return value
 
 

@@ -75,7 +75,7 @@ def rebuild_customer(
         )
         if summaries.write(
             write.summary, expected_version=write.expected_version, seen=write.seen_items, now=int(now())
-        ).written:
+        ):
             return RebuildResult(project_id, customer, differences, len(charges), repaired=True)
     raise SummaryConflictError("the summary kept changing during the repair; run the rebuild again")
 

@@ -7,7 +7,6 @@ The hook short-circuits botocore's own retries, so one injected fault stands for
 through them.
 """
 
-import base64
 import json
 from collections import Counter
 from collections.abc import Callable, Collection
@@ -18,6 +17,7 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ReadTimeoutError
 
 from beacon.dal import aws
+from local.moto_fixes import binaries_as_bytes
 
 Answer = tuple[AWSResponse, dict[str, Any]] | None
 Fault = Callable[["Call"], Answer]
@@ -94,7 +94,7 @@ class DynamoDBFaults:
 
         def carried_out(call: Call) -> Answer:
             method = getattr(self.backend, _snake_case(call.operation))
-            method(**_binaries_decoded(call.params))
+            method(**binaries_as_bytes(call.params))
             return fault(call)
 
         return carried_out
@@ -113,19 +113,6 @@ class DynamoDBFaults:
             if plan.calls is None or number in plan.calls:
                 return plan.fault(Call(operation, api_params, number))
         return None
-
-
-def _binaries_decoded(value: Any) -> Any:
-    """Parameters as sent on the wire (binaries in base64) turned back into what a client method takes."""
-    if isinstance(value, dict):
-        if set(value) == {"B"} and isinstance(value["B"], str):
-            return {"B": base64.b64decode(value["B"])}
-        if set(value) == {"BS"} and isinstance(value["BS"], list):
-            return {"BS": [base64.b64decode(item) for item in value["BS"]]}
-        return {key: _binaries_decoded(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_binaries_decoded(item) for item in value]
-    return value
 
 
 def _tables_of(api_params: dict[str, Any]) -> set[str]:

@@ -8,7 +8,6 @@ counted charges change together, or nothing does. Charge items are never written
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -40,15 +39,6 @@ RETRYABLE_REASONS = frozenset(
 )
 # Seen items outlive the longest window (a record age of 7 days, the most Lambda allows, and margins).
 SEEN_ITEM_LIFETIME_SECONDS = 8 * 86_400
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What became of one summary write: ``written``, or ``version_conflict`` (re-read) or ``retryable``."""
-
-    written: bool
-    version_conflict: bool = False
-    retryable: bool = False
 
 
 class SummariesRepository:
@@ -151,10 +141,11 @@ class SummariesRepository:
         expected_version: int | None,
         seen: Mapping[int, frozenset[str]],
         now: int,
-    ) -> WriteResult:
+    ) -> bool:
         """Write ``summary`` (and the seen items of ``seen``: bucket -> ids) if it is still at ``expected_version``.
 
-        ``expected_version`` ``None``: no summary yet. ``summary.version`` must be the next one.
+        ``expected_version`` ``None``: no summary yet. ``summary.version`` must be the next one. ``False``:
+        the summary changed meanwhile, or DynamoDB refused for now (a conflict, a throttle): re-read it.
         """
         put: dict[str, Any] = {"TableName": self.summaries_table, "Item": summary_item(summary, updated_at=now)}
         if expected_version is None:
@@ -171,8 +162,9 @@ class SummariesRepository:
                 else:
                     self.client.put_item(**put)
         except ClientError as exc:
-            return _refused(exc)
-        return WriteResult(written=True)
+            _raise_unless_refused(exc)
+            return False
+        return True
 
     def _seen_items(self, summary: StoredSummary, seen: Mapping[int, frozenset[str]], *, now: int) -> list[Any]:
         items: list[Any] = []
@@ -209,20 +201,15 @@ class SummariesRepository:
         return charges
 
 
-def _refused(exc: ClientError) -> WriteResult:
-    """A refused write: which condition failed, or whether sending it again may succeed."""
+def _raise_unless_refused(exc: ClientError) -> None:
+    """Return when the write was refused by its condition or for now (re-read and try again); raise otherwise."""
     code = error_code(exc)
     if code == "ConditionalCheckFailedException":
-        return WriteResult(written=False, version_conflict=True)
+        return
     if code != "TransactionCanceledException":
         raise exc
     reasons = exc.response.get("CancellationReasons") or []
-    codes = [str(reason.get("Code") or "None") for reason in reasons]
-    unexpected = {c for c in codes if c not in {"None", "ConditionalCheckFailed", *RETRYABLE_REASONS}}
+    codes = {str(reason.get("Code") or "None") for reason in reasons}
+    unexpected = codes - {"None", "ConditionalCheckFailed", *RETRYABLE_REASONS}
     if unexpected:
         raise StorageUnavailableError(f"the summary transaction was refused: {', '.join(sorted(unexpected))}") from exc
-    return WriteResult(
-        written=False,
-        version_conflict=bool(codes) and codes[0] == "ConditionalCheckFailed",
-        retryable=not codes or any(c in RETRYABLE_REASONS for c in codes),
-    )

@@ -228,10 +228,9 @@ def summarize_customer(
         if write is None:  # nothing left to count: what is pending is in the window already
             return CustomerOutcome(applied, duplicates + len(pending))
         try:
-            result = summaries.write(
+            written = summaries.write(
                 write.summary, expected_version=write.expected_version, seen=write.seen_items, now=int(now())
             )
-            written = result.written
         except StorageUnavailableError:
             written = False  # also when the outcome is unknown (a timeout): the re-read window tells
         if written and write.outcome.recomputed:
@@ -344,8 +343,7 @@ def recompute(
     buckets = seen.by_bucket((c.charge_id, c.received_at) for c in charges)
     kept = {bucket: ids for bucket, ids in buckets.items() if not seen.expired(bucket, window.since)}
     window = _fit_one_write(SeenWindow(since=window.since), kept)
-    kept = {bucket: ids for bucket, ids in kept.items() if not seen.expired(bucket, window.since)}
-    next_window, seen_items = seen.add(window, kept)
+    next_window, seen_items = seen.add(window, kept)  # leaves out what _fit_one_write expired
     recomputed = summarize(charges, session_timeout=session_timeout)
     return _replacing(
         stored,
