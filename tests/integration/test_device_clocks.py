@@ -97,6 +97,20 @@ def test_a_created_at_invalid_once_corrected_is_a_400_that_says_so(tables):
 
 
 @pytest.mark.parametrize(
+    ("created_at", "problem"),
+    [(-1, "not negative"), (1_764_057_600_000, "looks like milliseconds")],
+)
+def test_a_negative_or_millisecond_created_at_is_refused_as_sent_whatever_sent_at_says(tables, created_at, problem):
+    answer = single({"amount": 1, "created_at": created_at, "sent_at": 1_000})
+
+    assert answer.status == 400, answer.body
+    [error] = answer.body["errors"]
+    assert error["field"] == "created_at"
+    assert problem in error["message"] and str(created_at) in error["message"]
+    assert tables.charges() == []
+
+
+@pytest.mark.parametrize(
     ("sent_at", "problem"),
     [
         (1_764_057_600_000, "looks like milliseconds"),

@@ -185,7 +185,7 @@ def _created_at(value: int | None, info: ValidationInfo) -> int | None:
     clock = (info.context or {}).get("clock")
     if not isinstance(clock, RequestClock):
         return check_created_at(value, time.time())
-    if clock.offset == 0 or value >= MILLISECONDS_THRESHOLD:  # milliseconds are told as they were sent
+    if clock.offset == 0 or not 0 <= value < MILLISECONDS_THRESHOLD:  # negative or milliseconds: told as sent
         return check_created_at(value, clock.received_at)
     try:
         check_created_at(clock.correct(value), clock.received_at)
