@@ -4,6 +4,9 @@ Routes call ``parse_body``, ``query_parameters`` and ``current_caller``; every d
 the error envelope here, in one place, so that a handler never catches anything. Nothing that a
 client sends can end in a 5xx: a malformed body is a 400, an unexpected failure of ours a logged 500.
 
+A body sent with ``Content-Encoding: gzip`` arrives as API Gateway passes it, base64-encoded and still
+compressed: it is inflated here, never more than the 1 MiB limit and a byte at once.
+
 CORS is API Gateway's: the HTTP API's ``CorsConfiguration`` in template.yaml answers preflights before
 any function runs and sets the CORS headers of every answer (replacing any a function would set), so
 the resolver configures none.
