@@ -11,6 +11,8 @@ import pytest
 from beacon.dal.items import charge_item
 from beacon.logic.charges import named_charge_id
 from beacon.models.records import ChargeRecord
+from beacon.models.requests import BulkChargesRequest, CreateChargeRequest
+from beacon.services.record_charges import IngestCommand
 from functions.bulk_charges.app import lambda_handler as bulk_charges
 from functions.create_charge.app import lambda_handler as create_charge
 from functions.summarize_charges.app import lambda_handler as summarize
@@ -330,3 +332,28 @@ def test_a_named_bulk_is_read_once_per_100_then_put_charge_by_charge(tables, fau
     assert faults.calls["BatchGetItem"] == 3 + 3
     assert faults.calls[f"PutItem:{CHARGES}"] == 250  # the second time, every one is found stored: no write
     assert faults.calls["BatchWriteItem"] == 0
+
+
+# ---------------------------------------------------------------- what existed before
+
+
+def test_a_request_without_charge_ids_is_hashed_as_before_they_existed():
+    # The Idempotency-Key's record and the charge ids derived from it hash the charges as dumped: a retry
+    # that spans a deploy must find the same hash (a replay, or the ids a half-done bulk already stored).
+    single = CreateChargeRequest.model_validate({"user_id": "u", "amount": 5, "created_at": 1_764_057_600})
+    bulk = BulkChargesRequest.model_validate({"user_id": "u", "sent_at": 1, "charges": [{"amount": 1}]})
+    for charges in ([single], bulk.charges):
+        command = IngestCommand(
+            project_id="p",
+            idempotency_key="k",
+            endpoint="charges",
+            received_ms=0,
+            user_id="u",
+            email=None,
+            charges=charges,
+        )
+        assert [set(charge) for charge in command.model_dump(mode="json")["charges"]] == [
+            {"amount", "created_at", "update_session"}
+        ]
+    named = CreateChargeRequest.model_validate({"user_id": "u", "amount": 5, "charge_id": "c-1"})
+    assert named.model_dump()["charge_id"] == "c-1"

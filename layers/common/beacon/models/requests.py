@@ -31,7 +31,9 @@ class ChargeFields(BaseModel):
     amount: Amount
     created_at: CreatedAt = None
     update_session: bool = True
-    charge_id: ChargeId | None = None
+    # Left out of a dump when absent: a charge without one is dumped (and its request hashed, for the
+    # Idempotency-Key's record and the ids derived from it) exactly as before charge_id existed.
+    charge_id: ChargeId | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class _Request(BaseModel):
