@@ -12,7 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from beacon.api import any_key, create_resolver, current_caller, idempotency_key, parse_body, success
+from beacon.api import any_key, create_resolver, current_caller, idempotency_key, parse_body, received_ms, success
 from beacon.models.requests import BulkChargesRequest
 from beacon.observability import logger, metrics, tracer
 from beacon.services.record_charges import record_charges
@@ -33,6 +33,8 @@ def create_charges_in_bulk() -> Response:
         charges=bulk.charges,
         idempotency_key=idempotency_key(app),
         lambda_context=app.lambda_context,
+        received_ms=received_ms(app),
+        sent_at=bulk.sent_at,
     )
     logger.info(
         "charges recorded",

@@ -13,7 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from beacon.api import any_key, create_resolver, current_caller, idempotency_key, parse_body, success
+from beacon.api import any_key, create_resolver, current_caller, idempotency_key, parse_body, received_ms, success
 from beacon.models.requests import CreateChargeRequest
 from beacon.observability import logger, metrics, tracer
 from beacon.services.record_charges import record_charges
@@ -34,6 +34,8 @@ def create_charge() -> Response:
         charges=[charge],
         idempotency_key=idempotency_key(app),
         lambda_context=app.lambda_context,
+        received_ms=received_ms(app),
+        sent_at=charge.sent_at,
     )
     logger.info(
         "charge recorded",
