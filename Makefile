@@ -22,7 +22,7 @@ RUNTIME_PROVIDED := boto3 s3transfer
 	sam-local invoke start-api deploy
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: uv.lock pyproject.toml scripts/bootstrap.sh
 	scripts/bootstrap.sh
