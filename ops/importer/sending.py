@@ -13,6 +13,7 @@ Other 4xx answers are not retried: the request's rows are refused.
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import requests  # type: ignore[import-untyped]
@@ -95,6 +96,8 @@ class ApiClient:
         max_backoff_seconds: float = 20.0,
         timeout_seconds: float = 60.0,
         in_flight_patience_seconds: float = 120.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = base_url.rstrip("/") + "/charges/bulk"
         self.key = key
@@ -114,6 +117,7 @@ class ApiClient:
         self.session.mount("https://", adapter)
         self.attempts = attempts
         self.in_flight_patience = in_flight_patience_seconds
+        self.clock, self.sleep = clock, sleep  # the wait for a request in flight (409) goes by these
 
     def send(self, chunk: Chunk) -> Answer:
         """Post one chunk (retrying as above) and say how it ended."""
@@ -122,17 +126,17 @@ class ApiClient:
             "Content-Type": "application/json",
             "Idempotency-Key": chunk.key,
         }
-        deadline, made = time.monotonic() + self.in_flight_patience, 0
+        deadline, made = self.clock() + self.in_flight_patience, 0
         while True:
             try:
                 response = self.session.post(self.url, data=chunk.body(), headers=headers, timeout=self.timeout)
             except requests.RequestException as exc:
                 return Answer(status=None, retries=made + self.attempts - 1, detail=_reason(exc))
             made += len(response.raw.retries.history) if response.raw.retries is not None else 0
-            if response.status_code != IN_FLIGHT or time.monotonic() >= deadline:
+            if response.status_code != IN_FLIGHT or self.clock() >= deadline:
                 break
             made += 1
-            time.sleep(_seconds(response.headers.get("Retry-After")) + random.uniform(0, 1))
+            self.sleep(_seconds(response.headers.get("Retry-After")) + random.uniform(0, 1))
         replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
         if response.status_code == 200:
             return Answer(status=200, retries=made, replayed=replayed)
