@@ -5,7 +5,7 @@ digits (``"100"``, what existing clients send) or an integral JSON number (``100
 it denotes; ``10.5``, ``"1e3"``, ``" 100"`` and ``true`` are not amounts.
 """
 
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -52,3 +52,23 @@ class BulkChargesRequest(_Identified):
     """Body of ``POST /charges/bulk``: one customer, 1 to 1,000 charges."""
 
     charges: list[BulkCharge] = Field(min_length=1, max_length=MAX_BULK_CHARGES)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _identity_at_the_top_level(cls, data: Any) -> Any:
+        """No customer beside ``charges`` but one inside a charge: say where it belongs (a charge's own is not read)."""
+        if not isinstance(data, dict) or data.get("user_id") is not None or data.get("email") is not None:
+            return data
+        charges = data.get("charges")
+        for index, charge in enumerate(charges if isinstance(charges, list) else []):
+            name = next(
+                (n for n in ("user_id", "email") if isinstance(charge, dict) and charge.get(n) is not None), None
+            )
+            if name is not None:
+                raise PydanticCustomError(
+                    "identity_in_charge",
+                    "{field} belongs at the top level of a bulk request, beside charges, not inside "
+                    "charges[{index}]: a bulk request records the charges of one customer",
+                    {"field": name, "index": index},
+                )
+        return data
