@@ -3,7 +3,7 @@
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from botocore.exceptions import (
     ClientError,
@@ -15,7 +15,8 @@ from botocore.exceptions import (
 from pydantic import ValidationError
 
 from beacon.settings import get_settings
-from ops import keys, summaries
+from ops import customers, keys, summaries
+from ops.arguments import checked
 from ops.importer import command as import_command
 from ops.stack_outputs import OUTPUT_TO_ENV, check_stack_name, stack_environment
 
@@ -31,25 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--stack",
         metavar="STACK_NAME",
-        type=_argument_type(check_stack_name),
+        type=checked(check_stack_name),
         help="work on this deployed stack: its tables, queue and API URL from its outputs (AWS credentials as "
         "usual); without it, from the *_TABLE_NAME and BEACON_API_URL variables (the local stack prints them)",
     )
     groups = parser.add_subparsers(dest="group", required=True)
     keys.register(groups.add_parser("keys", help="create, list and revoke a project's API keys"))
     summaries.register(groups.add_parser("summaries", help="rebuild summaries from the charges; replay failed batches"))
+    customers.register(groups.add_parser("customers", help="show a customer's summary"))
     import_command.register(groups.add_parser("import", help="send a file of past charges to the API (resumable)"))
     return parser
-
-
-def _argument_type(check: Callable[[str], str]) -> Callable[[str], str]:
-    def checked(value: str) -> str:
-        try:
-            return check(value)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return checked
 
 
 def apply_global_options(args: argparse.Namespace) -> bool:

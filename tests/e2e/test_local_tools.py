@@ -4,6 +4,8 @@ import json
 import os
 import re
 import subprocess
+import time
+import uuid
 
 import pytest
 import requests
@@ -34,6 +36,29 @@ def test_bin_beacon_lists_the_seeded_keys_with_the_printed_environment(stack: St
         ("public", stack.public_key[:7], "active"),
         ("secret", stack.secret_key[:7], "active"),
     ]
+
+
+def test_bin_beacon_shows_a_customer_as_the_api_answers_it(stack: Stack):
+    if not stack.exports:
+        pytest.skip(reason="a deployed stack: bin/beacon --stack reads its outputs instead")
+    user_id = f"show-{uuid.uuid4().hex[:12]}"
+    assert stack.post("/charges", {"user_id": user_id, "email": "ada@example.com", "amount": 4999}).status_code == 200
+    deadline = time.monotonic() + 30
+    while (answer := stack.summary(user_id=user_id)).status_code == 404 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert answer.status_code == 200, answer.text
+
+    result = subprocess.run(
+        [str(ROOT / "bin" / "beacon"), "customers", "show", "--project", "local", "--user-id", user_id],
+        env={**os.environ, **stack.exports},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == answer.json()["data"]
 
 
 # `make dev` as it runs (local.__main__.main), and after it returns, what the interpreter's exit still has to
