@@ -118,10 +118,10 @@ def progress_line(counts: Counts) -> str:
 def duration_text(seconds: float, rows: int) -> str:
     """The report's duration and rate, the rate of the duration as shown: ``12.3 s  (1,401 rows/s)``,
     ``47 ms  (85 rows/s)`` (a duration under a second in milliseconds, never a duration of zero)."""
-    if seconds >= 0.9995:
+    milliseconds = round(seconds * 1000)
+    if milliseconds >= 1000:
         shown, value = f"{seconds:,.1f} s", round(seconds, 1)
-    elif seconds >= 0.0005:
-        milliseconds = round(seconds * 1000)
+    elif milliseconds >= 1:
         shown, value = f"{milliseconds} ms", milliseconds / 1000
     else:
         return "under 1 ms"

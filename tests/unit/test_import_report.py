@@ -14,6 +14,7 @@ def test_a_short_import_is_shown_in_milliseconds():
     assert duration_text(0.047, 4) == "47 ms  (85 rows/s)"
     assert duration_text(0.9994, 3) == "999 ms  (3 rows/s)"
     assert duration_text(0.00002, 0) == "under 1 ms"
+    assert duration_text(0.0005, 1) == "under 1 ms"  # half a millisecond rounds to none, never to "0 ms"
 
 
 def test_a_longer_one_in_seconds():
