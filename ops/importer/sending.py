@@ -18,6 +18,7 @@ import gzip
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import requests  # type: ignore[import-untyped]
@@ -101,6 +102,8 @@ class ApiClient:
         max_backoff_seconds: float = 20.0,
         timeout_seconds: float = 60.0,
         in_flight_patience_seconds: float = 120.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = base_url.rstrip("/") + "/charges/bulk"
         self.key = key
@@ -120,6 +123,7 @@ class ApiClient:
         self.session.mount("https://", adapter)
         self.attempts = attempts
         self.in_flight_patience = in_flight_patience_seconds
+        self.clock, self.sleep = clock, sleep  # the wait for a request in flight (409) goes by these
 
     def send(self, chunk: Chunk) -> Answer:
         """Post one chunk (retrying as above) and say how it ended."""
@@ -130,7 +134,7 @@ class ApiClient:
             "Idempotency-Key": chunk.key,
         }
         body = gzip.compress(chunk.body(), compresslevel=6, mtime=0)
-        deadline, made = time.monotonic() + self.in_flight_patience, 0
+        deadline, made = self.clock() + self.in_flight_patience, 0
         while True:
             try:
                 response = self.session.post(self.url, data=body, headers=headers, timeout=self.timeout)
@@ -138,10 +142,10 @@ class ApiClient:
                 return Answer(status=None, retries=made + self.attempts - 1, detail=_reason(exc))
             made += len(response.raw.retries.history) if response.raw.retries is not None else 0
             in_flight = response.status_code == IN_FLIGHT and not _names_a_charge_id(_errors(response))
-            if not in_flight or time.monotonic() >= deadline:
+            if not in_flight or self.clock() >= deadline:
                 break
             made += 1
-            time.sleep(_seconds(response.headers.get("Retry-After")) + random.uniform(0, 1))
+            self.sleep(_seconds(response.headers.get("Retry-After")) + random.uniform(0, 1))
         replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
         if response.status_code == 200:
             return Answer(status=200, retries=made, replayed=replayed)

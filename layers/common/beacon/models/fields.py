@@ -9,6 +9,7 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -29,6 +30,7 @@ _CHARGE_ID = re.compile(r"[!-~](?:[ -~]*[!-~])?")
 _DIGIT_STRING = re.compile(rf"0|[1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}}")
 # A JSON number beyond this is refused before it becomes an int (1e999999999 would take gigabytes).
 _MAX_NUMBER_EXPONENT = 100
+_MAX_DATE_CHARS = 64  # longer than any ISO 8601 date and time
 
 
 def check_created_at(value: int, now: float) -> int:
@@ -202,9 +204,32 @@ def _integer(value: object, info: ValidationInfo) -> object:
     return json_integer(value, info.field_name or "value")
 
 
+def created_at_integer(value: object) -> object:
+    """``json_integer`` for ``created_at``, which says what to do with a date: the API takes UNIX seconds."""
+    try:
+        return json_integer(value, "created_at")
+    except ValueError:
+        if isinstance(value, str) and _is_iso_8601_date(value):
+            raise ValueError(
+                "created_at must be UNIX seconds (an integer such as 1764057600), not an ISO 8601 date; "
+                "bin/beacon import converts ISO 8601 dates to UNIX seconds"
+            ) from None
+        raise
+
+
+def _is_iso_8601_date(text: str) -> bool:
+    if len(text) > _MAX_DATE_CHARS or not text[:4].isascii() or not text[:4].isdigit():
+        return False
+    try:
+        datetime.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
 UserId = Annotated[str, AfterValidator(check_user_id)]
 Email = Annotated[str, AfterValidator(normalize_email)]
 Amount = Annotated[int, BeforeValidator(_integer), Field(ge=0, le=MAX_AMOUNT)]
-CreatedAt = Annotated[int | None, BeforeValidator(_integer), AfterValidator(_created_at)]
+CreatedAt = Annotated[int | None, BeforeValidator(created_at_integer), AfterValidator(_created_at)]
 SentAt = Annotated[int | None, BeforeValidator(_integer), AfterValidator(_sent_at)]
 ChargeId = Annotated[str, AfterValidator(check_charge_id)]

@@ -63,6 +63,26 @@ class BulkChargesRequest(_Request):
 
     charges: list[BulkCharge] = Field(min_length=1, max_length=MAX_BULK_CHARGES)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _identity_at_the_top_level(cls, data: Any) -> Any:
+        """No customer beside ``charges`` but one inside a charge: say where it belongs (a charge's own is not read)."""
+        if not isinstance(data, dict) or data.get("user_id") is not None or data.get("email") is not None:
+            return data
+        charges = data.get("charges")
+        for index, charge in enumerate(charges if isinstance(charges, list) else []):
+            name = next(
+                (n for n in ("user_id", "email") if isinstance(charge, dict) and charge.get(n) is not None), None
+            )
+            if name is not None:
+                raise PydanticCustomError(
+                    "identity_in_charge",
+                    "{field} belongs at the top level of a bulk request, beside charges, not inside "
+                    "charges[{index}]: a bulk request records the charges of one customer",
+                    {"field": name, "index": index},
+                )
+        return data
+
     @field_validator("charges")
     @classmethod
     def _charge_ids_once(cls, charges: list[BulkCharge]) -> list[BulkCharge]:
