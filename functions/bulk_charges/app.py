@@ -29,7 +29,7 @@ def create_charges_in_bulk() -> Response:
         idempotency_key=idempotency_key(app),
         lambda_context=app.lambda_context,
     )
-    record(charges=result.accepted, stored=result.stored, replayed=result.replayed or None)
+    record(charges=result.accepted, replayed=result.replayed or None)
     metrics.add_metric(name="ChargesAccepted", unit=MetricUnit.Count, value=result.stored)
     metrics.add_metric(name="BulkSize", unit=MetricUnit.Count, value=result.accepted)
     return success(headers={"Idempotent-Replayed": "true"} if result.replayed else None)

@@ -30,7 +30,7 @@ def create_charge() -> Response:
         idempotency_key=idempotency_key(app),
         lambda_context=app.lambda_context,
     )
-    record(charges=result.accepted, stored=result.stored, replayed=result.replayed or None)
+    record(charges=result.accepted, replayed=result.replayed or None)
     metrics.add_metric(name="ChargesAccepted", unit=MetricUnit.Count, value=result.stored)
     return success(headers={"Idempotent-Replayed": "true"} if result.replayed else None)
 

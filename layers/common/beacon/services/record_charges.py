@@ -129,7 +129,10 @@ def _dump(charges: Sequence[ChargeFields]) -> list[dict[str, Any]]:
 
 
 def _mark_replayed(response: Any, idempotent_data: "DataRecord") -> Any:
-    return response.model_copy(update={"replayed": True}) if isinstance(response, IngestResult) else response
+    # The first answer, replayed: it stored its charges; this request stored none.
+    if isinstance(response, IngestResult):
+        return response.model_copy(update={"replayed": True, "stored": 0})
+    return response
 
 
 @lru_cache(maxsize=1)
