@@ -58,7 +58,7 @@ def test_every_name_of_the_package_is_the_same_object_lazily(package):
 
 @pytest.mark.parametrize("package", sorted(LAZY_PACKAGES))
 def test_importing_the_package_no_longer_imports_all_of_it(package):
-    assert len(names("eager", package)["loaded on import"]) > 10  # type: ignore[arg-type]
+    assert names("eager", package)["loaded on import"]
     assert names("lazy", package)["loaded on import"] == []
 
 

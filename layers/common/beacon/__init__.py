@@ -1,19 +1,18 @@
 """Shared code of the Beacon charges API: models, domain logic and data access.
 
-Importing ``beacon`` first makes three of Powertools' package imports lazy (``LAZY_PACKAGES``). Their
+Importing ``beacon`` first makes some of Powertools' package imports lazy (``LAZY_PACKAGES``). Their
 ``__init__`` modules import every class of the package: ``event_handler`` every resolver (AppSync's
-brings ``asyncio``), ``utilities.data_classes`` every event source's class, ``utilities.batch`` every
-processor. A function uses one resolver, one event class, one type; the rest was most of what its cold
-start spent in Powertools (docs/benchmarks.md). Here such a package's ``__init__`` is not run when the
-package is imported: its submodules import as usual, and a name that the ``__init__`` would have
-imported (``from aws_lambda_powertools.event_handler import Response``) is imported from the submodule
-the ``__init__`` names, on first use. The names and their objects are the same either way (a test holds
-it); only what is loaded differs. This is why the handlers import from ``beacon`` only: ``beacon`` must
-be imported before Powertools' packages are.
+brings ``asyncio``), ``utilities.data_classes`` every event source's class, ``event_handler.openapi`` the
+merging of several functions' OpenAPI schemas. A function uses one resolver and one event class, and no
+merge; the rest was most of what its cold start spent in Powertools (docs/benchmarks.md). Here such a
+package's ``__init__`` is not run when the package is imported: its submodules import as usual, and a name
+that the ``__init__`` would have imported (``from aws_lambda_powertools.event_handler import Response``) is
+imported from the submodule the ``__init__`` names, on first use. The names and their objects are the same
+either way (a test holds it); only what is loaded differs. This is why the handlers import from ``beacon``
+only: ``beacon`` must be imported before Powertools' packages are.
 """
 
 import ast
-import importlib
 import sys
 from importlib.abc import Loader, MetaPathFinder
 from importlib.machinery import ModuleSpec, PathFinder
@@ -24,6 +23,7 @@ from typing import Any
 LAZY_PACKAGES = frozenset(
     {
         "aws_lambda_powertools.event_handler",
+        "aws_lambda_powertools.event_handler.openapi",
         "aws_lambda_powertools.utilities.data_classes",
     }
 )
@@ -68,7 +68,8 @@ class _LazyInitLoader(Loader):
             if name not in exported:
                 raise AttributeError(f"module {module.__name__!r} has no attribute {name!r}")
             origin, attribute = exported[name]
-            value = getattr(importlib.import_module(origin), attribute)
+            __import__(origin)  # the import statement's own path (what `python -X importtime` reports)
+            value = getattr(sys.modules[origin], attribute)
             setattr(module, name, value)
             return value
 
