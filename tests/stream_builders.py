@@ -32,6 +32,8 @@ def charge(
     update_session: bool = True,
     email: str | None = None,
     charge_id: str | None = None,
+    received_ms_offset: int = 0,
+    position: int = 0,
 ) -> ChargeRecord:
     """A charge of customer ``u1`` (a user id) or ``e#x@y`` style e-mail customers when ``customer`` has an @."""
     by_email = "@" in customer
@@ -43,7 +45,8 @@ def charge(
         email=customer if by_email else email,
         amount=amount,
         created_at=created_at,
-        received_at=created_at if received_at is None else received_at,
+        received_ms=(created_at if received_at is None else received_at) * 1000 + received_ms_offset,
+        position=position,
         update_session=update_session,
     )
 

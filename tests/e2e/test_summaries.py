@@ -197,3 +197,26 @@ def test_the_request_of_the_pipedream_crowdpower_action_is_a_charge_of_its_amoun
     found = wait_for_summaries(stack, [customer])
     assert found[0]["charges"]["count"] == 1 and found[0]["charges"]["total"] == 1000
     assert found[0]["charges"]["last_amount"] == 1000
+
+
+def test_among_charges_of_one_second_the_later_request_and_the_later_item_win_every_time(stack: Stack):
+    # Given ten customers, each sent two charges one after the other with one created_at (the second with
+    # another address and amount), and ten more, each sent one bulk of two charges with one created_at
+    created_at = 1764057600
+    pairs = [Customer(user_id=unique("e2e-latest"), email=None) for _ in range(10)]
+    bulks = [Customer(user_id=unique("e2e-latest-bulk"), email=None) for _ in range(10)]
+    for customer in pairs:
+        for email, amount in (("old@example.com", 1), ("new@example.com", 2)):
+            charge = {"amount": amount, "created_at": created_at}
+            assert stack.post("/charges", {"user_id": customer.user_id, "email": email, **charge}).ok
+            customer.charges.append(charge)
+    for customer in bulks:
+        customer.charges = [{"amount": 111, "created_at": created_at}, {"amount": 222, "created_at": created_at}]
+        assert stack.post("/charges/bulk", {"user_id": customer.user_id, "charges": customer.charges}).ok
+
+    # When the summaries are read
+    found = wait_for_summaries(stack, pairs + bulks)
+
+    # Then every one holds the later request's address and amount, and the bulk's later item
+    assert [(found[i]["email"], found[i]["charges"]["last_amount"]) for i in range(10)] == [("new@example.com", 2)] * 10
+    assert [found[10 + i]["charges"]["last_amount"] for i in range(10)] == [222] * 10

@@ -189,7 +189,7 @@ def test_the_repository_backs_off_with_full_jitter_up_to_the_cap(tables, faults)
             email=None,
             amount=i,
             created_at=1_764_000_000,
-            received_at=1_764_000_000,
+            received_ms=1_764_000_000_000,
             update_session=True,
         )
         for i in range(2)
@@ -286,6 +286,8 @@ def test_items_carry_the_project_and_nothing_unknown(tables):
             "amount",
             "created_at",
             "received_at",
+            "received_ms",
+            "position",
             "update_session",
         }
 
@@ -313,12 +315,16 @@ def test_any_valid_bulk_is_stored_exactly_as_sent(tables, charges, user_id):
     answer = call(lambda_handler, bulk_event(charges, key=uuid.uuid4().hex, identity={"user_id": customer}))
     assert answer.status == 200, answer.body
     stored = [item for item in tables.charges() if item["user_id"]["S"] == customer]
-    as_stored = sorted(
+    in_request_order = sorted(stored, key=lambda i: int(i["position"]["N"]))
+    as_stored = [
         (int(i["amount"]["N"]), int(i["created_at"]["N"]), i["update_session"]["BOOL"], int(i["received_at"]["N"]))
-        for i in stored
-    )
+        for i in in_request_order
+    ]
     received_at = as_stored[0][3]
     assert before <= received_at <= int(time.time())
-    assert as_stored == sorted(
+    # each charge keeps its place in the request, and one receive time (milliseconds) for them all
+    assert [int(i["position"]["N"]) for i in in_request_order] == list(range(len(charges)))
+    assert {int(i["received_ms"]["N"]) // 1000 for i in stored} == {received_at}
+    assert as_stored == [
         (c["amount"], c.get("created_at", received_at), c.get("update_session", True), received_at) for c in charges
-    )
+    ]

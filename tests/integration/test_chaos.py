@@ -112,7 +112,7 @@ def make_charges(rng: random.Random, count: int) -> list[ChargeRecord]:
         by_email = "@" in customer
         bulk = rng.random() < 0.12
         received_at = clock - rng.randint(0, 90)  # several API instances: receipt times arrive out of order
-        for _ in range(rng.randint(2, 130) if bulk else 1):
+        for position in range(rng.randint(2, 130) if bulk else 1):
             charges.append(
                 ChargeRecord(
                     project_id=rng.choice(["local", "local", "globex"]) if not bulk else "local",
@@ -124,7 +124,8 @@ def make_charges(rng: random.Random, count: int) -> list[ChargeRecord]:
                     else rng.choice([None, f"{customer}@example.com", f"{customer}@new.example"]),
                     amount=rng.randint(0, 100_000),
                     created_at=received_at - (rng.randint(0, 10**7) if bulk else rng.randint(0, 5)),
-                    received_at=received_at,
+                    received_ms=received_at * 1000,
+                    position=position,
                     update_session=rng.random() < (0.3 if bulk else 0.85),
                 )
             )

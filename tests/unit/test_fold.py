@@ -25,6 +25,8 @@ def charge(
     update_session: bool = True,
     user_id: str | None = "u1",
     email: str | None = None,
+    received_ms_offset: int = 0,
+    position: int = 0,
 ) -> ChargeRecord:
     return ChargeRecord(
         project_id="p",
@@ -34,7 +36,8 @@ def charge(
         email=email,
         amount=amount,
         created_at=created_at,
-        received_at=created_at if received_at is None else received_at,
+        received_ms=(created_at if received_at is None else received_at) * 1000 + received_ms_offset,
+        position=position,
         update_session=update_session,
     )
 
@@ -74,6 +77,30 @@ def test_charges_created_in_the_same_second_break_ties_by_received_at_then_id():
         charge("z", amount=3, created_at=T0, received_at=T0 + 5),
     ]
     assert summarize(same_second, session_timeout=TIMEOUT).charges.last_amount == 1  # ("b" > "a") at the latest receipt
+
+
+def test_within_one_second_the_later_request_wins_whatever_the_charge_ids():
+    # Given two requests of one user in the same second, the second 300 ms later, with one created_at
+    for first_id, second_id in [("a", "b"), ("b", "a")]:
+        old = charge(first_id, amount=1, received_at=T0, email="old@example.com")
+        new = charge(second_id, amount=2, received_at=T0, received_ms_offset=300, email="new@example.com")
+        # When they are folded, in either order
+        for charges in ([old, new], [new, old]):
+            summary = summarize(charges, session_timeout=TIMEOUT)
+            # Then the later request gives the latest amount and address
+            assert (summary.charges.last_amount, summary.email) == (2, "new@example.com")
+
+
+def test_within_one_bulk_the_later_charge_wins():
+    bulk = [charge(f"{9 - i}", amount=111 * (i + 1), received_at=T0, position=i) for i in range(3)]
+    assert summarize(reversed(bulk), session_timeout=TIMEOUT).charges.last_amount == 333
+
+
+def test_charges_stored_before_milliseconds_were_kept_still_fold_deterministically():
+    # Items without received_ms count as received at the start of their second, position 0: the id decides
+    old = [charge("b", amount=1, received_at=T0), charge("a", amount=2, received_at=T0)]
+    assert summarize(old, session_timeout=TIMEOUT).charges.last_amount == 1
+    assert summarize(reversed(old), session_timeout=TIMEOUT).charges.last_amount == 1
 
 
 def test_first_tracked_activity_starts_session_one_and_sets_first_and_last_seen():
@@ -234,13 +261,13 @@ def test_the_fold_agrees_with_a_reference_computation(charges):
     assert summary.charges.total == sum(c.amount for c in charges)
     assert summary.charges.first_at == min((c.created_at for c in charges), default=None)
     assert summary.charges.last_at == max((c.created_at for c in charges), default=None)
-    latest = max(charges, key=lambda c: (c.created_at, c.received_at, c.charge_id), default=None)
+    latest = max(charges, key=lambda c: (c.created_at, c.received_ms, c.position, c.charge_id), default=None)
     assert summary.charges.last_amount == (latest.amount if latest else None)
     assert summary.sessions.count == reference_sessions(tracked)
     assert summary.sessions.first_seen_at == min((c.received_at for c in charges), default=None)
     assert summary.sessions.last_seen_at == max(tracked, default=None)
     with_email = [c for c in charges if c.email is not None]
-    newest = max(with_email, key=lambda c: (c.received_at, c.charge_id), default=None)
+    newest = max(with_email, key=lambda c: (c.received_ms, c.position, c.charge_id), default=None)
     assert summary.email == (newest.email if newest else None)
 
 
@@ -253,6 +280,48 @@ def test_with_a_small_span_window_folding_in_time_order_is_still_exact(charges, 
     summary = fold_in_batches(in_order, cuts, max_spans=2)
     # Then the session count is still exact
     assert summary.sessions.count == reference_sessions([c.received_at for c in charges if c.update_session])  # type: ignore[attr-defined]
+
+
+requests_in_one_second = st.lists(
+    st.tuples(
+        st.integers(min_value=1, max_value=400),  # milliseconds after the previous request
+        st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=4),  # the request's amounts
+        st.sampled_from([None, "a@example.com", "b@example.com"]),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(requests=requests_in_one_second, cuts=st.lists(st.integers(min_value=0), max_size=6), seed=st.randoms())
+def test_the_later_request_wins_in_any_interleaving_and_any_batch_split(requests, cuts, seed):
+    # Given requests sent one after another (a few ms to 400 ms apart), every charge with one created_at,
+    # each request holding 1 to 4 charges, with hash-like ids that say nothing of the order
+    charges, received_ms = [], T0 * 1000
+    for gap, amounts, email in requests:
+        received_ms += gap
+        for position, amount in enumerate(amounts):
+            charges.append(
+                charge(
+                    f"{seed.getrandbits(128):032x}",
+                    amount=amount,
+                    received_at=received_ms // 1000,
+                    received_ms_offset=received_ms % 1000,
+                    position=position,
+                    email=email,
+                )
+            )
+    expected = summarize(charges, session_timeout=TIMEOUT)
+    # When the stream delivers them in any order and any split into batches
+    shuffled = list(charges)
+    seed.shuffle(shuffled)
+    # Then the summary is the same
+    assert fold_in_batches(shuffled, cuts) == expected
+    # and the last charge of the last request is the latest; the last request that sent an e-mail gives it
+    assert expected.charges.last_amount == requests[-1][1][-1]
+    emails = [email for _, _, email in requests if email is not None]
+    assert expected.email == (emails[-1] if emails else None)
 
 
 def test_order_independence_on_a_large_random_history():

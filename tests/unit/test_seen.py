@@ -192,7 +192,7 @@ def stored(seen_window: SeenWindow) -> StoredSummary:
             email="a@example.com",
             amount=n,
             created_at=T0 + n,
-            received_at=T0 + n,
+            received_ms=(T0 + n) * 1000,
             update_session=n % 2 == 0,
         )
         for n in range(3)

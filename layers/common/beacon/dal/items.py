@@ -17,7 +17,7 @@ from beacon.dal.item_keys import (
     summary_sk,
 )
 from beacon.models.records import ApiKeyRecord, ChargeRecord
-from beacon.models.summary import ChargeStats, CustomerSummary, SeenWindow, SessionStats, StoredSummary
+from beacon.models.summary import Arrival, ChargeStats, CustomerSummary, SeenWindow, SessionStats, StoredSummary
 
 AttributeValues = dict[str, Any]
 
@@ -41,6 +41,8 @@ def charge_item(charge: ChargeRecord) -> AttributeValues:
         "amount": {"N": str(charge.amount)},
         "created_at": {"N": str(charge.created_at)},
         "received_at": {"N": str(charge.received_at)},
+        "received_ms": {"N": str(charge.received_ms)},
+        "position": {"N": str(charge.position)},
         "update_session": {"BOOL": charge.update_session},
     }
     if charge.user_id is not None:
@@ -51,7 +53,12 @@ def charge_item(charge: ChargeRecord) -> AttributeValues:
 
 
 def charge_from_item(item: AttributeValues) -> ChargeRecord:
-    """Read a charge item (attribute values, as in a stream record's NewImage or a Query answer)."""
+    """Read a charge item (attribute values, as in a stream record's NewImage or a Query answer).
+
+    Items written before ``received_ms`` and ``position`` existed count as received at the start of
+    their second, first in their request: the order among them is then decided by their ids.
+    """
+    received_ms = _int(item, "received_ms") if "received_ms" in item else _int(item, "received_at") * 1000
     return ChargeRecord(
         project_id=item["project_id"]["S"],
         customer_id=item["customer_id"]["S"],
@@ -60,7 +67,8 @@ def charge_from_item(item: AttributeValues) -> ChargeRecord:
         email=item["email"]["S"] if "email" in item else None,
         amount=int(item["amount"]["N"]),
         created_at=int(item["created_at"]["N"]),
-        received_at=int(item["received_at"]["N"]),
+        received_ms=received_ms,
+        position=_opt_int(item, "position") or 0,
         update_session=bool(item["update_session"]["BOOL"]),
     )
 
@@ -135,12 +143,16 @@ def summary_item(stored: StoredSummary, updated_at: int) -> AttributeValues:
         "last_seen_at": _n(sessions.last_seen_at),
     }
     if stored.summary.email_key is not None:
-        optional["email_received_at"] = _n(stored.summary.email_key[0])
-        optional["email_charge_id"] = _s(stored.summary.email_key[1])
+        received_ms, position, charge_id = stored.summary.email_key
+        optional.update(email_received_ms=_n(received_ms), email_position=_n(position), email_charge_id=_s(charge_id))
     if charges.last_key is not None:
-        optional["last_created_at"] = _n(charges.last_key[0])
-        optional["last_received_at"] = _n(charges.last_key[1])
-        optional["last_charge_id"] = _s(charges.last_key[2])
+        created_at, received_ms, position, charge_id = charges.last_key
+        optional.update(
+            last_created_at=_n(created_at),
+            last_received_ms=_n(received_ms),
+            last_position=_n(position),
+            last_charge_id=_s(charge_id),
+        )
     item.update({name: value for name, value in optional.items() if value is not None})
     window = stored.seen
     if window.since is not None:
@@ -156,10 +168,8 @@ def summary_from_item(item: AttributeValues) -> StoredSummary:
     """Read a summary item."""
     last_key = None
     if "last_charge_id" in item:
-        last_key = (_int(item, "last_created_at"), _int(item, "last_received_at"), item["last_charge_id"]["S"])
-    email_key = None
-    if "email_charge_id" in item:
-        email_key = (_int(item, "email_received_at"), item["email_charge_id"]["S"])
+        last_key = (_int(item, "last_created_at"), *_arrival(item, "last"))
+    email_key = _arrival(item, "email") if "email_charge_id" in item else None
     spans = tuple(
         (int(span["L"][0]["N"]), int(span["L"][1]["N"])) for span in item.get("session_spans", {}).get("L", [])
     )
@@ -196,6 +206,18 @@ def summary_from_item(item: AttributeValues) -> StoredSummary:
         version=_int(item, "version"),
         seen=window,
     )
+
+
+def _arrival(item: AttributeValues, prefix: str) -> Arrival:
+    """``(received_ms, position, charge_id)`` of the charge ``prefix`` names (``last``, ``email``).
+
+    Summaries written before milliseconds were kept hold ``<prefix>_received_at`` in seconds.
+    """
+    if f"{prefix}_received_ms" in item:
+        received_ms = _int(item, f"{prefix}_received_ms")
+    else:
+        received_ms = _int(item, f"{prefix}_received_at") * 1000
+    return received_ms, _opt_int(item, f"{prefix}_position") or 0, item[f"{prefix}_charge_id"]["S"]
 
 
 # ---------------------------------------------------------------- seen items

@@ -37,10 +37,11 @@ def build_charges(
     email: str | None,
     charges: Sequence[ChargeFields],
     ids: Sequence[str],
-    received_at: int,
+    received_ms: int,
 ) -> list[ChargeRecord]:
-    """One record per charge; ``created_at`` defaults to the time the API received the request."""
+    """One record per charge, in the request's order; ``created_at`` defaults to when the API received the request."""
     customer = identify_customer(user_id, email)
+    received_at = received_ms // 1000
     return [
         ChargeRecord(
             project_id=project_id,
@@ -50,8 +51,9 @@ def build_charges(
             email=email,
             amount=charge.amount,
             created_at=charge.created_at if charge.created_at is not None else received_at,
-            received_at=received_at,
+            received_ms=received_ms,
+            position=position,
             update_session=charge.update_session,
         )
-        for charge, charge_id in zip(charges, ids, strict=True)
+        for position, (charge, charge_id) in enumerate(zip(charges, ids, strict=True))
     ]

@@ -5,8 +5,9 @@ stream handler may fold a customer's charges in whatever split into batches and 
 they arrive, and a rebuild from the stored charges gives the very same summary:
 
 - charges: count and total are sums; first_at / last_at are min / max of ``created_at``;
-  ``last_amount`` is the amount of the charge with the greatest ``(created_at, received_at,
-  charge_id)``, a total order that breaks ties between charges created in the same second.
+  ``last_amount`` is the amount of the charge with the greatest ``(created_at, received_ms,
+  position, charge_id)``: among charges created in the same second, the later request wins, and
+  within one request the later charge (docs/design.md, "The order of charges").
 - sessions (charges with ``update_session`` only, by ``received_at``): the set of activity times
   is kept as merged spans ``[start, end]``; two times at most ``session_timeout`` apart belong to
   the same span, a gap of more than the timeout starts a new session. ``count`` is the number of
@@ -14,7 +15,7 @@ they arrive, and a rebuild from the stored charges gives the very same summary:
   of their ``received_at``.
 - ``first_seen_at``: the min of ``received_at`` over **every** charge, whatever ``update_session``
   says (when the customer was first added; not a session trait).
-- e-mail: the latest address sent with the customer's charges, by ``(received_at, charge_id)``.
+- e-mail: the latest address sent with the customer's charges, by ``(received_ms, position, charge_id)``.
 
 Limit: at most ``max_spans`` (50) recent spans are kept; older ones only add to ``closed``. A
 session-updating charge that arrives older than the retained window (more than ~50 sessions late)
@@ -40,12 +41,12 @@ def fold_charges(
 ) -> CustomerSummary:
     """The summary after ``charges`` (new ones: the caller makes sure none was folded in before).
 
-    Charges are folded in time order (``received_at``, then ``created_at``, then id); spans beyond
+    Charges are folded in the order they arrived (``ChargeRecord.arrival``); spans beyond
     ``max_spans`` are folded into the closed count once, at the end.
     """
     if max_spans < 1:
         raise ValueError("max_spans must be at least 1")
-    ordered = sorted(charges, key=lambda c: (c.received_at, c.created_at, c.charge_id))
+    ordered = sorted(charges, key=lambda c: c.arrival)
     if not ordered:
         return summary
     user_id, email, email_key = summary.user_id, summary.email, summary.email_key
@@ -56,8 +57,8 @@ def fold_charges(
     for charge in ordered:
         if charge.user_id is not None:
             user_id = charge.user_id
-        if charge.email is not None and (email_key is None or (charge.received_at, charge.charge_id) > email_key):
-            email, email_key = charge.email, (charge.received_at, charge.charge_id)
+        if charge.email is not None and (email_key is None or charge.arrival > email_key):
+            email, email_key = charge.email, charge.arrival
         stats = _add_charge(stats, charge)
         seen = charge.received_at
         first_seen = seen if first_seen is None else min(first_seen, seen)  # any charge: not a session trait
@@ -82,7 +83,7 @@ def summarize(
 
 
 def _add_charge(stats: ChargeStats, charge: ChargeRecord) -> ChargeStats:
-    key: LastChargeKey = (charge.created_at, charge.received_at, charge.charge_id)
+    key: LastChargeKey = (charge.created_at, *charge.arrival)
     is_last = stats.last_key is None or key > stats.last_key
     return ChargeStats(
         count=stats.count + 1,

@@ -8,7 +8,12 @@ KeyKind = Literal["public", "secret"]
 
 
 class ChargeRecord(BaseModel):
-    """One accepted charge: an immutable fact, the input of every summary."""
+    """One accepted charge: an immutable fact, the input of every summary.
+
+    ``received_ms`` is when the API received the request (UNIX milliseconds) and ``position`` the
+    charge's index within it: with ``charge_id`` they order a customer's charges the way they were
+    sent (docs/design.md, "The order of charges").
+    """
 
     # Built on first use (defer_build), like the key's: the read endpoint never builds a charge.
     model_config = ConfigDict(frozen=True, defer_build=True)
@@ -20,8 +25,19 @@ class ChargeRecord(BaseModel):
     email: str | None
     amount: int
     created_at: int
-    received_at: int
+    received_ms: int
+    position: int = 0
     update_session: bool
+
+    @property
+    def received_at(self) -> int:
+        """When the API received the request, in UNIX seconds (sessions and windows count in seconds)."""
+        return self.received_ms // 1000
+
+    @property
+    def arrival(self) -> tuple[int, int, str]:
+        """The charge's place in the order requests arrived: receive time, position in its request, id."""
+        return (self.received_ms, self.position, self.charge_id)
 
 
 class ApiKeyRecord(BaseModel):

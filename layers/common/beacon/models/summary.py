@@ -11,8 +11,9 @@ from pydantic_core import PydanticCustomError
 from beacon.models.fields import Email, UserId
 
 Span = tuple[int, int]
-LastChargeKey = tuple[int, int, str]  # (created_at, received_at, charge_id)
-EmailKey = tuple[int, str]  # (received_at, charge_id)
+Arrival = tuple[int, int, str]  # (received_ms, position, charge_id): ``ChargeRecord.arrival``
+LastChargeKey = tuple[int, int, int, str]  # (created_at, *arrival)
+EmailKey = Arrival
 
 
 @dataclass(frozen=True, slots=True)

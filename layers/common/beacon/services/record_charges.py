@@ -36,7 +36,7 @@ class IngestCommand(BaseModel):
     project_id: str
     idempotency_key: str | None
     endpoint: str
-    received_at: int
+    received_ms: int
     user_id: str | None
     email: str | None
     charges: list[ChargeFields]
@@ -65,7 +65,7 @@ def record_charges(
         project_id=caller.project_id,
         idempotency_key=idempotency_key,
         endpoint=endpoint,
-        received_at=int(time.time()),
+        received_ms=time.time_ns() // 1_000_000,
         user_id=user_id,
         email=email,
         charges=list(charges),
@@ -117,7 +117,7 @@ def _store(command: IngestCommand) -> IngestResult:
         email=command.email,
         charges=command.charges,
         ids=ids,
-        received_at=command.received_at,
+        received_ms=command.received_ms,
     )
     repository = ChargesRepository(get_settings().charges_table_name)
     stored = repository.add(records, skip_existing=command.idempotency_key is not None)

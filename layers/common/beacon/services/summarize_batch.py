@@ -1,6 +1,6 @@
 """Summarizing a stream batch: fold a batch of charge records into the customers' summaries, exactly once.
 
-Exactly once (DESIGN.md, ``logic.seen``): a batch's charge records are grouped by customer. Per
+Exactly once (docs/design.md, ``logic.seen``): a batch's charge records are grouped by customer. Per
 customer, the summary is read (one consistent BatchGetItem for the whole batch) with its window of
 the charges it counts; each record is a duplicate (its id is in the window: dropped), new, or
 unknown (too old for the window to tell). The new charges are folded in and ONE conditional write
