@@ -250,11 +250,11 @@ def _logs_section(logs: LogReport) -> list[str]:
         "## 6. Log bytes per invocation",
         "",
         "What CloudWatch Logs ingests (and bills) for each invocation. *Application*: the real handlers, in",
-        "process and warm, at the template's log level (INFO), their output captured; the median of "
-        f"{single.invocations} invocations of each kind. Each invocation writes one line: its EMF metrics, with what",
-        "an operator looks a request up by as EMF metadata (`correlation_id`, `status`, `duration_ms`, project, key",
-        "id, counts); warnings and errors add lines of their own, and an execution environment's first",
-        "invocation a `ColdStart` metric line.",
+        "process and warm, at the template's log level (INFO), their output captured; the median of",
+        f"{single.invocations} invocations of each kind. Each invocation writes one line: its EMF metrics, with",
+        "what an operator looks a request up by as EMF metadata (`correlation_id`, `status`, `duration_ms`,",
+        "project, key id, counts); warnings and errors add lines of their own, and an execution environment's",
+        "first invocation a `ColdStart` metric line.",
         "",
         "| invocation | function | status | lines | application bytes |",
         "| --- | --- | --- | ---: | ---: |",
@@ -263,11 +263,11 @@ def _logs_section(logs: LogReport) -> list[str]:
     lines += [
         "",
         f"Beside them: API Gateway's access log line, {logs.access_log_bytes} bytes a request (the template's",
-        "format, filled with a request's values); Lambda's own START and REPORT lines, "
+        "format, filled with a request's values); Lambda's own START and REPORT lines,",
         f"{logs.platform_bytes} bytes an invocation, written only when `SystemLogLevel` is INFO or DEBUG (the",
-        "template's default, WARN, drops them; built from the shape AWS documents, not measured). A single charge",
-        f"at the defaults: {single.bytes:,.0f} + {logs.access_log_bytes} = "
-        f"{single.bytes + logs.access_log_bytes:,.0f} bytes (at `SystemLogLevel=INFO`, "
+        "template's default, WARN, drops them; built from the shape AWS documents, not measured). A single",
+        f"charge at the defaults: {single.bytes:,.0f} + {logs.access_log_bytes} = "
+        f"{single.bytes + logs.access_log_bytes:,.0f} bytes (at `SystemLogLevel=INFO`,",
         f"{single.bytes + logs.access_log_bytes + logs.platform_bytes:,.0f}); docs/capacity.md prices these.",
         "",
         f"**Goal ≤ {LOG_TARGET_BYTES} bytes of application log per request at INFO:** "
@@ -275,9 +275,9 @@ def _logs_section(logs: LogReport) -> list[str]:
             f"**met** ({single.bytes:,.0f} bytes for a single charge)."
             if single.bytes <= LOG_TARGET_BYTES
             else f"**missed** by {(single.bytes / LOG_TARGET_BYTES - 1) * 100:.0f}% ({single.bytes:,.0f} bytes for a "
-            "single charge). The line is also the request's metrics: the EMF envelope (namespace, dimensions, metric "
-            "names and units, timestamp) is about 200 bytes of it, which a separate log line would have added to a "
-            "separate EMF line, not saved."
+            "single charge).\nThe line is also the request's metrics: the EMF envelope (namespace, dimensions,\n"
+            "metric names and units, timestamp) is about 200 bytes of it, which a separate log line would have\n"
+            "added to a separate EMF line, not saved."
         ),
         "",
         "A single charge's line:",
