@@ -1,9 +1,9 @@
 """An in-memory stand-in for the DynamoDB client, so that a benchmark times our code and not a server.
 
 It keeps items in dicts and answers the calls the functions make (GetItem, PutItem with an
-``attribute_not_exists`` condition, UpdateItem, DeleteItem, BatchWriteItem, BatchGetItem, Query,
-TransactWriteItems), counting each one. It does not evaluate update expressions: a benchmark that
-needs DynamoDB's semantics runs on moto (see ``capacity``).
+``attribute_not_exists`` condition and the stored item on refusal, UpdateItem, DeleteItem,
+BatchWriteItem, BatchGetItem, Query, TransactWriteItems), counting each one. It does not evaluate
+update expressions: a benchmark that needs DynamoDB's semantics runs on moto (see ``capacity``).
 """
 
 from collections import Counter
@@ -40,11 +40,20 @@ class FakeDynamoDB:
         item = self.table(TableName).get(_key(Key))
         return {"Item": item} if item is not None else {}
 
-    def put_item(self, *, TableName: str, Item: Item, ConditionExpression: str = "", **_: Any) -> dict[str, Any]:
+    def put_item(
+        self,
+        *,
+        TableName: str,
+        Item: Item,
+        ConditionExpression: str = "",
+        ReturnValuesOnConditionCheckFailure: str = "NONE",
+        **_: Any,
+    ) -> dict[str, Any]:
         self.calls["PutItem"] += 1
         table = self.table(TableName)
         if ConditionExpression.startswith("attribute_not_exists(PK)") and _key(Item) in table:
-            raise _conditional_check_failed("PutItem")
+            stored = table[_key(Item)] if ReturnValuesOnConditionCheckFailure == "ALL_OLD" else None
+            raise _conditional_check_failed("PutItem", stored)
         table[_key(Item)] = Item
         return {}
 
@@ -119,8 +128,12 @@ def _snake(operation: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
 
 
-def _conditional_check_failed(operation: str) -> ClientError:
-    error = {"Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"}}
+def _conditional_check_failed(operation: str, item: Item | None = None) -> ClientError:
+    error: dict[str, Any] = {
+        "Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"}
+    }
+    if item is not None:
+        error["Item"] = item  # ReturnValuesOnConditionCheckFailure=ALL_OLD
     return ClientError(error, operation)  # type: ignore[arg-type]
 
 

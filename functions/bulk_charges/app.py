@@ -7,7 +7,16 @@ them stored (200) or with an error that is safe to retry: with the same Idempote
 stores only the charges a failed attempt did not.
 """
 
-from beacon.api import Response, any_key, create_resolver, current_caller, idempotency_key, parse_body, success
+from beacon.api import (
+    Response,
+    any_key,
+    create_resolver,
+    current_caller,
+    idempotency_key,
+    parse_body,
+    received_ms,
+    success,
+)
 from beacon.models.requests import BulkChargesRequest
 from beacon.observability import LambdaContext, MetricUnit, correlation_paths, log_invocation, metrics, record, tracer
 from beacon.services.record_charges import record_charges
@@ -28,6 +37,8 @@ def create_charges_in_bulk() -> Response:
         charges=bulk.charges,
         idempotency_key=idempotency_key(app),
         lambda_context=app.lambda_context,
+        received_ms=received_ms(app),
+        sent_at=bulk.sent_at,
     )
     record(charges=result.accepted, replayed=result.replayed or None)
     metrics.add_metric(name="ChargesAccepted", unit=MetricUnit.Count, value=result.stored)

@@ -8,7 +8,16 @@ be retried (with the same Idempotency-Key, it will not be stored twice).
 This function also serves the API's ``$default`` route, answering unknown routes with 404 or 405.
 """
 
-from beacon.api import Response, any_key, create_resolver, current_caller, idempotency_key, parse_body, success
+from beacon.api import (
+    Response,
+    any_key,
+    create_resolver,
+    current_caller,
+    idempotency_key,
+    parse_body,
+    received_ms,
+    success,
+)
 from beacon.models.requests import CreateChargeRequest
 from beacon.observability import LambdaContext, MetricUnit, correlation_paths, log_invocation, metrics, record, tracer
 from beacon.services.record_charges import record_charges
@@ -29,6 +38,8 @@ def create_charge() -> Response:
         charges=[charge],
         idempotency_key=idempotency_key(app),
         lambda_context=app.lambda_context,
+        received_ms=received_ms(app),
+        sent_at=charge.sent_at,
     )
     record(charges=result.accepted, replayed=result.replayed or None)
     metrics.add_metric(name="ChargesAccepted", unit=MetricUnit.Count, value=result.stored)

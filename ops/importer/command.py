@@ -47,7 +47,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file",
         help="the file to import: columns/fields user_id, email, amount, created_at, "
-        "update_session; - reads standard input",
+        "update_session, charge_id (or id); - reads standard input",
     )
     parser.add_argument("--url", default=os.environ.get(URL_ENV), help=f"the API's base URL (default: ${URL_ENV})")
     parser.add_argument("--key", default=os.environ.get(KEY_ENV), help=f"a key of the project (default: ${KEY_ENV})")

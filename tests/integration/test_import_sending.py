@@ -4,6 +4,7 @@ The server answers each POST with the next scripted (status, headers, body) and 
 sent, so a test can check what a retry resends. The real API is exercised in tests/e2e/test_import.py.
 """
 
+import gzip
 import json
 import os
 import re
@@ -47,6 +48,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
         with self.server.lock:
             self.server.received.append(
                 {"path": self.path, "headers": dict(self.headers), "body": json.loads(body), "at": time.monotonic()}
@@ -102,6 +105,7 @@ def test_throttling_and_busy_storage_are_retried_with_the_same_key_and_body_hono
     assert {r["headers"]["Idempotency-Key"] for r in server.received} == {chunk.key}
     assert all(r["body"] == json.loads(chunk.body()) for r in server.received)
     assert all(r["headers"]["Authorization"] == "Bearer pk_test" for r in server.received)
+    assert all(r["headers"]["Content-Encoding"] == "gzip" for r in server.received)
     assert server.received[1]["at"] - server.received[0]["at"] >= 1.0  # Retry-After: 1
 
 
@@ -121,6 +125,28 @@ def test_a_request_in_flight_for_longer_than_the_patience_is_not_sent(server):
 
     assert answer.status == 409 and answer.gave_up and not answer.rejected
     assert 2 <= len(server.received) <= 4
+
+
+def test_a_charge_id_stored_with_other_content_is_a_final_409_its_rows_rejected_not_awaited(server):
+    conflict = ("charges[1].charge_id", "charges[1].charge_id 'inv-2' is already stored for this customer ...")
+    server.script = [error(409, conflict)]
+
+    answer = ApiClient(server.url, "pk_test", in_flight_patience_seconds=30).send(one_chunk())
+
+    assert (answer.status, answer.retries, answer.rejected, answer.gave_up) == (409, 0, True, False)
+    assert [(e.index, e.field) for e in answer.errors] == [(1, "charge_id")]
+    assert len(server.received) == 1
+
+
+def test_bodies_are_gzipped_and_much_smaller_than_the_json(server):
+    chunk = one_chunk(1000)
+
+    assert ApiClient(server.url, "pk_test").send(chunk).accepted
+
+    [received] = server.received
+    assert received["headers"]["Content-Encoding"] == "gzip"
+    assert received["body"] == json.loads(chunk.body())
+    assert int(received["headers"]["Content-Length"]) * 5 < len(chunk.body())
 
 
 def test_a_replay_is_reported_as_such(server):
@@ -200,6 +226,20 @@ def test_rows_the_api_refuses_go_to_the_rejects_file_with_its_message(tmp_path, 
     assert rejects.read_text().splitlines()[1:] == [
         "2,row,not stored: the API refused the request it was sent in because of line(s) 3,u1,1",
         "3,amount,amount is not allowed,u1,2",
+    ]
+
+
+def test_an_id_column_becomes_each_charge_id_and_a_repeat_for_a_customer_is_rejected(tmp_path, server):
+    text = "id,user_id,amount\nch_1,u1,100\nch_2,u1,200\n,u1,300\nch_1,u2,400\nch_1,u1,100\n"
+
+    status, rejects = run_import(tmp_path, server, "--concurrency", "1", text=text)
+
+    assert status == 1
+    sent = {r["body"]["user_id"]: r["body"]["charges"] for r in server.received}
+    assert [c.get("charge_id") for c in sent["u1"]] == ["ch_1", "ch_2", None]
+    assert [c.get("charge_id") for c in sent["u2"]] == ["ch_1"]  # charge ids are per customer
+    assert rejects.read_text().splitlines()[1:] == [
+        "6,charge_id,\"charge_id 'ch_1' is on line 2 already, for the same customer\",ch_1,u1,100"
     ]
 
 

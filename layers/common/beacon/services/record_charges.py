@@ -5,6 +5,12 @@ keeps a record per (project, key) in the idempotency table: the same key and bod
 result, another body gets ``IdempotencyKeyReusedError`` (422), a request still in flight
 ``RequestInFlightError`` (409). Charge ids derived from the key make a retry after a failure
 half-way through a bulk write store only what is missing.
+
+A charge with the client's own ``charge_id`` is stored under an id derived from it, whatever the
+request: sent again with the same amount and ``created_at`` (as the client sent it) it is not stored
+again; with other content it is ``ChargeIdConflictError`` (409) and nothing of the request is written.
+Both hold together with an Idempotency-Key. With ``sent_at`` every ``created_at`` the client sent is
+corrected by the client's clock error, against ``received_ms``: the instant the charges are stored with.
 """
 
 import time
@@ -16,10 +22,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from beacon.dal.aws import dynamodb_client
-from beacon.dal.charges import ChargesRepository
-from beacon.errors import IdempotencyKeyReusedError, RequestInFlightError, StorageUnavailableError
+from beacon.dal.charges import ChargeIdTakenError, ChargesRepository
+from beacon.errors import (
+    ChargeIdConflictError,
+    FieldError,
+    IdempotencyKeyReusedError,
+    RequestInFlightError,
+    StorageUnavailableError,
+)
 from beacon.logic.charges import build_charges, charge_ids, request_fingerprint
 from beacon.models.caller import Caller
+from beacon.models.records import ChargeRecord
 from beacon.models.requests import ChargeFields
 from beacon.settings import get_settings
 
@@ -37,6 +50,7 @@ class IngestCommand(BaseModel):
     idempotency_key: str | None
     endpoint: str
     received_ms: int
+    sent_at: int | None = None
     user_id: str | None
     email: str | None
     charges: list[ChargeFields]
@@ -59,13 +73,20 @@ def record_charges(
     charges: Sequence[ChargeFields],
     idempotency_key: str | None,
     lambda_context: LambdaContext | None,
+    received_ms: int | None = None,
+    sent_at: int | None = None,
 ) -> IngestResult:
-    """Store a request's charges for the caller's project, at most once per Idempotency-Key."""
+    """Store a request's charges for the caller's project, at most once per Idempotency-Key.
+
+    ``received_ms`` is when the API received the request (now, unless the caller read it already to
+    check the request's ``created_at`` values); ``sent_at`` the client's clock when it sent it.
+    """
     command = IngestCommand(
         project_id=caller.project_id,
         idempotency_key=idempotency_key,
         endpoint=endpoint,
-        received_ms=time.time_ns() // 1_000_000,
+        received_ms=time.time_ns() // 1_000_000 if received_ms is None else received_ms,
+        sent_at=sent_at,
         user_id=user_id,
         email=email,
         charges=list(charges),
@@ -118,10 +139,29 @@ def _store(command: IngestCommand) -> IngestResult:
         charges=command.charges,
         ids=ids,
         received_ms=command.received_ms,
+        sent_at=command.sent_at,
     )
     repository = ChargesRepository(get_settings().charges_table_name)
-    stored = repository.add(records, skip_existing=command.idempotency_key is not None)
+    try:
+        stored = repository.add(records, skip_existing=command.idempotency_key is not None)
+    except ChargeIdTakenError as exc:
+        raise _conflict(exc.charges, bulk=command.endpoint != "charges") from exc
     return IngestResult(accepted=len(records), stored=stored)
+
+
+def _conflict(charges: Sequence[ChargeRecord], *, bulk: bool) -> ChargeIdConflictError:
+    """409 naming each charge whose charge_id is stored with another amount or created_at (never the stored values)."""
+    errors = []
+    for charge in charges:
+        field = f"charges[{charge.position}].charge_id" if bulk else "charge_id"
+        shown = charge.client_charge_id or ""
+        shown = shown if len(shown) <= 64 else f"{shown[:61]}..."
+        message = (
+            f"{field} '{shown}' is already stored for this customer with another amount or created_at: a "
+            "charge_id names one charge, sent again only as it was; use a new charge_id for a new charge"
+        )
+        errors.append(FieldError(field, message))
+    return ChargeIdConflictError(errors[0].message, errors=errors)
 
 
 def _dump(charges: Sequence[ChargeFields]) -> list[dict[str, Any]]:
@@ -149,6 +189,7 @@ def idempotent_store() -> tuple[Callable[..., IngestResult], "IdempotencyConfig"
     config = IdempotencyConfig(
         # One record per project and key; the rest of the request must match for a replay.
         event_key_jmespath="[project_id, idempotency_key]",
+        # sent_at is left out: a retry may say when it was sent again, and it is still the same request.
         payload_validation_jmespath="[endpoint, user_id, email, charges]",
         raise_on_no_idempotency_key=True,
         expires_after_seconds=settings.idempotency_ttl_seconds,
