@@ -43,7 +43,7 @@ from beacon.models.caller import Caller, KeySource
 from beacon.models.parsing import parse_model
 from beacon.models.requests import request_clock
 from beacon.models.responses import ErrorDetail, ErrorEnvelope, SuccessEnvelope
-from beacon.observability import logger, metrics
+from beacon.observability import logger, metrics, record
 from beacon.services.authenticate import authenticate, require_secret
 
 MAX_BODY_BYTES = 1_048_576  # the JSON as read: after inflating a gzip body (whose compressed size is bounded too)
@@ -71,9 +71,8 @@ def create_resolver() -> APIGatewayHttpResolver:
 
     @app.exception_handler(BeaconError)
     def _domain_error(exc: BeaconError) -> Response:
-        if isinstance(exc, InvalidRequestError):
-            metrics.add_metric(name="ChargesRejected", unit=MetricUnit.Count, value=_charge_count(app))
-        logger.info("request refused", status=exc.status, fields=[e.field for e in exc.errors])
+        _count_rejected_charges(app)
+        record(fields=[e.field for e in exc.errors])
         return error_response(exc)
 
     @app.not_found
@@ -91,6 +90,7 @@ def create_resolver() -> APIGatewayHttpResolver:
     def _unexpected(exc: Exception) -> Response:
         logger.exception("unexpected failure")
         metrics.add_metric(name="UnexpectedErrors", unit=MetricUnit.Count, value=1)
+        _count_rejected_charges(app)
         failure = BeaconError("internal error; the request can be retried safely with the same Idempotency-Key")
         return error_response(failure)
 
@@ -343,6 +343,12 @@ def _charge_count(app: APIGatewayHttpResolver) -> int:
     return len(charges) if isinstance(charges, list) and charges else 1
 
 
+def _count_rejected_charges(app: APIGatewayHttpResolver) -> None:
+    """A write request answered with an error: its charges count as rejected (by status: ``log_invocation``)."""
+    if app.current_event.http_method == "POST":
+        metrics.add_metric(name="ChargesRejected", unit=MetricUnit.Count, value=_charge_count(app))
+
+
 def query_parameters(app: APIGatewayHttpResolver, names: tuple[str, ...]) -> dict[str, str]:
     """The query parameters ``names``, each sent at most once (400 naming a repeated one).
 
@@ -378,7 +384,9 @@ def _find_key(app: APIGatewayHttpResolver, *, look_in_body: bool) -> tuple[str |
 def any_key(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
     """Route middleware: a public or secret key, from the header, ``?api_key=`` or the body's ``api_key``."""
     raw_key, source = _find_key(app, look_in_body=True)
-    app.append_context(**{_CALLER: authenticate(raw_key, source)})
+    caller = authenticate(raw_key, source)
+    record(project_id=caller.project_id, key_id=caller.key_id)
+    app.append_context(**{_CALLER: caller})
     return next_middleware(app)
 
 
@@ -386,6 +394,7 @@ def secret_key(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> 
     """Route middleware: a secret key, and only from the Authorization header."""
     raw_key, source = _find_key(app, look_in_body=False)
     caller = authenticate(raw_key, source)
+    record(project_id=caller.project_id, key_id=caller.key_id)
     require_secret(caller)
     app.append_context(**{_CALLER: caller})
     return next_middleware(app)

@@ -19,7 +19,8 @@ class ChargeRecord(BaseModel):
     (before ``sent_at`` corrected it): what tells the same charge sent again from another one.
     """
 
-    model_config = ConfigDict(frozen=True)
+    # Built on first use (defer_build), like the key's: the read endpoint never builds a charge.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     project_id: str
     customer_id: str
@@ -54,7 +55,7 @@ class ChargeRecord(BaseModel):
 class ApiKeyRecord(BaseModel):
     """An API key as stored: its SHA-256, never the key itself."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     key_hash: str
     key_id: str

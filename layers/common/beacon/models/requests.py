@@ -20,7 +20,9 @@ from beacon.models.fields import Amount, ChargeId, CreatedAt, Email, RequestCloc
 
 MAX_BULK_CHARGES = 1_000
 
-_STRICT = ConfigDict(strict=True, extra="ignore", frozen=True)
+# defer_build: a model's validator is built when it first validates, not at import: each write function reads
+# one of these bodies, and the other's validator would only lengthen its cold start (docs/benchmarks.md).
+_STRICT = ConfigDict(strict=True, extra="ignore", frozen=True, defer_build=True)
 
 
 class ChargeFields(BaseModel):

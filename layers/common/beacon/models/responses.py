@@ -2,11 +2,14 @@
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class ErrorDetail(BaseModel):
     """One problem: the field it concerns (``charges[2].amount``, ``api_key``, ``body``...) and what is wrong."""
+
+    # Built when a request first fails, not at every cold start.
+    model_config = ConfigDict(defer_build=True)
 
     field: str
     message: str
@@ -22,6 +25,8 @@ class SuccessEnvelope(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     """``{"success": false, "code": <status>, "data": null, "errors": [...]}``."""
+
+    model_config = ConfigDict(defer_build=True)
 
     success: Literal[False] = False
     code: int

@@ -16,20 +16,8 @@ corrected by the client's clock error, against ``received_ms``: the instant the 
 import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -47,6 +35,12 @@ from beacon.models.caller import Caller
 from beacon.models.records import ChargeRecord
 from beacon.models.requests import ChargeFields
 from beacon.settings import get_settings
+
+if TYPE_CHECKING:
+    # Powertools' idempotency utility is imported by the first request that sends an Idempotency-Key, not at
+    # every cold start (docs/benchmarks.md, cold start).
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 
 class IngestCommand(BaseModel):
@@ -99,6 +93,16 @@ def record_charges(
     )
     if idempotency_key is None:
         return _store(command)
+    return _store_once(command, lambda_context)
+
+
+def _store_once(command: IngestCommand, lambda_context: LambdaContext | None) -> IngestResult:
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceLayerError,
+        IdempotencyValidationError,
+    )
+
     store_once, config = idempotent_store()
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
@@ -164,13 +168,23 @@ def _dump(charges: Sequence[ChargeFields]) -> list[dict[str, Any]]:
     return [charge.model_dump() for charge in charges]
 
 
-def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
-    return response.model_copy(update={"replayed": True}) if isinstance(response, IngestResult) else response
+def _mark_replayed(response: Any, idempotent_data: "DataRecord") -> Any:
+    # The first answer, replayed: it stored its charges; this request stored none.
+    if isinstance(response, IngestResult):
+        return response.model_copy(update={"replayed": True, "stored": 0})
+    return response
 
 
 @lru_cache(maxsize=1)
-def idempotent_store() -> tuple[Callable[..., IngestResult], IdempotencyConfig]:
+def idempotent_store() -> tuple[Callable[..., IngestResult], "IdempotencyConfig"]:
     """The idempotent version of the store and its config, built once per execution environment."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+    from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+
     settings = get_settings()
     config = IdempotencyConfig(
         # One record per project and key; the rest of the request must match for a replay.
