@@ -159,6 +159,7 @@ def send_chunks(
     senders = _Senders(client, chunks, concurrency)
     ended = 0
     try:
+        senders.start()  # inside: a Ctrl-C as the first requests leave is reported like any other
         while ended < len(chunks):
             ended_chunk = senders.next_answer()
             if ended_chunk is None:
@@ -195,6 +196,9 @@ class _Senders:
         self.in_flight: dict[str, Chunk] = {}
         # Daemon threads: a Ctrl-C must not wait for requests in flight (a re-run sends them again).
         self.workers = [threading.Thread(target=self._work, daemon=True) for _ in range(min(concurrency, len(chunks)))]
+
+    def start(self) -> None:
+        """Start the workers: they take chunks until there are none left, or ``abandon``."""
         for worker in self.workers:
             worker.start()
 
