@@ -16,6 +16,7 @@ OUTPUT_TO_ENV = {
     "IdempotencyTableName": "IDEMPOTENCY_TABLE_NAME",
     "SummarizeFailureQueueUrl": "SUMMARIZE_FAILURE_QUEUE_URL",
     "SessionTimeoutSeconds": "SESSION_TIMEOUT_SECONDS",
+    "StreamMaxRecordAgeSeconds": "STREAM_MAX_RECORD_AGE_SECONDS",
 }
 
 

@@ -4,9 +4,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import threading
+
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 
 from beacon.dal import aws
 from beacon.dal.api_keys import ApiKeysRepository
@@ -31,6 +34,25 @@ def table_env_names() -> dict[str, str]:
         for name, value in variables.items()
         if isinstance(value, dict) and value.get("Ref") in tables
     }
+
+
+_MOTO_LOCK = threading.RLock()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def moto_one_call_at_a_time() -> Iterator[None]:
+    """moto's in-process mock answers calls from several threads (the stream function writes a batch's
+    customers concurrently) without a lock of its own; AWS serves each call atomically, so here one call
+    is served at a time, as the local stack's embedded AWS does (``local.aws.BACKEND_LOCK``)."""
+    real = BotocoreStubber.process_request
+
+    def one_at_a_time(self: BotocoreStubber, request: Any) -> Any:
+        with _MOTO_LOCK:
+            return real(self, request)
+
+    BotocoreStubber.process_request = one_at_a_time  # type: ignore[method-assign]
+    yield
+    BotocoreStubber.process_request = real  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)

@@ -42,6 +42,7 @@ def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> Partia
         duplicates_skipped=outcome.duplicates_skipped,
         customers_failed=outcome.customers_failed,
         customers_recomputed=outcome.customers_recomputed,
+        customers_handed_off=outcome.customers_handed_off,
         failed_records=len(outcome.failed),
     )
     metrics.add_metric(name="RecordsProcessed", unit=MetricUnit.Count, value=outcome.records)

@@ -1,0 +1,36 @@
+"""CustomerJobsQueue (SQS) -> work on one customer that needs more time than a stream batch has.
+
+Trigger: the SQS queue the stream function hands such work to (``summarize_batch.hand_off``), one
+message a job. Contract: docs/design.md, "The recompute". A ``recompute`` job replaces a customer's
+summary with what its stored charges give, under the version check every summary write makes, so
+that a job done twice, or racing the stream, still counts every charge once.
+
+Failure semantics: Powertools' batch processor reports a failed job (``ReportBatchItemFailures``);
+SQS makes it visible again after the queue's visibility timeout, and after a few receives moves it
+to the dead-letter queue (template.yaml), which raises an alarm.
+"""
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from beacon.models.jobs import CustomerJob
+from beacon.observability import logger, metrics, tracer
+from beacon.services.summarize_batch import run_job
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def do_job(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    job = CustomerJob.model_validate_json(record.body)
+    write = run_job(job, seconds_left=lambda: lambda_context.get_remaining_time_in_millis() / 1000)
+    logger.info("job done", kind=job.kind, project_id=job.project_id, version=write.summary.version)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=do_job, processor=processor, context=context)
