@@ -51,7 +51,7 @@ def _resources() -> sam.LocalResources:
 
 
 def _ready_event(spec: sam.FunctionSpec) -> Path | None:
-    """events/<function folder>.json: every function of the template has one (a README test holds it)."""
+    """events/<function folder>.json: every function of the template has one (tests/unit/test_readme.py holds it)."""
     path = EVENTS_DIR / f"{spec.code_path.name}.json"
     return path if path.exists() else None
 

@@ -159,7 +159,7 @@ def stream_record(item: dict[str, Any]) -> dict[str, Any]:
 
 _BATCH_CLOCK = itertools.count()
 # Two hours between two stream batches of the same customers: each finds the ids of the one before
-# expired from its window, as a summary in steady state does (README, "Exactly once").
+# expired from its window, as a summary in steady state does (docs/design.md, "Exactly once").
 BATCH_SPACING_SECONDS = 7_200
 
 

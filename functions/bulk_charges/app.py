@@ -1,6 +1,6 @@
 """POST /charges/bulk: record 1 to 1,000 charges of one customer.
 
-Trigger: API Gateway HTTP API (payload v2). Contract: DESIGN.md and openapi.yaml. Every charge is
+Trigger: API Gateway HTTP API (payload v2). Contract: docs/api.md and openapi.yaml. Every charge is
 validated before anything is written; errors name ``charges[i].field``. Charges are written with
 BatchWriteItem (25 a call, unprocessed items retried with backoff). The request ends with all of
 them stored (200) or with an error that is safe to retry: with the same Idempotency-Key, a retry

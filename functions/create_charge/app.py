@@ -1,6 +1,6 @@
 """POST /charges: record one charge.
 
-Trigger: API Gateway HTTP API (payload v2). Contract: DESIGN.md and openapi.yaml. The key may be
+Trigger: API Gateway HTTP API (payload v2). Contract: docs/api.md and openapi.yaml. The key may be
 public or secret. On 200 the charge is stored once in the charges table (at most once per
 Idempotency-Key); on any 4xx nothing is written; a 503 means storage was busy and the request can
 be retried (with the same Idempotency-Key, it will not be stored twice).

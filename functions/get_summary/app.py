@@ -1,6 +1,6 @@
 """GET /customers/summary?user_id=... (or ?email=...): a customer's charge summary and sessions.
 
-Trigger: API Gateway HTTP API (payload v2). Contract: DESIGN.md. Secret keys only, in the
+Trigger: API Gateway HTTP API (payload v2). Contract: docs/api.md. Secret keys only, in the
 Authorization header (a public key gets 403). Exactly one of ``user_id`` and ``email`` (trimmed and
 lower-cased, as the write path stores it), else 400; 404 when the project has no summary for that
 customer. Reads one item; writes nothing. The summary trails the accepted charges by the stream's

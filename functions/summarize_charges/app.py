@@ -2,7 +2,7 @@
 
 Trigger: the DynamoDB stream of the charges table (NEW_IMAGE), through an event source mapping whose
 filter passes only INSERTs of charge items; anything else that reaches the function is ignored.
-Contract: DESIGN.md "Exactly once". Each batch is grouped by customer and each customer's summary is
+Contract: docs/design.md "Exactly once". Each batch is grouped by customer and each customer's summary is
 written once, with a conditional write that also records which charges it counted
 (``beacon.logic.seen``: a window of recent charge ids in the summary item).
 

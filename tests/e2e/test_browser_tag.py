@@ -25,7 +25,8 @@ pytestmark = pytest.mark.e2e
 TAG = ROOT / "clients" / "js" / "beacon.js"
 WAIT_SECONDS = 60
 BULK_OVER_QUOTA = 1_000  # charges of ~80 bytes each: a body over sendBeacon's 64 KiB
-README_SNIPPET = re.compile(r"```html\n(<script src=\"beacon\.js\"></script>\n.*?)```", re.S)
+# The snippet of docs/api.md, "From a web page: the browser tag".
+SNIPPET = re.compile(r"```html\n(<script src=\"beacon\.js\"></script>\n.*?)```", re.S)
 
 HARNESS = """<!doctype html>
 <meta charset="utf-8">
@@ -199,14 +200,14 @@ def test_the_tag_loads_as_an_es_module_too(stack: Stack, site: StaticSite, brows
     assert (summary["charges"]["count"], summary["charges"]["total"]) == (1, 1000)
 
 
-def test_the_readme_snippet_records_its_charge(stack: Stack, site: StaticSite, browser):
-    [snippet] = README_SNIPPET.findall((ROOT / "README.md").read_text(encoding="utf-8"))
+def test_the_documented_snippet_records_its_charge(stack: Stack, site: StaticSite, browser):
+    [snippet] = SNIPPET.findall((ROOT / "docs" / "api.md").read_text(encoding="utf-8"))
     url, key = re.search(r'url: "([^"]+)", key: "([^"]+)"', snippet).groups()  # type: ignore[union-attr]
     user = re.search(r'user_id: "([^"]+)"', snippet).group(1)  # type: ignore[union-attr]
     run_user = unique(user)
     page_html = snippet.replace(url, stack.base_url).replace(key, stack.public_key).replace(user, run_user)
 
-    loaded(browser, site.add("/readme.html", "text/html", f"<!doctype html>\n{page_html}"))
+    loaded(browser, site.add("/documented.html", "text/html", f"<!doctype html>\n{page_html}"))
 
     summary = summary_when(stack, run_user, 1)
     assert summary["charges"]["count"] == 1

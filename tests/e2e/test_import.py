@@ -171,24 +171,23 @@ def test_an_import_killed_half_way_and_run_again_counts_every_good_row_once(stac
     assert not pending, f"{len(pending)} summaries differ from the good rows, e.g. {next(iter(wrong.items()))}"
 
 
-# ---------------------------------------------------------------- the README's example
+# ---------------------------------------------------------------- the example of docs/import.md
 
 
-def readme_import_example() -> tuple[str, str, list[str], list[str]]:
-    """The example of README's "Importing past charges": the file, the command, the report, the rejects file."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("### Importing past charges", 1)[1].split("\n### ", 1)[0]
-    blocks = re.findall(r"```(\w+)\n(.*?)\n```", section, re.S)
+def documented_import_example() -> tuple[str, str, list[str], list[str]]:
+    """The example of docs/import.md: the file, the command, the report, the rejects file."""
+    text = (ROOT / "docs" / "import.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```(\w+)\n(.*?)\n```", text, re.S)
     kinds = [kind for kind, _ in blocks]
-    assert kinds[:4] == ["csv", "bash", "text", "text"], f"the section's code blocks are {kinds}"
+    assert kinds[:4] == ["csv", "bash", "text", "text"], f"the page's code blocks are {kinds}"
     (_, csv_text), (_, command), (_, report), (_, rejects) = blocks[:4]
     return csv_text + "\n", command.strip(), report.splitlines(), rejects.splitlines()
 
 
-def test_the_readme_import_example_runs_as_shown(stack: Stack, tmp_path: Path):
+def test_the_documented_import_example_runs_as_shown(stack: Stack, tmp_path: Path):
     if os.environ.get("AWS_SAM_STACK_NAME"):
-        pytest.skip(reason="the README's example imports into the local stack's project")
-    csv_text, command, report, rejects = readme_import_example()
+        pytest.skip(reason="the example of docs/import.md imports into the local stack's project")
+    csv_text, command, report, rejects = documented_import_example()
     name = re.search(r"import (\S+)", command)
     assert name, command
     (tmp_path / name.group(1)).write_text(csv_text, encoding="utf-8")

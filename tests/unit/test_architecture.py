@@ -1,4 +1,4 @@
-"""The import rule of the README's Development section, read from the source (every import, lazy ones included).
+"""The import rule of docs/design.md, read from the source (every import, lazy ones included).
 
 Inside the layer (``beacon``): ``models`` import nothing of beacon but ``errors``; ``logic`` -> ``models``;
 ``dal`` -> ``models``; ``services`` -> ``logic``, ``dal``, ``models``; ``api`` -> ``services``, ``models``;

@@ -447,7 +447,7 @@ def test_every_alarm_notifies_the_topic_when_an_alarm_email_is_set():
 
 def test_every_parameter_is_described():
     for name, parameter in PARAMETERS.items():
-        assert len(parameter.get("Description", "").split()) >= 4, f"{name}: describe it (the README table shows it)"
+        assert len(parameter.get("Description", "").split()) >= 4, f"{name}: describe it (docs/operations.md)"
 
 
 def test_the_summarizer_knows_the_record_age_its_event_source_mapping_enforces():
