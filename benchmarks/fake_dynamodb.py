@@ -162,7 +162,7 @@ def seed_summaries(fake: FakeDynamoDB, table_name: str, stream_event: dict[str, 
     from beacon.dal.items import charge_from_item, summary_item
     from beacon.logic.fold import summarize
     from beacon.models.records import ChargeRecord
-    from beacon.models.summary import SeenWindow, StoredSummary
+    from beacon.models.stored import SeenWindow, StoredSummary
 
     charges: dict[tuple[str, str], list[ChargeRecord]] = {}
     for record in stream_event.get("Records", []):

@@ -7,9 +7,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from beacon.dal.items import charge_item, seen_ids_from_item, summary_from_item
-from beacon.logic.fold import CustomerSummary, summarize
+from beacon.logic.fold import summarize
+from beacon.logic.plan import as_stored
 from beacon.models.records import ChargeRecord
-from beacon.models.summary import StoredSummary
+from beacon.models.stored import StoredSummary
+from beacon.models.summary import CustomerSummary
 from tests.builders import load_event
 
 # Sequence numbers as DynamoDB writes them: decimal strings, up to 40 digits (beyond a DynamoDB Number).
@@ -91,12 +93,20 @@ def stored_summaries(client: Any, table: str) -> dict[tuple[str, str], StoredSum
     return {(s.project_id, s.customer_id): s for s in summaries}
 
 
-def expected_summaries(charges: Iterable[ChargeRecord], timeout: int = 1800) -> dict[tuple[str, str], CustomerSummary]:
-    """What every customer's summary must be: the fold of all its charges at once."""
+def expected_summaries(
+    charges: Iterable[ChargeRecord], stored: dict[tuple[str, str], StoredSummary], timeout: int = 1800
+) -> dict[tuple[str, str], CustomerSummary]:
+    """What every customer's summary must be: the fold of all its charges at once, as its stored window keeps
+    it (the sessions that window lets no charge reach are counted, not kept as spans: ``plan.as_stored``).
+    A customer without a stored summary is compared with its whole fold."""
     by_customer: dict[tuple[str, str], list[ChargeRecord]] = {}
     for c in charges:
         by_customer.setdefault((c.project_id, c.customer_id), []).append(c)
-    return {key: summarize(group, session_timeout=timeout) for key, group in by_customer.items()}
+    full = {key: summarize(group, session_timeout=timeout) for key, group in by_customer.items()}
+    return {
+        key: as_stored(summary, stored[key].seen, session_timeout=timeout) if key in stored else summary
+        for key, summary in full.items()
+    }
 
 
 def stored_seen_ids(client: Any, table: str) -> dict[str, frozenset[str]]:

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from beacon.api import create_resolver, current_caller, query_parameters, secret_key, success
 from beacon.models.parsing import parse_model
-from beacon.models.summary import SummaryQuery
+from beacon.models.requests import SummaryQuery
 from beacon.observability import logger, metrics, tracer
 from beacon.services.read_summary import read_summary
 

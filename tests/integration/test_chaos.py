@@ -41,7 +41,7 @@ from beacon.dal.items import charge_from_item, charge_item, seen_item, summary_i
 from beacon.logic import seen
 from beacon.logic.fold import summarize
 from beacon.models.records import ChargeRecord
-from beacon.models.summary import StoredSummary
+from beacon.models.stored import StoredSummary
 from beacon.observability import metrics
 from beacon.services import summarize_batch
 from functions.summarize_charges.app import lambda_handler

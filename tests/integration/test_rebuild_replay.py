@@ -14,7 +14,7 @@ from beacon.dal.items import summary_item, summary_key
 from beacon.dal.summaries import SummariesRepository
 from beacon.logic.fold import summarize
 from beacon.models.records import ChargeRecord
-from beacon.models.summary import StoredSummary
+from beacon.models.stored import StoredSummary
 from beacon.services.summarize_batch import process_stream_records
 from ops import stream_failures
 from ops.main import main

@@ -14,7 +14,7 @@ import pytest
 from beacon.dal.items import charge_from_item
 from beacon.logic.fold import summarize
 from beacon.models.records import ChargeRecord
-from beacon.models.summary import SummaryView
+from beacon.models.responses import SummaryView
 from functions.bulk_charges.app import lambda_handler as bulk_handler
 from functions.create_charge.app import lambda_handler as create_handler
 from functions.get_summary.app import lambda_handler as summary_handler

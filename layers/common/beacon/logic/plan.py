@@ -69,14 +69,15 @@ def plan_fold(
     if not new:
         return FoldPlan(duplicates=duplicates)
     chunk = _one_write_of(new, limits)
-    next_window, seen_items = seen.add(
-        seen.advance(stored.seen, since), seen.by_bucket((c.charge_id, c.received_at) for c in chunk), limits
-    )
+    counted = frozenset(c.charge_id for c in chunk)
+    remaining = tuple(c for c in new if c.charge_id not in counted)
+    # The window moves forward with the last write of the batch only: the writes before it keep the
+    # ids of their minutes, which the next plan must still find (else they would be unknown).
+    start = seen.advance(stored.seen, stored.seen.since if remaining and stored.seen.since else since)
+    next_window, seen_items = seen.add(start, seen.by_bucket((c.charge_id, c.received_at) for c in chunk), limits)
     folded = fold_charges(stored.summary, chunk, session_timeout=session_timeout)
     key = (stored.project_id, stored.customer_id)
     write = _write(key, stored, folded, next_window, seen_items, session_timeout=session_timeout, limits=limits)
-    counted = frozenset(c.charge_id for c in chunk)
-    remaining = tuple(c for c in new if c.charge_id not in counted)
     return FoldPlan(write=replace(write, counted=counted), duplicates=duplicates, remaining=remaining)
 
 
@@ -144,15 +145,23 @@ def _write(
     limits: seen.WindowLimits,
 ) -> SummaryWrite:
     """The write of ``summary`` and ``window`` in place of ``stored``, its older sessions closed."""
-    before = seen.earliest_new(window)
-    closed = close_sessions(
-        summary, before=before if before is not None else 0, session_timeout=session_timeout, keep=limits.spans
-    )
     version = stored.version if stored else 0
+    closed = as_stored(summary, window, session_timeout=session_timeout, limits=limits)
     return SummaryWrite(
         StoredSummary(key[0], key[1], closed, version + 1, window),
         expected_version=stored.version if stored else None,
         seen_items={bucket: _parts(ids, limits.ids_per_seen_item) for bucket, ids in seen_items.items()},
+    )
+
+
+def as_stored(
+    summary: CustomerSummary, window: SeenWindow, *, session_timeout: int, limits: seen.WindowLimits = seen.LIMITS
+) -> CustomerSummary:
+    """``summary`` as a write with ``window`` stores it: the sessions no charge it may still fold can reach,
+    and those beyond the ``limits.spans`` newest, closed (``fold.close_sessions``)."""
+    before = seen.earliest_new(window)
+    return close_sessions(
+        summary, before=before if before is not None else 0, session_timeout=session_timeout, keep=limits.spans
     )
 
 
