@@ -134,7 +134,7 @@ def replay_summaries(args: argparse.Namespace) -> int:
             "For a batch gone from the stream whose customers cannot be found, rebuild the projects concerned "
             "(`beacon summaries rebuild --project P --scan --repair`), then `summaries replay --drop-gone`."
         )
-    return 1 if counts["failed"] or counts["incomplete"] or counts["gone"] else 0
+    return 1 if counts["failed"] or counts["incomplete"] or counts["gone"] or counts["dropped"] else 0
 
 
 def _replay_line(result: ReplayResult) -> dict[str, object]:

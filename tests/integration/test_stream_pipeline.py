@@ -121,10 +121,10 @@ def test_charges_posted_to_the_api_reach_the_summary_through_the_real_stream(tab
     }
 
     # And the handler wrote nothing to the charges table: its stream holds nothing new, every charge item
-    # is still what the API wrote, and the summaries table holds summaries and seen items only
+    # is still what the API wrote, and the summaries table holds summaries, seen items and the registry only
     assert pipeline.new_records() == []
     assert tables.charges() == charges_before
-    assert {item["type"]["S"] for item in tables.items("SummariesTable")} <= {"summary", "seen"}
+    assert {item["type"]["S"] for item in tables.items("SummariesTable")} <= {"summary", "seen", "customer"}
 
 
 def test_the_stream_delivered_twice_counts_every_charge_once(tables):
