@@ -474,7 +474,7 @@ class PagedStream:
     def get_shard_iterator(self, **_: Any) -> dict[str, Any]:
         return {"ShardIterator": "0"}
 
-    def get_records(self, *, ShardIterator: str, Limit: int) -> dict[str, Any]:  # noqa: N803 (boto3's names)
+    def get_records(self, *, ShardIterator: str, Limit: int) -> dict[str, Any]:
         self.calls += 1
         position = int(ShardIterator)
         if self.calls <= self.empty_pages:
