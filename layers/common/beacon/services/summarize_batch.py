@@ -146,6 +146,7 @@ def process_stream_records(
     now: Callable[[], float] = time.time,
     seconds_left: SecondsLeft | None = None,
     concurrency: int = aws.MAX_CONCURRENT_CALLS,
+    limits: seen.WindowLimits | None = None,
 ) -> BatchOutcome:
     """Fold a stream batch into the summaries: each customer once, up to ``concurrency`` at a time.
 
@@ -165,6 +166,7 @@ def process_stream_records(
         session_timeout=settings.session_timeout_seconds,
         now=now,
         seconds_left=seconds_left,
+        limits=limits or seen.LIMITS,
     )
     try:
         stored = summaries.get_many(list(groups))
