@@ -32,7 +32,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from beacon.dal import aws
 from beacon.dal.items import charge_item, summary_from_item
 from beacon.dal.summaries import SummariesRepository
-from beacon.logic import plan, seen
+from beacon.logic import seen
 from beacon.logic.fold import summarize
 from beacon.logic.plan import as_stored
 from beacon.models.records import ChargeRecord
@@ -41,6 +41,7 @@ from beacon.services.summarize_batch import Context, process_stream_records, rec
 from beacon.settings import get_settings
 from benchmarks.fake_dynamodb import FakeDynamoDB
 from ops.rebuild import summary_fields
+from tests.stream_builders import count_plan_paths
 
 SEEDS = int(os.environ.get("MODEL_SEEDS", "500"))
 MAX_AGE = 60  # STREAM_MAX_RECORD_AGE_SECONDS: the least the template allows, so that windows expire quickly
@@ -331,18 +332,6 @@ class Model:
         self.paths["handed_off"] += 1
         self.world.jobs.append(key)
 
-    def count(self, monkeypatch: pytest.MonkeyPatch, name: str, seen_in: Callable[[Any], dict[str, bool]]) -> None:
-        """Count the paths a call of ``plan.<name>`` shows by its result."""
-        real = getattr(plan, name)
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            result = real(*args, **kwargs)
-            for path, happened in seen_in(result).items():
-                self.paths[path] += bool(happened)
-            return result
-
-        monkeypatch.setattr(plan, name, counted)
-
 
 @pytest.fixture
 def model(monkeypatch: pytest.MonkeyPatch) -> Model:
@@ -353,18 +342,7 @@ def model(monkeypatch: pytest.MonkeyPatch) -> Model:
     monkeypatch.setattr(aws, "backoff_delay", lambda attempt: 0.0)
     model = Model()
     monkeypatch.setattr(summarize_batch, "hand_off", model.hand_off)
-    model.count(monkeypatch, "plan_fold", lambda result: {"several_writes": bool(result.remaining)})
-    model.count(monkeypatch, "_touches_closed_sessions", lambda result: {"closed_session": result})
-    model.count(monkeypatch, "missed_by", lambda result: {"caught_up": bool(result)})
-    model.count(monkeypatch, "_write", lambda result: {"seen_items": bool(result.seen_items)})
-    real_fit = plan._fit_one_write
-
-    def fit(window: Any, buckets: Any, limits: Any) -> Any:
-        fitted = real_fit(window, buckets, limits)
-        model.paths["drop_oldest_minutes"] += fitted.since != window.since
-        return fitted
-
-    monkeypatch.setattr(plan, "_fit_one_write", fit)
+    count_plan_paths(monkeypatch, model.paths)
     return model
 
 
