@@ -13,6 +13,8 @@ SAM_CLI := aws-sam-cli==1.170.0
 CHECKOV := checkov==3.3.30
 CFN_LINT := cfn-lint==1.58.0
 UV := $(CURDIR)/.tools/bin/uv
+# The OpenAPI linter: the version and its dependencies locked in scripts/spectral, installed by `npm ci`.
+SPECTRAL := .tools/spectral/node_modules/.bin/spectral
 UVX = $(UV) tool run --python $(BIN)/python
 
 # boto3 comes from the Lambda runtime; botocore is pinned in the layer because aws-xray-sdk requires it.
@@ -22,7 +24,7 @@ RUNTIME_PROVIDED := boto3 s3transfer
 	sam-local invoke start-api deploy
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: uv.lock pyproject.toml scripts/bootstrap.sh
 	scripts/bootstrap.sh
@@ -37,9 +39,17 @@ test: install lint typecheck check-requirements ## every gate: lint, types, test
 	$(BIN)/pytest -n auto
 	$(MAKE) template build
 
-lint: install ## ruff
+$(SPECTRAL): scripts/spectral/package.json scripts/spectral/package-lock.json
+	@command -v npm >/dev/null || { echo "make lint needs Node.js (18.18 or later) and npm for Spectral, e.g. apt-get install nodejs npm"; exit 1; }
+	mkdir -p .tools/spectral
+	cp scripts/spectral/package.json scripts/spectral/package-lock.json .tools/spectral/
+	cd .tools/spectral && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: install $(SPECTRAL) ## ruff; Spectral (spectral:oas rules, warnings fail) on openapi.yaml
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(SPECTRAL) lint openapi.yaml --ruleset .spectral.yaml --fail-severity warn --quiet
 
 typecheck: install ## mypy (pydantic plugin, untyped defs refused outside tests)
 	$(BIN)/mypy layers/common/beacon functions ops local scripts benchmarks

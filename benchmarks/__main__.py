@@ -2,7 +2,7 @@
 
 It also writes docs/benchmarks.json, the figures the capacity model (``make capacity``) reads.
 ``--quick`` is a smoke run of a few seconds per part (tiny samples, figures meaningless) that keeps the
-code from rotting; ``--only cold,warm,capacity,load,import`` runs some parts; ``--out`` writes elsewhere.
+code from rotting; ``--only cold,warm,logs,capacity,load,import`` runs some parts; ``--out`` writes elsewhere.
 The exit status is 1 when a part could not be measured (the page says why), never because of a figure.
 """
 
@@ -15,12 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import capacity, cold_start, figures, importing, load, warm
+from benchmarks import capacity, cold_start, figures, importing, load, log_bytes, warm
 from benchmarks.machine import this_machine
 from benchmarks.report import Results, write
 from local.template import ROOT
 
-PARTS = ("cold", "warm", "capacity", "load", "import")
+PARTS = ("cold", "warm", "logs", "capacity", "load", "import")
 
 
 def _run(results: Results, part: str, measure: Callable[[], Any]) -> Any:
@@ -46,6 +46,8 @@ def run(parts: list[str], *, quick: bool) -> Results:
         scale = 0.01 if quick else 1.0
         results.warm = _run(results, "warm cost", lambda: warm.measure(scale, mode="boto3"))
         results.warm_stub = _run(results, "warm cost (stub)", lambda: warm.measure(scale, mode="stub"))
+    if "logs" in parts:
+        results.logs = _run(results, "log bytes", lambda: log_bytes.measure(3 if quick else 20))
     if "capacity" in parts:
         small_day = functools.partial(
             capacity.measure, day_charges=100, day_customers=10, bulk_sizes=(100,), heavy_charges=1_000

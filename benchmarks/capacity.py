@@ -53,25 +53,37 @@ class CapacityReport:
     verification_note: str
 
 
-def _single_event(customer: str, amount: int, idempotency_key: str | None = None) -> dict[str, Any]:
-    event = http_event("create_charge.json", {"user_id": customer, "amount": amount})
+def _single_event(
+    customer: str, amount: int, idempotency_key: str | None = None, charge_id: str | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"user_id": customer, "amount": amount}
+    if charge_id is not None:
+        body["charge_id"] = charge_id
+    event = http_event("create_charge.json", body)
     if idempotency_key:
         event["headers"]["idempotency-key"] = idempotency_key
     return event
 
 
-def _bulk_for(customer: str, amounts: list[int]) -> dict[str, Any]:
+def _bulk_for(customer: str, amounts: list[int], *, named: bool = False) -> dict[str, Any]:
     event = bulk_event(len(amounts))
     body = json.loads(event["body"])
     body["user_id"] = customer
-    for charge, amount in zip(body["charges"], amounts, strict=True):
+    for index, (charge, amount) in enumerate(zip(body["charges"], amounts, strict=True)):
         charge["amount"] = amount
+        if named:
+            charge["charge_id"] = f"order-{index}"
     event["body"] = json.dumps(body)
     return event
 
 
 def _write_floor(charges: int, requests: Counter[str]) -> Work:
     return Work(charges, requests, float(charges), 0.0)
+
+
+def _stored_floor(charges: int, requests: Counter[str]) -> Work:
+    """Charges sent again under their charge_id: a strongly consistent read each, to know they are stored."""
+    return Work(charges, requests, 0.0, float(charges))
 
 
 def _stream_floor(charges: int, customer_batches: int) -> Work:
@@ -158,6 +170,42 @@ def _request_scenarios(stack: Stack, bulk_sizes: tuple[int, ...]) -> list[Scenar
         stack.call("bulk_charges", _bulk_for(f"bulk_{size}", [100] * size))
         floor = _write_floor(size, Counter({"BatchWriteItem": math.ceil(size / BATCH_WRITE_LIMIT)}))
         scenarios.append(Scenario(f"bulk of {size} (POST /charges/bulk)", meter.take(size), floor))
+    return scenarios + _charge_id_scenarios(stack, bulk_sizes)
+
+
+def _charge_id_scenarios(stack: Stack, bulk_sizes: tuple[int, ...]) -> list[Scenario]:
+    """Charges carrying the client's charge_id: new, and sent again (stored once, never overwritten)."""
+    meter = stack.meter
+    scenarios = []
+    stack.call("create_charge", _single_event("named", 4999, charge_id="order-1"))
+    scenarios.append(Scenario("charge_id: single charge", meter.take(1), _write_floor(1, Counter({"PutItem": 1}))))
+    stack.call("create_charge", _single_event("named", 4999, charge_id="order-1"))
+    scenarios.append(
+        Scenario(
+            "charge_id: single charge, sent again",
+            meter.take(1),
+            _stored_floor(1, Counter({"GetItem": 1})),
+            note="the conditional PutItem that stores a new charge finds this one stored: the refused condition "
+            "costs its write unit (a read first would cost every new charge a read unit), and the refusal carries "
+            "the stored item to compare (ALL_OLD)",
+        )
+    )
+    for size in bulk_sizes:
+        for again in (False, True):
+            stack.call("bulk_charges", _bulk_for(f"named_bulk_{size}", [100] * size, named=True))
+            calls = math.ceil(size / 100)
+            if again:
+                floor = _stored_floor(size, Counter({"BatchGetItem": calls}))
+            else:
+                floor = _write_floor(size, Counter({"PutItem": size}))
+            note = (
+                "every charge is found stored by the read: nothing is written"
+                if again
+                else "one consistent BatchGetItem per 100 charges first (a conflict writes nothing), then one "
+                "conditional PutItem per new charge, 10 in flight"
+            )
+            name = f"charge_id: bulk of {size}" + (", sent again" if again else "")
+            scenarios.append(Scenario(name, meter.take(size), floor, note=note))
     return scenarios
 
 

@@ -19,6 +19,7 @@ lag, which limit binds first and what lifts it, and the monthly bill by service.
 checked by the discrete-event simulation in ``benchmarks.stream_sim``.
 """
 
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -150,8 +151,39 @@ PUBLISHED: dict[str, Published] = {
     "xray_trace_price": Published(
         5.00,
         "$ per million",
-        "X-Ray traces recorded (default sampling: 1 a second + 5%)",
+        "X-Ray traces recorded",
         "https://aws.amazon.com/xray/pricing/",
+    ),
+    "xray_lambda_reservoir": Published(
+        1,
+        "trace/s",
+        "Lambda's sampling with Tracing: Active: the first request each second (and the rate below), not"
+        " configurable for a function",
+        "https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html",
+    ),
+    "xray_lambda_rate": Published(
+        0.05,
+        "of the rest",
+        "Lambda's sampling with Tracing: Active: 5% of the requests beyond the first each second",
+        "https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html",
+    ),
+    "cloudwatch_metric_price": Published(
+        0.30,
+        "$ per metric-month",
+        "CloudWatch custom metrics (EMF), first 10,000",
+        "https://aws.amazon.com/cloudwatch/pricing/",
+    ),
+    "cloudwatch_alarm_price": Published(
+        0.10,
+        "$ per alarm metric-month",
+        "CloudWatch standard-resolution alarm, per metric it evaluates",
+        "https://aws.amazon.com/cloudwatch/pricing/",
+    ),
+    "cloudwatch_dashboard_price": Published(
+        3.00,
+        "$ per dashboard-month",
+        "CloudWatch dashboard (beyond the first three of an account)",
+        "https://aws.amazon.com/cloudwatch/pricing/",
     ),
 }
 
@@ -189,9 +221,6 @@ class Assumptions:
     """Per stream batch: the poller hands the batch to the function."""
     summary_reads_per_customer_per_day: float = 1.0
     """GET /customers/summary calls (the measured day has none)."""
-    log_bytes_per_invocation: float = 1_500.0
-    """Platform start/report lines, the handler's JSON log line and its EMF metrics."""
-    access_log_bytes_per_request: float = 350.0
     charge_item_bytes: float = 400.0
     """A stored charge, with DynamoDB's 100 bytes of per-item overhead."""
     summary_item_bytes: float = 500.0
@@ -211,8 +240,14 @@ class Assumptions:
             "a vCPU); a Graviton core assumed as fast as the benchmark's",
             f"{self.summary_reads_per_customer_per_day:g} GET /customers/summary per customer per day (the measured "
             "day has none); no Idempotency-Key (the measured day sends none: with one, a single charge costs 3 WRU)",
-            f"{self.log_bytes_per_invocation:,.0f} bytes of logs per invocation, {self.access_log_bytes_per_request:g}"
-            " bytes of access log per request",
+            "log bytes: each function's measured line per invocation (docs/benchmarks.md, section 6), Lambda's own"
+            " START and REPORT lines only when `SystemLogLevel` is INFO or DEBUG, API Gateway's access log line per"
+            " request; CloudWatch Logs storage billed on the bytes ingested (it bills the compressed bytes: less)",
+            "X-Ray: Lambda's sampling applied to each function's mean rate (1 trace a second, 5% of the rest), a trace"
+            " per sampled invocation; nothing when `Tracing` is PassThrough",
+            "CloudWatch: every metric the dashboard charts with its dimensions counts as one custom metric all month"
+            " (the by-status series a search finds add $0.30 a month per status, prorated by the hours it is seen),"
+            " every alarm of the template, the dashboard",
             f"items of {self.charge_item_bytes:g} bytes per charge and {self.summary_item_bytes:g} per summary "
             "(with DynamoDB's per-item overhead)",
             f"customers grow with the scale (1,000 per 1x), in {self.projects} project(s): a project's summaries "
@@ -269,6 +304,12 @@ class Inputs:
     day_stream_check: tuple[float, float] | None
     """(measured, modelled) write units of the benchmark's day on the stream: the fit's check (``None`` when the
     run does not say how many (customer, batch) pairs its day had)."""
+    log_bytes: dict[str, float]
+    """Bytes each function writes per invocation (a request, or a stream batch), measured."""
+    platform_log_bytes: float
+    """Bytes of Lambda's own lines per invocation at ``SystemLogLevel`` INFO."""
+    access_log_bytes: float
+    """Bytes of API Gateway's access log line per request."""
 
     @property
     def day_bulk_charges(self) -> int:
@@ -302,7 +343,7 @@ def load_inputs(path: Path | None = None) -> Inputs:
     """The model's inputs from a benchmark figures file (docs/benchmarks.json by default)."""
     document = figures.read(path or ROOT / "docs" / figures.FIGURES_FILE)
     parts = document["parts"]
-    missing = {"warm", "dynamodb"} - set(parts)
+    missing = {"warm", "dynamodb", "logs"} - set(parts)
     if missing:
         raise ValueError(f"the figures file has no {', '.join(sorted(missing))} part: run `make bench`")
     warm, dynamodb = parts["warm"]["cases"], parts["dynamodb"]
@@ -345,7 +386,21 @@ def load_inputs(path: Path | None = None) -> Inputs:
         bulk_calls_per_charge={op: n / bulk_scenario["charges"] for op, n in bulk_scenario["requests"].items()},
         stream=stream,
         day_stream_check=check,
+        **_log_inputs(parts["logs"]),
     )
+
+
+def _log_inputs(logs: Mapping[str, Any]) -> dict[str, Any]:
+    """Each function's bytes per invocation from its accepted case (a good day), the platform's, the access log's."""
+    accepted = [case for case in logs["cases"].values() if str(case["status"]).startswith("2")]
+    by_function: dict[str, float] = {}
+    for case in accepted:
+        by_function.setdefault(case["function"], float(case["bytes"]))
+    return {
+        "log_bytes": by_function,
+        "platform_log_bytes": float(logs["platform_bytes"]),
+        "access_log_bytes": float(logs["access_log_bytes"]),
+    }
 
 
 @dataclass(frozen=True)
@@ -363,6 +418,19 @@ class Settings:
     log_retention_days: int
     iterator_age_alarm_s: float
     parameters: dict[str, str]
+    tracing: str = "Active"
+    """``Tracing``: Active (Lambda samples and records traces) or PassThrough (none here)."""
+    system_log_level: str = "WARN"
+    """``SystemLogLevel``: at INFO or DEBUG Lambda writes a START and a REPORT line per invocation."""
+    custom_metrics: int = 0
+    """Metrics (name and dimensions) the dashboard charts in the functions' namespace."""
+    alarm_metrics: int = 0
+    """Metrics the template's alarms evaluate (an alarm on a metric expression is billed per metric)."""
+    dashboards: int = 0
+
+    @property
+    def platform_lines(self) -> bool:
+        return self.system_log_level in ("INFO", "DEBUG")
 
 
 def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
@@ -394,7 +462,36 @@ def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
         log_retention_days=int(params["LogRetentionDays"]),
         iterator_age_alarm_s=float(params["IteratorAgeAlarmSeconds"]),
         parameters=params,
+        tracing=str(resources.resolve(document["Globals"]["Function"].get("Tracing", "PassThrough"))),
+        system_log_level=str(
+            resources.resolve(document["Globals"]["Function"].get("LoggingConfig", {}).get("SystemLogLevel", "INFO"))
+        ),
+        **_cloudwatch_counts(document, params),
     )
+
+
+def _cloudwatch_counts(document: dict[str, Any], params: Mapping[str, str]) -> dict[str, int]:
+    """Custom metrics the dashboard charts in the functions' namespace, metrics the alarms evaluate, dashboards."""
+    namespace = document["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    custom: set[tuple[str, ...]] = set()
+    for dashboard in resources_of_type("AWS::CloudWatch::Dashboard", document).values():
+        body = dashboard["Properties"]["DashboardBody"]
+        text = body["Fn::Sub"] if isinstance(body, dict) else str(body)
+        text = text if isinstance(text, str) else text[0]
+        # ${Resource} -> its logical id (one series per function), a bare ${Parameter} (a number) -> 0
+        text = re.sub(r"\$\{([^}.]*)[^}]*\}", r"\1", re.sub(r":\s*\$\{[^}]*\}", ": 0", text))
+        for widget in json.loads(text)["widgets"]:
+            for metric in widget.get("properties", {}).get("metrics", []):
+                names = [part for part in metric if isinstance(part, str)]
+                if names[:1] == [namespace]:
+                    custom.add(tuple(names[1:]))
+    alarms = resources_of_type("AWS::CloudWatch::Alarm", document).values()
+    alarm_metrics = sum(len([m for m in a["Properties"].get("Metrics", []) if "MetricStat" in m]) or 1 for a in alarms)
+    return {
+        "custom_metrics": len(custom),
+        "alarm_metrics": alarm_metrics,
+        "dashboards": len(resources_of_type("AWS::CloudWatch::Dashboard", document)),
+    }
 
 
 # ---------------------------------------------------------------- the stream side
@@ -532,7 +629,10 @@ class Scale:
     hot_slot: SlotLoad | None
     parallelization_needed: int
     monthly_cost: dict[str, float]
+    floor_cost: dict[str, float]
+    """The floor's bill for the same day (``floor_cost``)."""
     limits: list[Limit]
+    log_bytes_per_day: float
 
     @property
     def lag(self) -> SlotLoad:
@@ -544,6 +644,23 @@ class Scale:
     @property
     def monthly_total(self) -> float:
         return sum(self.monthly_cost.values())
+
+    @property
+    def floor_total(self) -> float:
+        return sum(self.floor_cost.values())
+
+    @property
+    def charges_per_month(self) -> float:
+        return self.charges_per_day * DAYS_PER_MONTH
+
+    @property
+    def per_million(self) -> float:
+        """The month's bill per million charges."""
+        return self.monthly_total / self.charges_per_month * 1e6
+
+    @property
+    def floor_per_million(self) -> float:
+        return self.floor_total / self.charges_per_month * 1e6
 
     @property
     def binding(self) -> list[Limit]:
@@ -694,22 +811,21 @@ def model_scale(  # noqa: PLR0915
         * 1000,
     }
 
-    monthly = _monthly_cost(
-        charges_day=charges_day,
-        requests_day=singles_day + bulks_day + reads_day,
-        invocations_day={
+    day = Day(
+        charges=charges_day,
+        requests=singles_day + bulks_day + reads_day,
+        reads=reads_day,
+        invocations={
             "CreateChargeFunction": singles_day,
             "BulkChargesFunction": bulks_day,
             "GetSummaryFunction": reads_day,
             STREAM_FUNCTION: mean_batches * SECONDS_PER_DAY,
         },
         durations_ms=mean_durations,
-        memory_mb=mem,
-        wru_day=charges_wru / peak + day_summaries_wru,
-        rru_day=day_summaries_rru,
+        summary_writes=mean_pairs * SECONDS_PER_DAY,
+        wru=charges_wru / peak + day_summaries_wru,
+        rru=day_summaries_rru,
         customers=customers,
-        settings=settings,
-        assumptions=a,
     )
     total_concurrency = sum(concurrency.values())
     peak_requests = sum(rates[name] for name in ("CreateChargeFunction", "BulkChargesFunction", "GetSummaryFunction"))
@@ -820,43 +936,88 @@ def model_scale(  # noqa: PLR0915
         slot=slot,
         hot_slot=hot_slot,
         parallelization_needed=pf_needed,
-        monthly_cost=monthly,
+        monthly_cost=_monthly_cost(day, inputs, settings, a),
+        floor_cost=floor_cost(day, a),
         limits=limits,
+        log_bytes_per_day=_log_bytes_day(day, inputs, settings),
     )
 
 
-def _monthly_cost(
-    *,
-    charges_day: float,
-    requests_day: float,
-    invocations_day: Mapping[str, float],
-    durations_ms: Mapping[str, float],
-    memory_mb: Mapping[str, int],
-    wru_day: float,
-    rru_day: float,
-    customers: int,
-    settings: Settings,
-    assumptions: Assumptions,
-) -> dict[str, float]:
+@dataclass(frozen=True)
+class Day:
+    """One day at one scale, as the bill counts it: requests, invocations per function, DynamoDB work."""
+
+    charges: float
+    requests: float
+    reads: float
+    invocations: Mapping[str, float]
+    durations_ms: Mapping[str, float]
+    summary_writes: float
+    """One per (customer, batch) pair at the day's mean rate: the floor of the stream's writes."""
+    wru: float
+    rru: float
+    customers: int
+
+
+def sampled_traces_per_s(rate: float) -> float:
+    """Traces Lambda records per second of a function invoked ``rate`` times a second (Tracing: Active)."""
+    reservoir = published("xray_lambda_reservoir")
+    return min(reservoir, rate) + published("xray_lambda_rate") * max(0.0, rate - reservoir)
+
+
+def _log_bytes_day(day: Day, inputs: Inputs, settings: Settings) -> float:
+    """Bytes ingested by CloudWatch Logs in a day: each function's lines, the platform's, the access log's."""
+    application = sum(n * inputs.log_bytes.get(name, 0.0) for name, n in day.invocations.items())
+    platform = sum(day.invocations.values()) * inputs.platform_log_bytes if settings.platform_lines else 0.0
+    return application + platform + day.requests * inputs.access_log_bytes
+
+
+def _monthly_cost(day: Day, inputs: Inputs, settings: Settings, assumptions: Assumptions) -> dict[str, float]:
     month = DAYS_PER_MONTH
-    invocations = sum(invocations_day.values()) * month
+    invocations = sum(day.invocations.values()) * month
     gb_seconds = sum(
-        invocations_day[name] * month * durations_ms[name] / 1000 * memory_mb[name] / 1024 for name in invocations_day
+        n * month * day.durations_ms[name] / 1000 * settings.memory_mb[name] / 1024
+        for name, n in day.invocations.items()
     )
-    stored_gb = (charges_day * month * assumptions.charge_item_bytes + customers * assumptions.summary_item_bytes) / 1e9
-    log_gb = (invocations * assumptions.log_bytes_per_invocation + requests_day * month * 350) / 1e9
-    mean_rate = sum(invocations_day.values()) / SECONDS_PER_DAY
-    traces_per_s = min(1.0, mean_rate) + 0.05 * max(0.0, mean_rate - 1.0)
+    stored_gb = (
+        day.charges * month * assumptions.charge_item_bytes + day.customers * assumptions.summary_item_bytes
+    ) / 1e9
+    log_gb = _log_bytes_day(day, inputs, settings) * month / 1e9
+    traces_per_s = (
+        sum(sampled_traces_per_s(n / SECONDS_PER_DAY) for n in day.invocations.values())
+        if settings.tracing == "Active"
+        else 0.0
+    )
     return {
-        "API Gateway": requests_day * month / 1e6 * published("apigw_price"),
+        "API Gateway": day.requests * month / 1e6 * published("apigw_price"),
         "Lambda": invocations / 1e6 * published("lambda_request_price")
         + gb_seconds * published("lambda_gb_second_price"),
-        "DynamoDB": (wru_day * month / 1e6 * published("ddb_write_price"))
-        + (rru_day * month / 1e6 * published("ddb_read_price"))
+        "DynamoDB": (day.wru * month / 1e6 * published("ddb_write_price"))
+        + (day.rru * month / 1e6 * published("ddb_read_price"))
         + stored_gb * (published("ddb_storage_price") + published("ddb_pitr_price")),
         "CloudWatch Logs": log_gb * published("logs_ingest_price")
         + log_gb * settings.log_retention_days / month * published("logs_storage_price"),
+        "CloudWatch metrics, alarms, dashboard": settings.custom_metrics * published("cloudwatch_metric_price")
+        + settings.alarm_metrics * published("cloudwatch_alarm_price")
+        + settings.dashboards * published("cloudwatch_dashboard_price"),
         "X-Ray": traces_per_s * SECONDS_PER_DAY * month / 1e6 * published("xray_trace_price"),
+    }
+
+
+def floor_cost(day: Day, assumptions: Assumptions) -> dict[str, float]:
+    """What any implementation of this API on this stack pays for the same day: API Gateway's and Lambda's
+    requests, one write unit per stored charge, one summary write per customer per batch, half a read unit per
+    summary read (eventually consistent), storing the charges and summaries (no backups, logs or traces)."""
+    month = DAYS_PER_MONTH
+    stored_gb = (
+        day.charges * month * assumptions.charge_item_bytes + day.customers * assumptions.summary_item_bytes
+    ) / 1e9
+    return {
+        "API Gateway": day.requests * month / 1e6 * published("apigw_price"),
+        "Lambda": sum(day.invocations.values()) * month / 1e6 * published("lambda_request_price"),
+        "DynamoDB": (day.charges + day.summary_writes) * month / 1e6 * published("ddb_write_price")
+        + day.reads * 0.5 * month / 1e6 * published("ddb_read_price")
+        + stored_gb * published("ddb_storage_price"),
     }
 
 

@@ -36,6 +36,13 @@ from local.sam import parse_parameter_overrides
 from local.template import ROOT
 
 CHECKED_SCALES = (1, 100, 10_000)
+FLOOR_SCALE = 1_000
+FLOOR_TARGET = 1.3
+# The opt-ins the template offers, priced beside the defaults.
+OPT_INS = {
+    "`Tracing=Active`": {"Tracing": "Active"},
+    "`SystemLogLevel=INFO`": {"SystemLogLevel": "INFO"},
+}
 RETRIED_SHARE = 0.01
 PAGE = "capacity.md"
 CHART = "capacity.png"
@@ -111,6 +118,7 @@ def chart(model: Model, checks: list[LagCheck], path: Path) -> None:
     scales = [r.scale for r in model.scales]
     fig, cost_ax = plt.subplots(figsize=(9, 5.6))
     cost_ax.plot(scales, [r.monthly_total for r in model.scales], "o-", color="#4477aa", label="monthly cost")
+    cost_ax.plot(scales, [r.floor_total for r in model.scales], ":", color="#4477aa", label="its floor")
     cost_ax.set_xscale("log")
     cost_ax.set_yscale("log")
     cost_ax.set_xticks(scales, [_x(s) for s in scales])
@@ -198,7 +206,9 @@ def _scale_tables(rows: list[Scale], alarm_s: float) -> list[str]:
             for service in rows[0].monthly_cost
         ],
         line("**total a month**", [f"**{_usd(r.monthly_total)}**" for r in rows]),
-        line("per million charges", [_usd(r.monthly_total / (r.charges_per_day * 30) * 1e6) for r in rows]),
+        line("per million charges", [_usd(r.per_million) for r in rows]),
+        line("**floor** per million charges", [_usd(r.floor_per_million) for r in rows]),
+        line("x floor", [f"{r.per_million / r.floor_per_million:.2f}x" for r in rows]),
         line(
             "limits exceeded at peak",
             ["; ".join(f"{lim.name} ({lim.utilization:.1f}x)" for lim in r.binding) or "none" for r in rows],
@@ -268,7 +278,59 @@ def _checks_table(checks: list[LagCheck]) -> list[str]:
     return lines
 
 
-def markdown(model: Model, checks: list[LagCheck], retried: LagCheck, overrides: dict[str, str]) -> str:
+def _floor_section(model: Model, opt_ins: dict[str, Model]) -> list[str]:
+    rows = model.scales
+    at = next((r for r in rows if r.scale == FLOOR_SCALE), rows[-1])
+    ratio = at.per_million / at.floor_per_million
+    verdict = "**met**" if ratio <= FLOOR_TARGET else "**missed**"
+    above = sorted(
+        ((name, cost - at.floor_cost.get(name, 0.0)) for name, cost in at.monthly_cost.items()),
+        key=lambda pair: -pair[1],
+    )
+    lines = [
+        "## The bill against its floor",
+        "",
+        "The floor is what any implementation of this API on this stack pays for the same day: API Gateway's and",
+        "Lambda's requests, one write unit per stored charge, one summary write per customer per batch (at the",
+        "day's mean rate, with the template's batching), half a read unit per summary read, and storing the",
+        "charges and summaries; no logs, traces, metrics, backups or compute beyond the requests.",
+        "",
+        f"**Goal at {_x(FLOOR_SCALE)}: ≤ {FLOOR_TARGET}x the floor:** {verdict}: {_usd(at.per_million)} against "
+        f"{_usd(at.floor_per_million)} per million charges ({ratio:.2f}x). Above the floor, a month at "
+        f"{_x(at.scale)}: "
+        + "; ".join(f"{name} {_usd(cost)}" for name, cost in above if cost > 0.005)
+        + " (DynamoDB: the stream's consistent reads of the summaries, point-in-time recovery, the writes above"
+        " one per customer per batch; Lambda: the functions' duration).",
+        "",
+        "The parameters that buy more observability, priced at each scale (a month, on top of the defaults):",
+        "",
+        "| | " + " | ".join(_x(r.scale) for r in rows) + " |",
+        "| --- |" + " ---: |" * len(rows),
+    ]
+    for label, other in opt_ins.items():
+        extra = [o.monthly_total - r.monthly_total for o, r in zip(other.scales, rows, strict=True)]
+        per_million = [o.per_million - r.per_million for o, r in zip(other.scales, rows, strict=True)]
+        lines.append(f"| {label} | " + " | ".join(f"+{_usd(e)}" for e in extra) + " |")
+        lines.append(f"| {label}, per million charges | " + " | ".join(f"+{_usd(e)}" for e in per_million) + " |")
+    lines += [
+        "",
+        "`Tracing=Active` records Lambda's own trace of 1 invocation a second and 5% of the rest, per function (its",
+        "initialization, invocation and overhead); `TracingSubsegments=true` adds the handler's, the route's and",
+        "each DynamoDB call's subsegments to those traces at no extra X-Ray cost, for a longer cold start",
+        "(docs/benchmarks.md). `SystemLogLevel=INFO` writes Lambda's START and REPORT lines (duration, memory",
+        "used, init duration) for every invocation.",
+        "",
+    ]
+    return lines
+
+
+def markdown(
+    model: Model,
+    checks: list[LagCheck],
+    retried: LagCheck,
+    overrides: dict[str, str],
+    opt_ins: dict[str, Model] | None = None,
+) -> str:
     """The whole page."""
     inputs, settings, a = model.inputs, model.settings, model.assumptions
     runs = sorted(set(inputs.runs.values()))
@@ -324,6 +386,7 @@ def markdown(model: Model, checks: list[LagCheck], retried: LagCheck, overrides:
         "",
         "![cost and lag against scale](capacity.png)",
         "",
+        *_floor_section(model, opt_ins or {}),
         "## What to change at each step",
         "",
         *_advice(model),
@@ -385,6 +448,10 @@ def markdown(model: Model, checks: list[LagCheck], retried: LagCheck, overrides:
         f"| CPU of a single charge (warm handler) | {inputs.single_cpu_ms * 1000:,.0f} µs |",
         f"| CPU per charge of the largest bulk | {inputs.bulk_cpu_ms_per_charge * 1000:,.1f} µs |",
         f"| CPU per stream record | {inputs.stream_cpu_ms_per_record * 1000:,.1f} µs |",
+        "| log bytes per invocation: "
+        + ", ".join(f"{name.removesuffix('Function')} {n:,.0f}" for name, n in inputs.log_bytes.items())
+        + f" (a stream invocation is a batch) | platform {inputs.platform_log_bytes:,.0f} (at INFO), access log "
+        f"{inputs.access_log_bytes:,.0f} |",
         "| write units of a single charge / per charge of a bulk "
         f"| {inputs.single_wru:g} / {inputs.bulk_wru_per_charge:g} |",
         f"| stream write units: per record, per customer in a batch, per batch | {fit.write_units[0]:g}, "
@@ -411,6 +478,9 @@ def markdown(model: Model, checks: list[LagCheck], retried: LagCheck, overrides:
         "| ThrottlingRateLimit / ThrottlingBurstLimit "
         f"| {settings.throttling_rate:g} / {settings.throttling_burst:g} |",
         f"| LogRetentionDays | {settings.log_retention_days} |",
+        f"| Tracing / SystemLogLevel | {settings.tracing} / {settings.system_log_level} |",
+        f"| dashboard metrics (custom) / alarm metrics / dashboards | {settings.custom_metrics} / "
+        f"{settings.alarm_metrics} / {settings.dashboards} |",
         f"| IteratorAgeAlarmSeconds | {settings.iterator_age_alarm_s:g} |",
         "",
         "Assumed (neither measured nor published):",
@@ -433,14 +503,20 @@ def markdown(model: Model, checks: list[LagCheck], retried: LagCheck, overrides:
 def write(out_dir: Path, figures_path: Path | None = None, overrides: dict[str, str] | None = None) -> Path:
     """Run the model and the simulation; write capacity.md and capacity.png into ``out_dir``."""
     overrides = overrides or {}
-    model = run_model(load_inputs(figures_path), load_settings(overrides))
+    inputs = load_inputs(figures_path)
+    model = run_model(inputs, load_settings(overrides))
+    opt_ins = {
+        label: run_model(inputs, load_settings({**overrides, **extra}))
+        for label, extra in OPT_INS.items()
+        if any(model.settings.parameters.get(name) != value for name, value in extra.items())
+    }
     checks = [check_lag(model, scale) for scale in CHECKED_SCALES]
     checks.append(check_lag(model, CHECKED_SCALES[-1], hot=True))
     retried = check_lag(model, 100, failure_probability=RETRIED_SHARE)
     out_dir.mkdir(parents=True, exist_ok=True)
     chart(model, checks, out_dir / CHART)
     page = out_dir / PAGE
-    page.write_text(markdown(model, checks, retried, overrides), encoding="utf-8")
+    page.write_text(markdown(model, checks, retried, overrides, opt_ins), encoding="utf-8")
     return page
 
 

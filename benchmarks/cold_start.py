@@ -1,12 +1,13 @@
 """Cold start: each function's module import in a fresh interpreter, against the floor of boto3 + one client + pydantic.
 
 Each run is a new ``python`` process with the environment Lambda gives the function (the template's variables,
-``LAMBDA_TASK_ROOT``, a trace header, region and credentials), so that Powertools behaves as it does on Lambda
-(the Tracer is on when the template says ``Tracing: Active``). The probe times, inside the process, the import
-of the handler module (all it builds at load time) in wall-clock and CPU time, then the first request against
-a real botocore client answered in memory. Rounds are interleaved (floor, handler 1, handler 2, ...) so that
-a burst of noise on the machine hits every target alike; the CPU times are what the ratios use, because
-other processes on a busy machine stretch wall-clock time but not the CPU time of the probe.
+``LAMBDA_TASK_ROOT``, a trace header, region and credentials), so that Powertools behaves as it does on Lambda.
+Each function is measured twice: with the template's defaults, and with ``TracingSubsegments=true`` (Powertools'
+Tracer, which loads the X-Ray SDK and patches botocore, as that opt-in does on Lambda). The probe times, inside
+the process, the import of the handler module (all it builds at load time) in wall-clock and CPU time, then the
+first request against a real botocore client answered in memory. Rounds are interleaved (floor, handler 1,
+handler 2, ...) so that a burst of noise on the machine hits every target alike; the CPU times are what the
+ratios use, because other processes on a busy machine stretch wall-clock time but not the CPU time of the probe.
 """
 
 import json
@@ -25,6 +26,8 @@ from benchmarks.stats import median
 from local.template import ROOT
 
 PROBE = Path(__file__).resolve().parent / "cold_probe.py"
+# The opt-in the template offers: Powertools' Tracer, with the X-Ray SDK, for subsegments in the traces.
+SDK_SUBSEGMENTS = {"TracingSubsegments": "true"}
 TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 # What the python3.13 Lambda runtime itself provides, besides the layer.
 RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
@@ -69,6 +72,8 @@ class ColdReport:
     floor: ColdResult
     functions: list[ColdResult]
     floor_modules_ms: float = 0.0
+    sdk: list[ColdResult] = field(default_factory=list)
+    """The same functions with ``SDK_SUBSEGMENTS``."""
 
 
 def _normalize(name: str) -> str:
@@ -183,22 +188,28 @@ def heavy_beyond_floor(profile: dict[str, float], floor: dict[str, float], top: 
     return [(name, round(ms, 1)) for name, ms in heaviest]
 
 
+def _record(target: ColdResult, outcome: dict[str, Any]) -> None:
+    target.init_ms.append(outcome["init_ms"])
+    target.init_cpu_ms.append(outcome["init_cpu_ms"])
+    if "first_request_ms" in outcome:
+        target.first_ms.append(outcome["first_request_ms"])
+        target.first_cpu_ms.append(outcome["first_request_cpu_ms"])
+        target.answer, target.calls = outcome.get("answer"), outcome.get("calls", {})
+
+
 def measure(runs: int, *, profile: bool = True) -> ColdReport:
-    """``runs`` interleaved rounds over the floor and every function of the template."""
-    specs = function_specs()
+    """``runs`` interleaved rounds over the floor, every function of the template and each with ``SDK_SUBSEGMENTS``."""
+    specs, sdk_specs = function_specs(), function_specs(SDK_SUBSEGMENTS)
     floor = ColdResult("floor: import boto3, one DynamoDB client, import pydantic")
     results = {spec.logical_id: ColdResult(spec.logical_id) for spec in specs}
+    sdk = {spec.logical_id: ColdResult(spec.logical_id) for spec in sdk_specs}
+    targets: list[tuple[FunctionSpec | None, ColdResult]] = [(None, floor)]
+    targets += [(spec, results[spec.logical_id]) for spec in specs]
+    targets += [(spec, sdk[spec.logical_id]) for spec in sdk_specs]
     for _ in range(runs):
-        for spec in [None, *specs]:
-            outcome = run_probe(spec)
-            target = floor if spec is None else results[spec.logical_id]
-            target.init_ms.append(outcome["init_ms"])
-            target.init_cpu_ms.append(outcome["init_cpu_ms"])
-            if "first_request_ms" in outcome:
-                target.first_ms.append(outcome["first_request_ms"])
-                target.first_cpu_ms.append(outcome["first_request_cpu_ms"])
-                target.answer, target.calls = outcome.get("answer"), outcome.get("calls", {})
-    report = ColdReport(runs=runs, floor=floor, functions=list(results.values()))
+        for spec, target in targets:
+            _record(target, run_probe(spec))
+    report = ColdReport(runs=runs, floor=floor, functions=list(results.values()), sdk=list(sdk.values()))
     if profile:
         floor_profile = import_profile(None)
         report.floor_modules_ms = round(sum(floor_profile.values()), 1)

@@ -68,7 +68,10 @@ class FakeDynamoDB:
     def put_item(self, **params: Any) -> dict[str, Any]:
         def answer() -> dict[str, Any]:
             if not self._holds(params):
-                raise _conditional_check_failed("PutItem")
+                old = params.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+                raise _conditional_check_failed(
+                    "PutItem", self.table(params["TableName"]).get(_key(params["Item"])) if old else None
+                )
             self.table(params["TableName"])[_key(params["Item"])] = params["Item"]
             return {}
 
@@ -206,8 +209,12 @@ def _transaction_cancelled(holds: list[bool]) -> ClientError:
     return ClientError(error, "TransactWriteItems")  # type: ignore[arg-type]
 
 
-def _conditional_check_failed(operation: str) -> ClientError:
-    error = {"Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"}}
+def _conditional_check_failed(operation: str, item: Item | None = None) -> ClientError:
+    error: dict[str, Any] = {
+        "Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"}
+    }
+    if item is not None:
+        error["Item"] = item  # ReturnValuesOnConditionCheckFailure=ALL_OLD
     return ClientError(error, operation)  # type: ignore[arg-type]
 
 

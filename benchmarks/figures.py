@@ -36,6 +36,9 @@ def as_figures(results: "Results") -> dict[str, Any]:
             "functions": {
                 f.name: {"init_cpu_ms": f.init_cpu, "first_request_cpu_ms": f.first_cpu} for f in results.cold.functions
             },
+            "with_sdk_subsegments": {
+                f.name: {"init_cpu_ms": f.init_cpu, "first_request_cpu_ms": f.first_cpu} for f in results.cold.sdk
+            },
         }
     if results.warm:
         parts["warm"] = {
@@ -63,6 +66,16 @@ def as_figures(results: "Results") -> dict[str, Any]:
                 }
                 for s in results.capacity.scenarios
             },
+        }
+    if results.logs:
+        parts["logs"] = {
+            "run": run,
+            "cases": {
+                c.name: {"function": c.function, "status": c.status, "bytes": c.bytes, "lines": c.lines}
+                for c in results.logs.cases
+            },
+            "platform_bytes": results.logs.platform_bytes,
+            "access_log_bytes": results.logs.access_log_bytes,
         }
     if results.load:
         parts["load"] = {

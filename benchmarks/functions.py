@@ -4,6 +4,7 @@ Table names are the tables' logical ids (the benchmarks create them so), paramet
 """
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,13 @@ class FunctionSpec:
         return json.loads(self.event_file.read_text(encoding="utf-8")) if self.event_file else None
 
 
-def _resources() -> sam.LocalResources:
+def _resources(overrides: Mapping[str, str] | None = None) -> sam.LocalResources:
     document = template()
     queues = resources_of_type("AWS::SQS::Queue", document)
     return sam.LocalResources(
         region=REGION,
         stack_name="bench",
-        parameters=sam.parameter_values({}, document),
+        parameters=sam.parameter_values(dict(overrides or {}), document),
         conditions=document.get("Conditions", {}),
         tables={logical_id: logical_id for logical_id in table_definitions()},
         queue_urls={
@@ -56,9 +57,9 @@ def _ready_event(spec: sam.FunctionSpec) -> Path | None:
     return path if path.exists() else None
 
 
-def function_specs() -> list[FunctionSpec]:
-    """Every function of template.yaml, in template order."""
-    resources = _resources()
+def function_specs(overrides: Mapping[str, str] | None = None) -> list[FunctionSpec]:
+    """Every function of template.yaml, in template order (its parameters at their defaults, or ``overrides``)."""
+    resources = _resources(overrides)
     specs = []
     for logical_id, spec in sam.functions().items():
         resolved = {name: resources.resolve(value) for name, value in spec.environment.items()}

@@ -46,15 +46,17 @@ class LambdaContext:
 
 
 @contextlib.contextmanager
-def in_process(client: Any, seed_keys: Callable[[str], None]) -> Iterator[dict[str, ModuleType]]:
+def in_process(
+    client: Any, seed_keys: Callable[[str], None], sink: io.StringIO | None = None
+) -> Iterator[dict[str, ModuleType]]:
     """The template's environment, every boto3 client replaced by ``client``, output silenced; yields the handlers.
 
     ``seed_keys(table_name)`` stores the local project's keys (``pk_local_dev``, ``sk_local_dev``) where the
-    handlers will look for them.
+    handlers will look for them. What the handlers write (their logs and metrics) goes to ``sink``.
     """
     specs = function_specs()
     environment = in_process_environment(specs)
-    sink = io.StringIO()
+    sink = sink if sink is not None else io.StringIO()
     with (
         warnings.catch_warnings(action="ignore", category=UserWarning),
         mock.patch.dict(os.environ, environment),

@@ -17,11 +17,13 @@ from benchmarks.dynamodb_units import PRICES_AS_OF, READ_PRICE_PER_MILLION, WRIT
 from benchmarks.importing import ImportReport
 from benchmarks.importing import section as import_section
 from benchmarks.load import LoadReport
+from benchmarks.log_bytes import LogReport
 from benchmarks.machine import Machine
 from benchmarks.warm import WarmCase
 
-COLD_TARGET = 1.25
+COLD_TARGET = 1.10
 WARM_TARGET = 2.0
+LOG_TARGET_BYTES = 300
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Results:
     warm: list[WarmCase] | None = None
     warm_stub: list[WarmCase] | None = None
     capacity: CapacityReport | None = None
+    logs: LogReport | None = None
     load: LoadReport | None = None
     importing: ImportReport | None = None
     missing: dict[str, str] = field(default_factory=dict)
@@ -154,8 +157,8 @@ def _cold_section(cold: ColdReport) -> list[str]:
         "## 1. Cold start",
         "",
         f"Each figure is the median of {cold.runs} fresh interpreters, run in interleaved rounds, with the",
-        "environment Lambda gives the function (template variables, `LAMBDA_TASK_ROOT`, an X-Ray trace header,",
-        "so the Tracer is on as with `Tracing: Active`) and only the modules the layer and the runtime ship",
+        "environment Lambda gives the function (the template's variables at their defaults, `LAMBDA_TASK_ROOT`,",
+        "an X-Ray trace header) and only the modules the layer and the runtime ship",
         "(dev-only packages of the virtualenv are hidden). *init* is the import of the handler module with all",
         "it builds at load time; the ratio uses CPU time, which other processes on a busy machine do not",
         "stretch (wall time beside it). *first request* runs the function's ready event from `events/` against",
@@ -192,24 +195,96 @@ def _cold_section(cold: ColdReport) -> list[str]:
         ]
         lines += [f"| {f.name} | " + "; ".join(f"{n} {ms:g} ms" for n, ms in f.heavy) + " |" for f in cold.functions]
         lines.append("")
+    lines += _sdk_table(cold)
     lines += [
-        "Why, and what would close it:",
+        "What keeps the handlers near the floor:",
         "",
-        "- `import pydantic` in the floor is lazy (pydantic 2 loads `BaseModel` on first use), so the floor holds",
-        "  none of pydantic's model machinery; the first model any handler defines loads it (`pydantic` above),",
-        "  and then every model of ours builds its validator at import (`beacon`). That is the price of",
-        "  validating with pydantic, which docs/design.md requires; `defer_build=True` would only move it into the",
-        "  first request (the *init + first* column would not change).",
-        "- Powertools' `event_handler` package imports every resolver (AppSync, Bedrock, ...: `asyncio` comes",
-        "  with them) and `utilities.data_classes` imports every event class; the Tracer imports the X-Ray SDK",
-        "  (`aws_xray_sdk`, `wrapt`) and patches botocore. Only upstream changes (lazy imports in Powertools) or",
-        "  dropping the Tracer (Lambda's active tracing still records the invocation) would remove these.",
-        "- Already done: `email_validator` (with `idna`) is imported on first use, so a request that identifies",
-        "  its customer by `user_id` alone never loads it (about 15 ms of CPU at init on this machine); and",
-        "  the layer imports neither Powertools' batch utility (a type only) nor any operator code: the replay",
-        "  command's stream and queue readers live in `ops/`, outside the layer (about 15 ms of GetSummary's init).",
-        "- Creating the DynamoDB client (in the floor, in the handlers' first request) costs as much as most of",
-        "  the gap; it is the same for every design and cannot be avoided, only moved.",
+        "- No X-Ray SDK by default. Lambda's active tracing (the `Tracing` parameter) records each sampled",
+        "  invocation without it; Powertools' Tracer, which imports `aws_xray_sdk` and `wrapt` and patches",
+        "  botocore, is built only with `TracingSubsegments=true` (the table above), and `tracer`'s decorators",
+        "  return the function unchanged otherwise (`beacon/observability.py`).",
+        "- Importing `beacon` first makes the `__init__` of Powertools' `event_handler` and",
+        "  `utilities.data_classes` packages lazy (`beacon/__init__.py`): they import every resolver (AppSync's",
+        "  brings `asyncio`) and every event class; a function now loads the one resolver and the one event class",
+        "  it uses. The names resolve to the same objects (`tests/unit/test_lazy_powertools.py`).",
+        "- A model whose validator a request may not need is built on its first use (`defer_build`): the two",
+        "  request bodies (each write function reads one), the error envelope, the stored records (the read",
+        "  endpoint builds no charge). The *init + first* column counts what the first request builds.",
+        "- `PYDANTIC_DISABLE_PLUGINS=__all__` (template): the layer ships no pydantic plugin, and without it the",
+        "  first model built scans every installed distribution's entry points for one.",
+        "- Powertools' idempotency utility is imported by the first request that sends an `Idempotency-Key`;",
+        "  `email_validator` (with `idna`) by the first that sends an e-mail address; no operator code rides in",
+        "  the layer (`ops/`).",
+        "- What is left beyond the floor is pydantic's model machinery (the floor's `import pydantic` is lazy and",
+        "  loads none of it; the first model class does), Powertools' logger, metrics and HTTP resolver, and",
+        "  our own modules. The handlers create their DynamoDB client on first use: the floor creates one, so",
+        "  that work is in the floor's column and in the handlers' *first request*.",
+        "",
+    ]
+    return lines
+
+
+def _sdk_table(cold: ColdReport) -> list[str]:
+    if not cold.sdk:
+        return []
+    floor, default = cold.floor.init_cpu, {f.name: f for f in cold.functions}
+    lines = [
+        "With `TracingSubsegments=true` (Powertools' Tracer: the X-Ray SDK loaded and botocore patched at init,",
+        "subsegments for the handler, the route and each DynamoDB call), measured in the same rounds:",
+        "",
+        "| target | init (CPU) | x floor | x the default | first request (CPU) | init + first |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for f in cold.sdk:
+        base = default[f.name].init_cpu
+        lines.append(
+            f"| {f.name} | {_ms(f.init_cpu)} | {_x(f.init_cpu / floor)} | {_x(f.init_cpu / base)} "
+            f"| {_ms(f.first_cpu)} | {_ms(f.init_cpu + f.first_cpu)} |"
+        )
+    return [*lines, ""]
+
+
+def _logs_section(logs: LogReport) -> list[str]:
+    single = logs.of("CreateChargeFunction")
+    lines = [
+        "## 6. Log bytes per invocation",
+        "",
+        "What CloudWatch Logs ingests (and bills) for each invocation. *Application*: the real handlers, in",
+        "process and warm, at the template's log level (INFO), their output captured; the median of",
+        f"{single.invocations} invocations of each kind. Each invocation writes one line: its EMF metrics, with",
+        "what an operator looks a request up by as EMF metadata (`correlation_id`, `status`, `duration_ms`,",
+        "project, key id, counts); warnings and errors add lines of their own, and an execution environment's",
+        "first invocation a `ColdStart` metric line.",
+        "",
+        "| invocation | function | status | lines | application bytes |",
+        "| --- | --- | --- | ---: | ---: |",
+    ]
+    lines += [f"| {c.name} | {c.function} | {c.status} | {c.lines:g} | {c.bytes:,.0f} |" for c in logs.cases]
+    lines += [
+        "",
+        f"Beside them: API Gateway's access log line, {logs.access_log_bytes} bytes a request (the template's",
+        "format, filled with a request's values); Lambda's own START and REPORT lines,",
+        f"{logs.platform_bytes} bytes an invocation, written only when `SystemLogLevel` is INFO or DEBUG (the",
+        "template's default, WARN, drops them; built from the shape AWS documents, not measured). A single",
+        f"charge at the defaults: {single.bytes:,.0f} + {logs.access_log_bytes} = "
+        f"{single.bytes + logs.access_log_bytes:,.0f} bytes (at `SystemLogLevel=INFO`,",
+        f"{single.bytes + logs.access_log_bytes + logs.platform_bytes:,.0f}); docs/capacity.md prices these.",
+        "",
+        f"**Goal ≤ {LOG_TARGET_BYTES} bytes of application log per request at INFO:** "
+        + (
+            f"**met** ({single.bytes:,.0f} bytes for a single charge)."
+            if single.bytes <= LOG_TARGET_BYTES
+            else f"**missed** by {(single.bytes / LOG_TARGET_BYTES - 1) * 100:.0f}% ({single.bytes:,.0f} bytes for a "
+            "single charge).\nThe line is also the request's metrics: the EMF envelope (namespace, dimensions,\n"
+            "metric names and units, timestamp) is about 200 bytes of it, which a separate log line would have\n"
+            "added to a separate EMF line, not saved."
+        ),
+        "",
+        "A single charge's line:",
+        "",
+        "```json",
+        single.example,
+        "```",
         "",
     ]
     return lines
@@ -220,7 +295,7 @@ def _warm_section(cases: list[WarmCase], stub: list[WarmCase] | None) -> list[st
         "## 2. Warm handler cost",
         "",
         "Per request, in process, median CPU time over alternating rounds of the handler and the baseline, with",
-        "logging and EMF metrics written to a null stream and the Tracer off (as outside Lambda). The",
+        "logging and EMF metrics written to a null stream and the template's defaults (no Tracer). The",
         "baseline is a bare handler that makes the same DynamoDB calls (counts below) from `json.loads` alone.",
         "DynamoDB is a real botocore client whose requests are answered in memory just before signing, so both",
         "pay botocore's client-side work, as any Lambda calling DynamoDB would.",
@@ -278,14 +353,14 @@ def _warm_section(cases: list[WarmCase], stub: list[WarmCase] | None) -> list[st
             "the PutItem, so the ratio is the fixed cost of one request through the stack docs/design.md chose, a",
             f"fraction of a millisecond{email}. A profile of the warm path spreads the rest over many",
             "small items, none above a fifth of it: Powertools' event data class and resolver (routing, CORS,",
-            "middleware), its JSON log formatter and EMF metrics, the Tracer's subsegments (created even when",
-            "tracing is off), strict pydantic validation and the models built per request (`IngestCommand`,",
+            "middleware), its EMF metrics (the invocation's one line), strict pydantic validation and the",
+            "models built per request (`IngestCommand`,",
             "`ChargeRecord`, the envelope), a random charge id, JSON encoding. On Lambda it sits beside a DynamoDB",
             "round trip of several milliseconds. Reaching 2x would mean dropping the framework (hand-written",
             "routing, validation and logging), which docs/design.md rules out. Real steps, each worth a few tens of",
             "µs: skip `email_validator` for plain ASCII addresses that a strict pattern accepts (or cache the",
             "addresses already validated in the container: a browser sends the same one with every beacon),",
-            "build the stored item straight from the validated request, log without the Lambda context fields.",
+            "build the stored item straight from the validated request.",
             "",
         ]
     return lines
@@ -312,8 +387,9 @@ def _capacity_section(capacity: CapacityReport) -> list[str]:
         f"${READ_PRICE_PER_MILLION} per million read request units. Lambda's reads of the stream are free.",
         "",
         "Floors: one write per charge stored, `ceil(N/25)` BatchWriteItem calls per bulk, one summary write per",
-        "customer per batch. The naive design updates the summary once per stream record (one UpdateItem,",
-        "nothing to recognise a re-delivered record: not exactly-once).",
+        "customer per batch; for a charge sent again under its `charge_id`, one strongly consistent read (to",
+        "know it is stored) and no write. The naive design updates the summary once per stream record (one",
+        "UpdateItem, nothing to recognise a re-delivered record: not exactly-once).",
         "",
         "| scenario | requests | write units | read units | WRU / charge | RRU / charge | $ per million charges |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
@@ -347,6 +423,14 @@ def _capacity_section(capacity: CapacityReport) -> list[str]:
         "whose window passes 40 ids (a bulk of more than 40 charges) writes them to a seen item in the same",
         "transaction, and reads them back with one Query when its next records could be among them. A batch",
         "delivered again costs its reads and no write.",
+        "",
+        "A charge with the client's own `charge_id` is at the write floor as well: one conditional PutItem that",
+        "never overwrites. Sent again, the same PutItem finds it stored: a refused condition still costs its",
+        "write unit, and the stored item comes back with the refusal (`ReturnValuesOnConditionCheckFailure`),",
+        "so comparing costs no read. A bulk of named charges first reads them (one strongly consistent read",
+        "unit each, one BatchGetItem per 100), so that a `charge_id` stored with other content is found",
+        "before anything is written, then puts only the new ones: reads are priced a fifth of writes, so",
+        "all or nothing costs a fifth more than the floor in dollars; sent again, a bulk costs its reads only.",
         "",
         *_reference_section(capacity),
     ]
@@ -498,6 +582,8 @@ def markdown(results: Results) -> str:
         lines += _load_section(results.load)
     if results.importing:
         lines += import_section(results.importing)
+    if results.logs:
+        lines += _logs_section(results.logs)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -27,9 +27,10 @@ def reset_caches() -> None:
     # With POWERTOOLS_METRICS_DISABLED, Powertools never flushes (so never clears) the metric set; at 100
     # values of one metric it serializes them itself, which fails without the namespace read at import.
     metrics.clear_metrics()
-    # The namespace is read from the environment when the layer is first imported, as at a cold start;
+    # The namespace and service are read from the environment when the layer is first imported, as at a cold start;
     # read it again, in case this process imported the layer before setting the functions' environment.
     metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE")
+    metrics.service = os.environ.get("POWERTOOLS_SERVICE_NAME")
 
 
 def build_caches() -> None:

@@ -7,10 +7,11 @@ method: TRACE or FOO reach the ``$default`` route like GET does), and the functi
 A handler that raises gets its traceback printed and the client a 500 envelope; the server keeps
 serving. Where a client can tell, it behaves as API Gateway does:
 
-- a body is passed as text only when it is valid UTF-8 and its media type is textual (or absent);
-  anything else (another charset's bytes, UTF-16 or UTF-32, gzip) reaches the function
-  base64-encoded with ``isBase64Encoded: true``. API Gateway does not document its rule for HTTP
-  APIs beyond "text or binary"; this is the rule the functions must cope with either way;
+- a body is passed as text only when it is valid UTF-8, its media type is textual (or absent) and
+  it has no ``Content-Encoding`` (other than ``identity``); anything else (another charset's bytes,
+  UTF-16 or UTF-32, a gzip body) reaches the function base64-encoded with ``isBase64Encoded: true``,
+  as it arrived: API Gateway does not decompress a request body. It does not document its rule for
+  HTTP APIs beyond "text or binary"; this is the rule the functions must cope with either way;
 - with the template's ``CorsConfiguration``, a preflight (``OPTIONS`` with ``Origin`` and
   ``Access-Control-Request-Method``) is answered here, 204, never reaching a function, and a request
   with an ``Origin`` gets the configured CORS headers added to the function's answer (replacing any
@@ -87,8 +88,11 @@ def split_target(target: str) -> tuple[str, str]:
     return path.split("#", 1)[0] or "/", query
 
 
-def is_text(content_type: str | None, body: bytes) -> bool:
-    """Whether the body is passed as text: valid UTF-8 of a textual (or undeclared) media type; else base64."""
+def is_text(content_type: str | None, body: bytes, content_encoding: str | None = None) -> bool:
+    """Whether the body is passed as text: valid UTF-8 of a textual (or undeclared) media type, not encoded
+    (a ``Content-Encoding`` other than ``identity`` makes it binary, whatever its bytes); else base64."""
+    if any(coding.strip().lower() not in ("", "identity") for coding in (content_encoding or "").split(",")):
+        return False
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
@@ -149,7 +153,7 @@ def http_api_event(request: HttpRequest, route: Route, path_parameters: dict[str
         "timeEpoch": int(now.timestamp() * 1000),
     }
     if request.body:
-        text = is_text(headers.get("content-type"), request.body)
+        text = is_text(headers.get("content-type"), request.body, headers.get("content-encoding"))
         event["body"] = request.body.decode("utf-8") if text else base64.b64encode(request.body).decode("ascii")
         event["isBase64Encoded"] = not text
     else:

@@ -14,10 +14,10 @@ lane, lanes side by side:
   stream batch, whose hundreds of summary writes take hundreds of milliseconds.
 
 What lanes still share is made safe by ``share_layer_between_lanes`` (and ``local.caches.build_caches``
-builds the layer's lazy clients up front): the logger's appended keys (``function_name``,
-``function_request_id``, ``correlation_id``, ...) are kept per thread, so that a log line names the
-invocation that wrote it, and the metric set (class-level in Powertools, and with metrics disabled
-emptied only every 100 values) is changed and serialized under a lock.
+builds the layer's lazy clients up front): the logger's appended keys (``correlation_id``, ...) and the
+metrics' sets (the metrics, dimensions and metadata that make an invocation's one line) are kept per thread,
+so that a line names the invocation that wrote it and holds its metrics only, and they are changed and
+serialized under a lock (Powertools, with metrics disabled, empties them only every 100 values).
 """
 
 import functools
@@ -107,10 +107,12 @@ def share_layer_between_lanes() -> None:
     provider = metrics.provider
     if getattr(provider, "_local_locked", False):
         return
+    _sets_per_thread(provider)
     lock = threading.RLock()
     for name in (
         "add_metric",
         "add_dimension",
+        "add_dimensions",
         "add_metadata",
         "serialize_metric_set",
         "flush_metrics",
@@ -127,6 +129,40 @@ def _under[M: Callable[..., Any]](lock: AbstractContextManager[Any], method: M) 
             return method(*args, **kwargs)
 
     return locked  # type: ignore[return-value]
+
+
+# What a Powertools metrics provider collects during one invocation, and what each thread starts from.
+_INVOCATION_SETS: dict[str, Callable[[Any], Any]] = {
+    "metric_set": lambda provider: {},
+    "dimension_set": lambda provider: dict(provider.default_dimensions),
+    "metadata_set": lambda provider: {},
+    "dimension_sets": lambda provider: [],
+}
+
+
+def _sets_per_thread(provider: Any) -> None:
+    """Give ``provider`` (a Powertools metrics provider) its invocation's sets per thread (``_INVOCATION_SETS``)."""
+    if getattr(type(provider), "_local_sets_per_thread", False):
+        return
+    for name in _INVOCATION_SETS:
+        provider.__dict__.pop(name, None)
+    local = threading.local()
+
+    def per_thread(name: str, start: Callable[[Any], Any]) -> property:
+        def get(self: Any) -> Any:
+            if not hasattr(local, name):
+                setattr(local, name, start(self))
+            return getattr(local, name)
+
+        def set_(self: Any, value: Any) -> None:
+            setattr(local, name, value)
+
+        return property(get, set_)
+
+    base = type(provider)
+    namespace: dict[str, Any] = {name: per_thread(name, start) for name, start in _INVOCATION_SETS.items()}
+    namespace["_local_sets_per_thread"] = True
+    provider.__class__ = type(f"PerThread{base.__name__}", (base,), namespace)
 
 
 def _keys_per_thread(formatter: Any) -> None:

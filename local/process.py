@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,8 +59,12 @@ def run_local_stack(
     secret_key: str = "sk_local_dev",
     dynamodb_host: str = "127.0.0.1",
     timeout: float = 60.0,
+    python_args: Sequence[str] = ("-m", "local"),
 ) -> Iterator[RunningStack]:
-    """Start the stack (output to ``log_path``), wait for its banner, and stop it as Ctrl-C would."""
+    """Start the stack (output to ``log_path``), wait for its banner, and stop it as Ctrl-C would.
+
+    ``python_args`` is what the interpreter runs: ``-m local`` unless a test wraps ``local.__main__.main``.
+    """
     env = {
         **os.environ,
         "PORT": "0",
@@ -74,7 +78,7 @@ def run_local_stack(
     env.pop("PARAMETER_OVERRIDES", None)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, *python_args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
     try:
         text = _wait_until_ready(process, log_path, timeout)

@@ -7,14 +7,18 @@ them stored (200) or with an error that is safe to retry: with the same Idempote
 stores only the charges a failed attempt did not.
 """
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from beacon.api import any_key, create_resolver, current_caller, idempotency_key, parse_body, success
+from beacon.api import (
+    Response,
+    any_key,
+    create_resolver,
+    current_caller,
+    idempotency_key,
+    parse_body,
+    received_ms,
+    success,
+)
 from beacon.models.requests import BulkChargesRequest
-from beacon.observability import logger, metrics, tracer
+from beacon.observability import LambdaContext, MetricUnit, correlation_paths, log_invocation, metrics, record, tracer
 from beacon.services.record_charges import record_charges
 
 app = create_resolver()
@@ -33,22 +37,17 @@ def create_charges_in_bulk() -> Response:
         charges=bulk.charges,
         idempotency_key=idempotency_key(app),
         lambda_context=app.lambda_context,
+        received_ms=received_ms(app),
+        sent_at=bulk.sent_at,
     )
-    logger.info(
-        "charges recorded",
-        project_id=caller.project_id,
-        key_id=caller.key_id,
-        charges=result.accepted,
-        stored=result.stored,
-        replayed=result.replayed,
-    )
+    record(charges=result.accepted, replayed=result.replayed or None)
     metrics.add_metric(name="ChargesAccepted", unit=MetricUnit.Count, value=result.stored)
     metrics.add_metric(name="BulkSize", unit=MetricUnit.Count, value=result.accepted)
     return success(headers={"Idempotent-Replayed": "true"} if result.replayed else None)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics(capture_cold_start_metric=True)
+@log_invocation(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -8,14 +8,18 @@ be retried (with the same Idempotency-Key, it will not be stored twice).
 This function also serves the API's ``$default`` route, answering unknown routes with 404 or 405.
 """
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from beacon.api import any_key, create_resolver, current_caller, idempotency_key, parse_body, success
+from beacon.api import (
+    Response,
+    any_key,
+    create_resolver,
+    current_caller,
+    idempotency_key,
+    parse_body,
+    received_ms,
+    success,
+)
 from beacon.models.requests import CreateChargeRequest
-from beacon.observability import logger, metrics, tracer
+from beacon.observability import LambdaContext, MetricUnit, correlation_paths, log_invocation, metrics, record, tracer
 from beacon.services.record_charges import record_charges
 
 app = create_resolver()
@@ -34,20 +38,16 @@ def create_charge() -> Response:
         charges=[charge],
         idempotency_key=idempotency_key(app),
         lambda_context=app.lambda_context,
+        received_ms=received_ms(app),
+        sent_at=charge.sent_at,
     )
-    logger.info(
-        "charge recorded",
-        project_id=caller.project_id,
-        key_id=caller.key_id,
-        stored=result.stored,
-        replayed=result.replayed,
-    )
+    record(charges=result.accepted, replayed=result.replayed or None)
     metrics.add_metric(name="ChargesAccepted", unit=MetricUnit.Count, value=result.stored)
     return success(headers={"Idempotent-Replayed": "true"} if result.replayed else None)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics(capture_cold_start_metric=True)
+@log_invocation(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -10,27 +10,29 @@ SQS makes it visible again after the queue's visibility timeout, and after a few
 to the dead-letter queue (template.yaml), which raises an alarm.
 """
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING
 
+from beacon.events import SQSRecord, sqs_batch
 from beacon.models.jobs import CustomerJob
-from beacon.observability import logger, metrics, tracer
+from beacon.observability import LambdaContext, MetricUnit, log_invocation, metrics, record, tracer
 from beacon.services.summarize_batch import run_job
 
-processor = BatchProcessor(event_type=EventType.SQS)
+if TYPE_CHECKING:
+    from beacon.events import PartialItemFailureResponse
+
+processor, process_partial_response = sqs_batch()
 
 
 @tracer.capture_method
-def do_job(record: SQSRecord, lambda_context: LambdaContext) -> None:
-    job = CustomerJob.model_validate_json(record.body)
-    write = run_job(job, seconds_left=lambda: lambda_context.get_remaining_time_in_millis() / 1000)
-    logger.info("job done", kind=job.kind, project_id=job.project_id, version=write.summary.version)
+def do_job(job_record: SQSRecord, lambda_context: LambdaContext) -> None:
+    job = CustomerJob.model_validate_json(job_record.body)
+    run_job(job, seconds_left=lambda: lambda_context.get_remaining_time_in_millis() / 1000)
+    record(kind=job.kind, project_id=job.project_id)
+    metrics.add_metric(name="CustomerJobsDone", unit=MetricUnit.Count, value=1)
 
 
-@logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
+@log_invocation()
 @tracer.capture_lambda_handler
-def lambda_handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
+def lambda_handler(event: dict, context: LambdaContext) -> "PartialItemFailureResponse":
     return process_partial_response(event=event, record_handler=do_job, processor=processor, context=context)

@@ -7,15 +7,10 @@ customer. Reads one item; writes nothing. The summary trails the accepted charge
 delay (usually a second or two).
 """
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from beacon.api import create_resolver, current_caller, query_parameters, secret_key, success
+from beacon.api import Response, create_resolver, current_caller, query_parameters, secret_key, success
 from beacon.models.parsing import parse_model
 from beacon.models.requests import SummaryQuery
-from beacon.observability import logger, metrics, tracer
+from beacon.observability import LambdaContext, MetricUnit, correlation_paths, log_invocation, metrics, record, tracer
 from beacon.services.read_summary import read_summary
 
 app = create_resolver()
@@ -27,15 +22,13 @@ def get_customer_summary() -> Response:
     query = parse_model(SummaryQuery, query_parameters(app, ("user_id", "email")))
     caller = current_caller(app)
     summary = read_summary(caller.project_id, user_id=query.user_id, email=query.email)
-    logger.info(
-        "summary read", project_id=caller.project_id, key_id=caller.key_id, by="user_id" if query.user_id else "email"
-    )
+    record(by="user_id" if query.user_id else "email")
     metrics.add_metric(name="SummariesRead", unit=MetricUnit.Count, value=1)
     return success(summary)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics(capture_cold_start_metric=True)
+@log_invocation(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -18,36 +18,36 @@ read with Powertools' ``DynamoDBStreamEvent`` data class and the same partial re
 (``PartialItemFailureResponse``) is built by ``beacon.services.summarize_batch.process_stream_records``.
 """
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
-from aws_lambda_powertools.utilities.typing import LambdaContext
+import time
+from typing import TYPE_CHECKING
 
-from beacon.observability import logger, metrics, tracer
+from beacon.events import DynamoDBStreamEvent, event_source
+from beacon.observability import LambdaContext, MetricUnit, log_invocation, metrics, record, tracer
 from beacon.services.summarize_batch import process_stream_records
 
+if TYPE_CHECKING:
+    from beacon.events import PartialItemFailureResponse
 
-@logger.inject_lambda_context
+
 @metrics.log_metrics(capture_cold_start_metric=True)
+@log_invocation()
 @tracer.capture_lambda_handler
 @event_source(data_class=DynamoDBStreamEvent)
-def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> PartialItemFailureResponse:
+def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> "PartialItemFailureResponse":
     outcome = process_stream_records(event.records, seconds_left=lambda: context.get_remaining_time_in_millis() / 1000)
-    logger.info(
-        "stream batch summarized",
-        records=outcome.records,
+    record(
         ignored=outcome.ignored,
-        customers_updated=outcome.customers_updated,
         charges_applied=outcome.charges_applied,
-        duplicates_skipped=outcome.duplicates_skipped,
         customers_failed=outcome.customers_failed,
-        customers_recomputed=outcome.customers_recomputed,
-        customers_handed_off=outcome.customers_handed_off,
-        failed_records=len(outcome.failed),
     )
     metrics.add_metric(name="RecordsProcessed", unit=MetricUnit.Count, value=outcome.records)
     metrics.add_metric(name="CustomersUpdated", unit=MetricUnit.Count, value=outcome.customers_updated)
     metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=outcome.duplicates_skipped)
     metrics.add_metric(name="SummaryFailures", unit=MetricUnit.Count, value=len(outcome.failed))
     metrics.add_metric(name="SummariesRecomputed", unit=MetricUnit.Count, value=outcome.customers_recomputed)
+    metrics.add_metric(name="RecomputesHandedOff", unit=MetricUnit.Count, value=outcome.customers_handed_off)
+    # Summary lag: how long the batch's oldest charge waited for its summary (stored -> summary written).
+    created = [r.dynamodb.approximate_creation_date_time for r in event.records if r.dynamodb]
+    if oldest := min(filter(None, created), default=None):
+        metrics.add_metric(name="SummaryLag", unit=MetricUnit.Seconds, value=max(0.0, time.time() - oldest))
     return outcome.response()

@@ -19,12 +19,13 @@ import os
 import queue
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ops.importer.chunks import Chunk, file_digest, make_chunks
-from ops.importer.progress import Counts, Progress, progress_for
+from ops.importer.progress import Counts, Progress, duration_text, progress_for
 from ops.importer.rows import Format, ImportFile, Reject, originals, read_rows
 from ops.importer.sending import Answer, ApiClient
 
@@ -32,6 +33,7 @@ URL_ENV = "BEACON_API_URL"
 KEY_ENV = "BEACON_API_KEY"
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_CONCURRENCY = 4
+REJECT_COLUMNS = ("line", "field", "message")  # then the file's own columns
 MAX_CONCURRENCY = 64
 
 
@@ -47,7 +49,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file",
         help="the file to import: columns/fields user_id, email, amount, created_at, "
-        "update_session; - reads standard input",
+        "update_session, charge_id (or id); - reads standard input",
     )
     parser.add_argument("--url", default=os.environ.get(URL_ENV), help=f"the API's base URL (default: ${URL_ENV})")
     parser.add_argument("--key", default=os.environ.get(KEY_ENV), help=f"a key of the project (default: ${KEY_ENV})")
@@ -165,9 +167,14 @@ def send_chunks(
             _record(outcome, *ended_chunk)
             progress.update(counts)
     except KeyboardInterrupt:
-        senders.stop.set()
         outcome.interrupted = True
-    counts.not_sent = counts.to_send - counts.accepted - counts.api_rejected
+        answered, in_flight = senders.abandon()
+        for ended_chunk in answered:
+            _record(outcome, *ended_chunk)
+        # Their requests were sent and may have been stored: the next run finds out (nothing is stored twice).
+        counts.in_flight = sum(len(chunk.charges) for chunk in in_flight)
+    counts.finished = time.monotonic()
+    counts.not_sent = counts.to_send - counts.accepted - counts.api_rejected - counts.in_flight
     progress.close(counts)
     return outcome
 
@@ -182,21 +189,43 @@ class _Senders:
             self.jobs.put(chunk)
         self.answers: queue.SimpleQueue[tuple[Chunk, Answer]] = queue.SimpleQueue()
         self.stop = threading.Event()
+        # Taking a chunk, and ending one, happen under this lock, so that a chunk is always either waiting,
+        # in flight, or answered (``abandon``).
+        self.lock = threading.Lock()
+        self.in_flight: dict[str, Chunk] = {}
         # Daemon threads: a Ctrl-C must not wait for requests in flight (a re-run sends them again).
         self.workers = [threading.Thread(target=self._work, daemon=True) for _ in range(min(concurrency, len(chunks)))]
         for worker in self.workers:
             worker.start()
 
     def _work(self) -> None:
-        while not self.stop.is_set():
-            try:
-                chunk = self.jobs.get_nowait()
-            except queue.Empty:
-                return
+        while (chunk := self._take()) is not None:
             answer = self.client.send(chunk)
             if answer.key_refused:
                 self.stop.set()  # before taking another chunk: every request would be refused the same way
-            self.answers.put((chunk, answer))
+            with self.lock:
+                del self.in_flight[chunk.key]
+                self.answers.put((chunk, answer))
+
+    def _take(self) -> Chunk | None:
+        with self.lock:
+            if self.stop.is_set():
+                return None
+            try:
+                chunk = self.jobs.get_nowait()
+            except queue.Empty:
+                return None
+            self.in_flight[chunk.key] = chunk
+            return chunk
+
+    def abandon(self) -> tuple[list[tuple[Chunk, Answer]], list[Chunk]]:
+        """Stop taking chunks; the answers not read yet, and the chunks whose request is still on its way."""
+        with self.lock:
+            self.stop.set()
+            answered = []
+            while not self.answers.empty():
+                answered.append(self.answers.get_nowait())
+            return answered, list(self.in_flight.values())
 
     def next_answer(self) -> tuple[Chunk, Answer] | None:
         """The next chunk to end and its answer; ``None`` once every worker has stopped and all was read."""
@@ -255,13 +284,15 @@ def write_rejects(path: Path, parsed: ImportFile, rejects: Sequence[Reject], tex
     missing = {r.line for r in rejects if r.original == ""}
     found = originals(text, parsed.format, missing) if missing else {}
     ordered = sorted(rejects, key=lambda r: r.line)
+    # A rejects file imported again: its own line, field and message columns give way to the new ones.
+    skip = len(REJECT_COLUMNS) if parsed.header[: len(REJECT_COLUMNS)] == REJECT_COLUMNS else 0
     with path.open("w", encoding="utf-8", newline="") as out:
         if parsed.format == "csv":
             writer = csv.writer(out)
-            writer.writerow(["line", "field", "message", *parsed.header])
+            writer.writerow([*REJECT_COLUMNS, *parsed.header[skip:]])
             for reject in ordered:
                 cells = found.get(reject.line, reject.original)
-                writer.writerow([reject.line, reject.field, reject.message, *cells])
+                writer.writerow([reject.line, reject.field, reject.message, *cells[skip:]])
         else:
             for reject in ordered:
                 row = found.get(reject.line, reject.original)
@@ -299,9 +330,14 @@ def report(
         f"rows read   {counts.rows:,}  from {source}",
         f"accepted    {counts.accepted:,}{earlier}",
         f"rejected    {len(outcome.rejects):,}{where}",
+        *(
+            [f"in flight   {counts.in_flight:,}  (sent when interrupted: stored or not, the next run finds out)"]
+            if counts.in_flight
+            else []
+        ),
         f"not sent    {counts.not_sent:,}",
         f"requests    {counts.requests:,}  ({counts.retries:,} {'retry' if counts.retries == 1 else 'retries'})",
-        f"duration    {counts.seconds:.1f} s  ({counts.rate:,.0f} rows/s)",
+        f"duration    {duration_text(counts.seconds, counts.sent)}",
     ]
     if outcome.interrupted:
         lines.append("Interrupted: run the same command again to finish; nothing is stored twice.")

@@ -23,9 +23,11 @@ class Counts:
     rejected: int = 0
     api_rejected: int = 0
     not_sent: int = 0
+    in_flight: int = 0  # rows whose request was on its way when the import was interrupted: stored or not
     requests: int = 0
     retries: int = 0
     started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -35,7 +37,8 @@ class Counts:
 
     @property
     def seconds(self) -> float:
-        return time.monotonic() - self.started
+        """Seconds from the start of the sending to its end (to now while it goes on)."""
+        return (time.monotonic() if self.finished is None else self.finished) - self.started
 
     @property
     def rate(self) -> float:
@@ -110,6 +113,19 @@ def progress_line(counts: Counts) -> str:
         f"import: {counts.sent:,}/{counts.to_send:,} rows ({percent:.0f}%), {rate:,.0f} rows/s, "
         f"{counts.rejected:,} rejected, {counts.requests:,} requests, {counts.retries:,} retries, ETA {eta}"
     )
+
+
+def duration_text(seconds: float, rows: int) -> str:
+    """The report's duration and rate, the rate of the duration as shown: ``12.3 s  (1,401 rows/s)``,
+    ``47 ms  (85 rows/s)`` (a duration under a second in milliseconds, never a duration of zero)."""
+    milliseconds = round(seconds * 1000)
+    if milliseconds >= 1000:
+        shown, value = f"{seconds:,.1f} s", round(seconds, 1)
+    elif milliseconds >= 1:
+        shown, value = f"{milliseconds} ms", milliseconds / 1000
+    else:
+        return "under 1 ms"
+    return f"{shown}  ({rows / value:,.0f} rows/s)"
 
 
 def progress_for(total: int, interval: float, stream: TextIO | None = None) -> Progress:

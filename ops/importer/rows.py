@@ -6,6 +6,11 @@ that, values are read as the file type writes them: a CSV cell is text, so ``100
 integer, ``10.5`` as a number and ``true``/``false`` as a boolean (anything else stays text, which
 the model refuses where it wants a number). In both formats a ``created_at`` written in ISO 8601
 with a time zone is converted to UNIX seconds.
+
+An id column (``charge_id``, else ``id``, as payment exports name it) becomes each charge's
+``charge_id``: the API then stores each charge once, whatever is sent again, and a row whose
+customer already has that ``charge_id`` on an earlier line is rejected (the API would refuse the
+whole request holding both). A JSON integer id is sent as its digits; a CSV cell is trimmed.
 """
 
 import csv
@@ -18,12 +23,14 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from beacon.logic.identity import identify_customer
 from beacon.models.parsing import to_field_errors
 from beacon.models.requests import CreateChargeRequest
 
 Format = Literal["csv", "jsonl"]
 
-FIELDS = ("user_id", "email", "amount", "created_at", "update_session")
+FIELDS = ("user_id", "email", "amount", "created_at", "update_session", "charge_id")
+ID_COLUMNS = ("charge_id", "id")  # the first one the file has is the charge_id
 _NUMERIC = ("amount", "created_at")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -44,6 +51,7 @@ class Charge:
     amount: int
     created_at: int | None
     update_session: bool
+    charge_id: str | None = None
 
     def bulk_item(self) -> dict[str, object]:
         """The charge's object in the ``charges`` array of a bulk request."""
@@ -51,6 +59,8 @@ class Charge:
         if self.created_at is not None:
             item["created_at"] = self.created_at
         item["update_session"] = self.update_session
+        if self.charge_id is not None:
+            item["charge_id"] = self.charge_id
         return item
 
 
@@ -100,7 +110,26 @@ def read_rows(text: str, *, fmt: Format | None = None, update_session: bool = Fa
             parsed.charges.append(_charge(line, values, update_session))
         except _RowError as exc:
             parsed.rejects.append(Reject(line, exc.field, exc.message, original))
+    _reject_repeated_charge_ids(parsed)
     return parsed
+
+
+def _reject_repeated_charge_ids(parsed: ImportFile) -> None:
+    """Keep the first row of each (customer, charge_id); the later ones become rejects naming that line."""
+    first: dict[tuple[str, str], int] = {}
+    kept: list[Charge] = []
+    for charge in parsed.charges:
+        if charge.charge_id is None:
+            kept.append(charge)
+            continue
+        key = (identify_customer(charge.user_id, charge.email), charge.charge_id)
+        if key in first:
+            message = f"charge_id {charge.charge_id!r} is on line {first[key]} already, for the same customer"
+            parsed.rejects.append(Reject(charge.line, "charge_id", message, ""))
+            continue
+        first[key] = charge.line
+        kept.append(charge)
+    parsed.charges = kept
 
 
 def originals(text: str, fmt: Format, lines: set[int]) -> dict[int, tuple[str, ...] | str]:
@@ -119,6 +148,7 @@ def _csv_rows(text: str, parsed: ImportFile) -> list[tuple[int, tuple[str, ...],
         raise FileFormatError(
             f"the header must name an amount column and a user_id or email column; it names {', '.join(parsed.header)}"
         )
+    names = _field_names(parsed.header)
     rows: list[tuple[int, tuple[str, ...], dict[str, Any] | _RowError]] = []
     end = reader.line_num
     for cells in reader:
@@ -130,10 +160,21 @@ def _csv_rows(text: str, parsed: ImportFile) -> list[tuple[int, tuple[str, ...],
             rows.append((start, tuple(cells), error))
             continue
         values = {
-            name: _cell(name, cell) for name, cell in zip(parsed.header, cells, strict=False) if name in FIELDS and cell
+            name: _cell(name, cell)
+            for name, cell in zip(names, cells, strict=False)
+            if name and (cell.strip() if name == "charge_id" else cell)  # a blank id: a charge without one
         }
         rows.append((start, tuple(cells), values))
     return rows
+
+
+def _field_names(header: tuple[str, ...]) -> list[str | None]:
+    """The field each column holds (``None``: ignored); the id column is the first of ``ID_COLUMNS`` present."""
+    id_column = next((name for name in ID_COLUMNS if name in header), None)
+    return [
+        "charge_id" if name == id_column else (name if name in FIELDS and name != "charge_id" else None)
+        for name in header
+    ]
 
 
 def _cell(name: str, cell: str) -> object:
@@ -146,6 +187,8 @@ def _cell(name: str, cell: str) -> object:
             return float(text)
     if name == "update_session":
         return _BOOLEANS.get(text.lower(), cell)
+    if name == "charge_id":
+        return text
     return cell
 
 
@@ -167,8 +210,18 @@ def _jsonl_rows(text: str) -> list[tuple[int, str, dict[str, Any] | _RowError]]:
         if not isinstance(value, dict):
             rows.append((number, line, _RowError("row", "each line must be a JSON object")))
             continue
-        rows.append((number, line, {name: value[name] for name in FIELDS if name in value}))
+        rows.append((number, line, _json_fields(value)))
     return rows
+
+
+def _json_fields(value: dict[str, Any]) -> dict[str, Any]:
+    fields = {name: value[name] for name in FIELDS if name in value and name != "charge_id"}
+    charge_id = next((value[name] for name in ID_COLUMNS if value.get(name) is not None), None)
+    if charge_id is not None:
+        # an integer id (a database's) is sent as its digits: the API takes a charge_id as text
+        is_integer = isinstance(charge_id, int) and not isinstance(charge_id, bool)
+        fields["charge_id"] = str(charge_id) if is_integer else charge_id
+    return fields
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -209,6 +262,7 @@ def _charge(line: int, values: dict[str, Any], update_session: bool) -> Charge:
         amount=request.amount,
         created_at=request.created_at,
         update_session=request.update_session,
+        charge_id=request.charge_id,
     )
 
 

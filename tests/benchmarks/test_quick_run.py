@@ -28,6 +28,21 @@ def test_every_function_answered_its_ready_event_at_cold_start(results):
     assert all(function.init_cpu_ms and function.init_cpu > 0 for function in results.cold.functions)
 
 
+def test_with_tracing_subsegments_every_function_still_answers_its_ready_event(results):
+    assert results.cold is not None
+    assert {f.name: f.answer for f in results.cold.sdk} == {f.name: f.answer for f in results.cold.functions}
+
+
+def test_each_invocation_writes_one_line_of_a_few_hundred_bytes(results):
+    assert results.logs is not None
+    assert {case.function for case in results.logs.cases} == {f.name for f in results.cold.functions}  # type: ignore[union-attr]
+    for case in results.logs.cases:
+        assert case.lines == 1, case.name
+        assert 100 < case.bytes < 2_000, case.name
+        assert '"correlation_id"' in case.example and '"_aws"' in case.example
+    assert results.logs.access_log_bytes > 100 and results.logs.platform_bytes > 100
+
+
 def test_the_warm_handlers_make_the_same_dynamodb_calls_as_the_baseline(results):
     # (besides reading a key now and then: the key cache keeps it for API_KEY_CACHE_TTL_SECONDS)
     for cases in (results.warm, results.warm_stub):

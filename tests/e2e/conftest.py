@@ -39,6 +39,7 @@ class Stack:
     charges_table: str | None
     log_path: Path | None = None
     exports: dict[str, str] = field(default_factory=dict)  # the environment the local stack prints for bin/beacon
+    pid: int | None = None  # the local stack's process (None for a deployed stack)
     session: requests.Session = field(default_factory=requests.Session)
 
     def post(self, path: str, body: Any = None, *, key: str | None = None, **kwargs: Any) -> requests.Response:
@@ -123,6 +124,7 @@ def _local_stack(log_path: Path) -> Iterator[Stack]:
             charges_table=running.exports["CHARGES_TABLE_NAME"],
             log_path=log_path,
             exports=running.exports,
+            pid=running.pid,
         )
 
 

@@ -43,8 +43,13 @@ HARNESS = """<!doctype html>
     return queued;
   }});
   window.fetch = (url, init) => {
-    transports.push({via: "fetch", keepalive: Boolean(init && init.keepalive), type: typeof (init && init.body)});
+    const encoding = (init && init.headers && init.headers["Content-Encoding"]) || null;
+    const keepalive = Boolean(init && init.keepalive);
+    transports.push({via: "fetch", keepalive, type: typeof (init && init.body), encoding});
     return realFetch(url, init);
+  };
+  window.until = async (done) => {
+    for (let waited = 0; !done() && waited < 10000; waited += 10) await new Promise((r) => setTimeout(r, 10));
   };
 
   window.run = async ({url, key, tagUser, blobUser, fetchUser}) => {
@@ -70,6 +75,7 @@ HARNESS = """<!doctype html>
       body: JSON.stringify({user_id: fetchUser, amount: 500}),
     });
     results.fetch = {status: response.status, body: await response.json()};
+    await until(() => transports.length >= 5); // the over-quota bulk leaves once compressed
     results.transports = transports;
     return results;
   };
@@ -163,8 +169,10 @@ def test_the_tag_records_charges_from_another_origin_by_beacon_and_by_fetch(stac
         {"via": "sendBeacon", "queued": True, "type": "string"},
         {"via": "sendBeacon", "queued": True, "type": "string"},
         {"via": "sendBeacon", "queued": False, "type": "string"},  # over 64 KiB: refused...
-        {"via": "fetch", "keepalive": False, "type": "string"},  # ...so fetch sends it (too big for keepalive)
-        {"via": "fetch", "keepalive": True, "type": "string"},  # no sendBeacon: a keepalive fetch
+        {"via": "fetch", "keepalive": True, "type": "string", "encoding": None},  # no sendBeacon: a keepalive fetch
+        # ...so the bulk over 64 KiB is gzipped (which takes a moment) and fetch sends it (sendBeacon has used
+        # keepalive's quota), with Content-Encoding: gzip, after a preflight the API answers
+        {"via": "fetch", "keepalive": False, "type": "object", "encoding": "gzip"},
     ]
     # And the preflighted fetch was answered, its answer readable across origins
     assert results["fetch"] == {"status": 200, "body": {"success": True, "code": 200, "data": None}}
@@ -182,6 +190,84 @@ def test_the_tag_records_charges_from_another_origin_by_beacon_and_by_fetch(stac
     assert results["blobQueued"] is True
     assert stack.stored_charges(user_id=users["blobUser"]) == []
     assert stack.summary(user_id=users["blobUser"]).status_code == 404
+
+
+def test_without_compression_stream_a_large_bulk_goes_as_text(stack: Stack, site: StaticSite, browser):
+    # Given a browser without CompressionStream (Safari before 16.4, Firefox before 113)
+    user = unique("web-no-gzip")
+    page = loaded(browser, site.add("/no-gzip.html", "text/html", HARNESS % {"bulk": BULK_OVER_QUOTA}))
+
+    sent = page.evaluate(
+        f"""(async () => {{
+          delete window.CompressionStream;
+          Beacon.configure({{url: {stack.base_url!r}, key: {stack.public_key!r}}});
+          const big = Array.from({{length: {BULK_OVER_QUOTA}}}, () => ({{amount: 2, note: "x".repeat(60)}}));
+          const queued = Beacon.charges({{user_id: {user!r}, charges: big}});
+          return {{queued, transports}};
+        }})()"""
+    )
+
+    assert sent == {
+        "queued": True,
+        "transports": [
+            {"via": "sendBeacon", "queued": False, "type": "string"},
+            {"via": "fetch", "keepalive": False, "type": "string", "encoding": None},
+        ],
+    }
+    assert summary_when(stack, user, BULK_OVER_QUOTA)["charges"]["total"] == 2 * BULK_OVER_QUOTA
+
+
+def test_without_send_beacon_a_large_bulk_compressed_within_the_quota_goes_by_keepalive_fetch(
+    stack: Stack, site: StaticSite, browser
+):
+    user = unique("web-gzip-keepalive")
+    page = loaded(browser, site.add("/gzip-keepalive.html", "text/html", HARNESS % {"bulk": BULK_OVER_QUOTA}))
+
+    sent = page.evaluate(
+        f"""(async () => {{
+          Object.defineProperty(navigator, "sendBeacon", {{configurable: true, value: undefined}});
+          Beacon.configure({{url: {stack.base_url!r}, key: {stack.public_key!r}}});
+          const big = Array.from(
+            {{length: {BULK_OVER_QUOTA}}}, (_, i) => ({{amount: 3, charge_id: "order-" + i, note: "x".repeat(60)}})
+          );
+          const queued = Beacon.charges({{user_id: {user!r}, charges: big}});
+          await until(() => transports.length >= 1);
+          return {{queued, transports}};
+        }})()"""
+    )
+
+    assert sent == {
+        "queued": True,
+        "transports": [{"via": "fetch", "keepalive": True, "type": "object", "encoding": "gzip"}],
+    }
+    assert summary_when(stack, user, BULK_OVER_QUOTA)["charges"]["total"] == 3 * BULK_OVER_QUOTA
+    assert sorted(i["client_charge_id"]["S"] for i in stack.stored_charges(user_id=user))[:2] == ["order-0", "order-1"]
+
+
+def test_a_page_whose_clock_is_an_hour_ahead_has_its_created_at_moved_back(stack: Stack, site: StaticSite, browser):
+    # Given a device whose clock is an hour fast: the page stamps its charge by that clock
+    user = unique("web-fast-clock")
+    page = loaded(
+        browser, site.add("/fast-clock.html", "text/html", '<!doctype html><script src="beacon.js"></script>')
+    )
+
+    device_created_at = page.evaluate(
+        f"""(() => {{
+          const realNow = Date.now;
+          Date.now = () => realNow() + 3600 * 1000;
+          Beacon.configure({{url: {stack.base_url!r}, key: {stack.public_key!r}}});
+          const createdAt = Math.floor(Date.now() / 1000) - 60;  // charged a minute ago, by the device's clock
+          Beacon.charge({{user_id: {user!r}, amount: 10, created_at: createdAt}});
+          return createdAt;
+        }})()"""
+    )
+
+    # Then the API stores it a minute before it received it, by its own clock
+    summary_when(stack, user, 1)
+    [item] = stack.stored_charges(user_id=user)
+    received_at = int(item["received_ms"]["N"]) // 1000
+    assert abs(int(item["created_at"]["N"]) - (device_created_at - 3600)) <= 2
+    assert abs(int(item["created_at"]["N"]) - (received_at - 60)) <= 2
 
 
 def test_the_tag_loads_as_an_es_module_too(stack: Stack, site: StaticSite, browser):

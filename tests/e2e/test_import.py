@@ -204,7 +204,7 @@ def test_the_documented_import_example_runs_as_shown(stack: Stack, tmp_path: Pat
     )
 
     assert result.returncode == 1, result.stdout + result.stderr  # one row rejected
-    duration = re.compile(r"^duration    [\d.]+ s  \([\d,]+ rows/s\)$")
+    duration = re.compile(r"^duration    (?:\d+ ms|[\d,.]+ s)  \([\d,]+ rows/s\)$")
     shown = result.stdout.splitlines()
     assert len(shown) == len(report)
     for got, expected in zip(shown, report, strict=True):

@@ -559,3 +559,32 @@ def test_bad_input_is_refused_with_a_4xx_naming_the_field_and_nothing_is_written
         assert case.field in messages[case.field], "the message names the field it is about"
     assert tables.charges() == []
     assert tables.items("IdempotencyTable") == []
+
+
+ISO_DATE = "must be UNIX seconds (an integer such as 1764057600), not an ISO 8601 date; bin/beacon import converts"
+TOP_LEVEL = "belongs at the top level of a bulk request, beside charges, not inside charges["
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "field", "words"),
+    [
+        ("bulk", {"charges": [{"amount": 1}, {"user_id": "user_42", "amount": 2}]}, "user_id", TOP_LEVEL + "1]"),
+        ("bulk", {"charges": [{"email": "ada@example.com", "amount": 1}]}, "email", TOP_LEVEL + "0]"),
+        ("single", charge_with(created_at="2025-11-24T16:00:00Z"), "created_at", ISO_DATE),
+        ("single", charge_with(created_at="2025-11-24"), "created_at", ISO_DATE),
+        ("bulk", charges_with(3, created_at="2025-11-24T17:00:00+01:00"), "charges[3].created_at", ISO_DATE),
+    ],
+)
+def test_a_customer_inside_a_bulk_charge_or_a_date_is_refused_saying_what_to_send(
+    corpus_tables, endpoint, body, field, words
+):
+    handler, event_name = HANDLERS[endpoint]
+
+    answer = call(handler, http_event(event_name, body=body, headers=BASE_HEADERS))
+
+    assert answer.status == 400, answer.body
+    [error] = answer.body["errors"]
+    assert error["field"] == field
+    assert error["message"].startswith(f"{field} ") and words in error["message"], error["message"]
+    assert corpus_tables.charges() == []
+    assert corpus_tables.items("IdempotencyTable") == []

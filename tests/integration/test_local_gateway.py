@@ -1,6 +1,7 @@
 """The local API gateway over a real socket: the payload v2 event it builds and the response it makes of an answer."""
 
 import base64
+import gzip
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -109,6 +110,37 @@ def test_text_bodies_pass_as_text_and_binary_ones_in_base64(gateway, recorder):
     assert (text_event["body"], text_event["isBase64Encoded"]) == ('{"a": 1}', False)
     assert binary_event["isBase64Encoded"] is True
     assert base64.b64decode(binary_event["body"]) == binary
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "GZIP", "br", "identity, gzip"])
+def test_a_body_with_a_content_encoding_passes_in_base64_as_it_arrived_never_decompressed(gateway, recorder, encoding):
+    # Given a gzip body, and (to show the encoding alone decides) a body that is valid UTF-8 text
+    compressed = gzip.compress(b'{"amount": 1}')
+    for body in (compressed, b'{"amount": 2}'):
+        requests.post(
+            f"{gateway.url}/charges",
+            data=body,
+            headers={"Content-Type": "application/json", "Content-Encoding": encoding},
+            timeout=5,
+        )
+
+    (_, gzip_event), (_, text_event) = recorder.calls
+    for event, sent in ((gzip_event, compressed), (text_event, b'{"amount": 2}')):
+        assert event["isBase64Encoded"] is True
+        assert base64.b64decode(event["body"]) == sent
+        assert event["headers"]["content-encoding"] == encoding
+
+
+def test_identity_is_no_encoding_and_the_body_passes_as_text(gateway, recorder):
+    requests.post(
+        f"{gateway.url}/charges",
+        data=b'{"a": 1}',
+        headers={"Content-Type": "application/json", "Content-Encoding": "identity"},
+        timeout=5,
+    )
+
+    [(_, event)] = recorder.calls
+    assert (event["body"], event["isBase64Encoded"]) == ('{"a": 1}', False)
 
 
 def test_the_answer_becomes_status_headers_cookies_and_body(gateway, recorder):

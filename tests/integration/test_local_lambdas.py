@@ -4,6 +4,7 @@ And what the lanes share of the layer (Powertools' logger and metrics, imported 
 stays right when invocations of two lanes run at once.
 """
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -116,7 +117,7 @@ def shared_layer() -> Iterator[None]:
 
     formatter = logger.registered_formatter
     formatter_class, keys = type(formatter), dict(formatter.log_format)
-    provider_attributes = set(vars(metrics.provider))
+    provider_class, provider_attributes = type(metrics.provider), dict(vars(metrics.provider))
     # As at the local stack's start, before any invocation: an earlier test's API event may have left
     # its correlation id among the process's keys (Powertools keeps appended keys between invocations).
     logger.remove_keys(["correlation_id"])
@@ -125,8 +126,10 @@ def shared_layer() -> Iterator[None]:
     yield
     formatter.__class__ = formatter_class
     formatter.log_format = keys
-    for name in set(vars(metrics.provider)) - provider_attributes:
+    metrics.provider.__class__ = provider_class
+    for name in set(vars(metrics.provider)) - set(provider_attributes):
         delattr(metrics.provider, name)
+    vars(metrics.provider).update(provider_attributes)
 
 
 def test_each_invocation_logs_its_own_lambda_context_when_two_lanes_run_at_once(shared_layer, capsys):
@@ -162,6 +165,32 @@ def test_each_invocation_logs_its_own_lambda_context_when_two_lanes_run_at_once(
     assert "correlation_id" not in seen["stream"]
     # the keys every thread starts with (the service name the process's environment gave the logger)
     assert seen["api"]["service"] == seen["stream"]["service"] == logger.service
+
+
+def test_each_lane_writes_its_own_invocation_line_when_two_run_at_once(shared_layer, capsys, monkeypatch):
+    """The metrics, dimensions and metadata of one invocation's line are its own, whatever runs beside it."""
+    from beacon.observability import metrics, record
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    both_recorded = threading.Barrier(2, timeout=WAIT)
+
+    def invocation(name: str) -> None:
+        metrics.add_metric(name=f"{name}Metric", unit="Count", value=1)
+        metrics.add_dimensions(service="beacon-charges", status=name)
+        record(correlation_id=name)
+        both_recorded.wait()  # the other lane has recorded its own meanwhile
+        metrics.flush_metrics()
+
+    lanes = [_in_thread(lambda name=name: invocation(name)) for name in ("Api", "Stream")]
+    for lane in lanes:
+        lane.join(WAIT)
+
+    lines = {line["correlation_id"]: line for line in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert set(lines) == {"Api", "Stream"}
+    for name, line in lines.items():
+        [directive] = line["_aws"]["CloudWatchMetrics"]
+        assert [metric["Name"] for metric in directive["Metrics"]] == [f"{name}Metric"]
+        assert line["status"] == name
 
 
 def test_metrics_added_by_two_lanes_at_once_never_fail(shared_layer, capsys):

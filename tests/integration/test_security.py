@@ -3,9 +3,9 @@
 - API keys are stored only as SHA-256 hashes, looked up by hash and compared in constant time.
 - A revoked key stops working once its cache entry expires (API_KEY_CACHE_TTL_SECONDS), not later.
 - The read endpoint refuses a secret key in the URL (401), even a valid one.
-- No key, request body or e-mail address reaches the logs at INFO; the logs carry the request id,
-  the project id and counts instead; with the template's settings, metrics have a namespace and a
-  service dimension.
+- No key, request body or e-mail address reaches the logs at INFO; each invocation writes one line that
+  carries the request id, the project id, the key id, the status and counts instead (and no Lambda context
+  field); with the template's settings, metrics have a namespace and a service dimension.
 """
 
 import hashlib
@@ -223,31 +223,55 @@ def test_the_read_endpoint_refuses_a_secret_key_in_the_url_even_a_valid_one(tabl
 # ---------------------------------------------------------------- logs
 
 
-class CapturedLogs:
-    """What Powertools' Logger wrote (its own handler and JSON formatter), one dict per line."""
+class _Stdout(io.TextIOBase):
+    """Writes wherever ``print`` writes now (pytest's captured stdout), as Lambda's log stream takes both."""
 
-    def __init__(self, buffer: io.StringIO) -> None:
-        self.buffer = buffer
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+class CapturedLogs:
+    """What the handlers wrote to their log stream since ``start``, in order: Powertools' logger lines and the EMF
+    lines its metrics print (one a invocation), one dict per line."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.capsys = capsys
+        self.written = ""
+
+    def start(self) -> None:
+        """Forget what was written so far (an operator command's output, say)."""
+        self.capsys.readouterr()
+        self.written = ""
 
     @property
     def text(self) -> str:
-        return self.buffer.getvalue()
+        self.written += self.capsys.readouterr().out
+        return self.written
 
     @property
     def lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.text.splitlines() if line.strip()]
 
+    def of_request(self, correlation_id: str) -> list[dict[str, Any]]:
+        return [line for line in self.lines if line.get("correlation_id") == correlation_id]
+
 
 @pytest.fixture
-def logs() -> Iterator[CapturedLogs]:
-    """The handlers' log output at INFO, the level the template deploys with."""
+def logs(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[CapturedLogs]:
+    """The handlers' log output at INFO, the level the template deploys with: the logger's and the metrics'
+    (enabled here, as deployed: an invocation's line is its metrics' EMF line)."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     handler = logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
-    buffer = io.StringIO()
-    previous_stream, previous_level = handler.setStream(buffer), logger.log_level
+    previous_stream, previous_level = handler.setStream(_Stdout()), logger.log_level
     logger.setLevel("INFO")
+    captured = CapturedLogs(capsys)
+    captured.start()
     try:
-        yield CapturedLogs(buffer)
+        yield captured
     finally:
         handler.setStream(previous_stream)
         logger.setLevel(previous_level)
@@ -262,41 +286,47 @@ def test_no_key_body_or_email_reaches_the_logs_at_info(tables, capsys, logs):
     # Given a revoked key, an unknown one, and a body that carries an e-mail address and a user id
     revoked = created_key(capsys, "local", "public")
     assert main(["keys", "revoke", "--project", "local", "--key-id", revoked["key_id"]]) == 0
+    logs.start()
     unknown = "sk_" + "u" * 40
     charge = {"user_id": USER_ID, "email": EMAIL, "amount": AMOUNT}
     bulk = {"email": EMAIL, "charges": [{"amount": 1}, {"amount": 2}]}
     no_header = {"authorization": None}
+    sent: list[dict[str, Any]] = []
+
+    def send(handler: Any, event: dict[str, Any]) -> Any:
+        sent.append(event)
+        return call(handler, event)
 
     # When they are sent every way a client can send them, accepted or refused
     answers = [
-        call(create_charge, http_event("create_charge.json", body=charge, headers=bearer(PUBLIC_KEY))),
-        call(
+        send(create_charge, http_event("create_charge.json", body=charge, headers=bearer(PUBLIC_KEY))),
+        send(
             create_charge,
             http_event("create_charge.json", body=charge, headers=no_header, query={"api_key": SECRET_KEY}),
         ),
-        call(
+        send(
             create_charge,
             load_event("create_charge_beacon.json") | {"body": json.dumps(charge | {"api_key": PUBLIC_KEY})},
         ),
-        call(bulk_charges, http_event("bulk_charges.json", body=bulk, headers=bearer(OTHER_PROJECT_SECRET_KEY))),
+        send(bulk_charges, http_event("bulk_charges.json", body=bulk, headers=bearer(OTHER_PROJECT_SECRET_KEY))),
         # refused: same Idempotency-Key, another body (422); a spaced digit string (400); broken JSON (400)
-        call(
+        send(
             bulk_charges,
             http_event("bulk_charges.json", body=bulk | {"user_id": USER_ID}, headers=bearer(OTHER_PROJECT_SECRET_KEY)),
         ),
-        call(
+        send(
             create_charge,
             http_event("create_charge.json", body=charge | {"amount": f" {AMOUNT}"}, headers=bearer(SECRET_KEY)),
         ),
-        call(
+        send(
             create_charge,
             http_event("create_charge.json", raw_body=json.dumps(charge)[:-4], headers=bearer(SECRET_KEY)),
         ),
         # refused keys: unknown, revoked, malformed, not a Bearer token (401)
-        call(create_charge, http_event("create_charge.json", body=charge, headers=bearer(unknown))),
-        call(create_charge, http_event("create_charge.json", body=charge, headers=bearer(revoked["key"]))),
-        call(create_charge, http_event("create_charge.json", body=charge, headers=no_header, query={"api_key": EMAIL})),
-        call(
+        send(create_charge, http_event("create_charge.json", body=charge, headers=bearer(unknown))),
+        send(create_charge, http_event("create_charge.json", body=charge, headers=bearer(revoked["key"]))),
+        send(create_charge, http_event("create_charge.json", body=charge, headers=no_header, query={"api_key": EMAIL})),
+        send(
             create_charge,
             http_event("create_charge.json", body=charge, headers={"authorization": f"Basic {SECRET_KEY}"}),
         ),
@@ -304,36 +334,73 @@ def test_no_key_body_or_email_reaches_the_logs_at_info(tables, capsys, logs):
     assert [a.status for a in answers] == [200, 200, 200, 200, 422, 400, 400, 401, 401, 401, 401]
     # and the stream handler summarizes what was stored, and the summaries are read by user id and e-mail
     records = [stream_record(item) for item in tables.charges()]
-    assert summarize_charges(stream_event(records), FakeLambdaContext()) == {"batchItemFailures": []}
+    context = FakeLambdaContext()
+    assert summarize_charges(stream_event(records), context) == {"batchItemFailures": []}
     for key, query in (
         (SECRET_KEY, {"user_id": USER_ID}),
         (OTHER_PROJECT_SECRET_KEY, {"email": EMAIL}),
         (SECRET_KEY, {"email": "nobody@example.com"}),
     ):
-        answers.append(call(get_summary, http_event("get_summary.json", headers=bearer(key), query=query)))
+        answers.append(send(get_summary, http_event("get_summary.json", headers=bearer(key), query=query)))
     assert [a.status for a in answers[-3:]] == [200, 200, 404]
 
-    # Then every request was logged, and no key, e-mail address or body value is in the logs
-    assert len(logs.lines) >= len(answers)
+    # Then each invocation wrote one line, naming it, with its status; nothing else was written at INFO
+    # (but the metric of a cold start, once per function)
+    for event, answer in zip(sent, answers, strict=True):
+        [line] = logs.of_request(event["requestContext"]["requestId"])
+        assert line["status"] == str(answer.status)
+    assert len(logs.of_request(context.aws_request_id)) == 1
+    assert all("correlation_id" in line or "ColdStart" in line for line in logs.lines), logs.text
+    # and no key, e-mail address or body value is in the logs
     keys = [PUBLIC_KEY, SECRET_KEY, OTHER_PROJECT_SECRET_KEY, unknown, revoked["key"], revoked["key"][7:]]
     body_values = [EMAIL, USER_ID, str(AMOUNT), json.dumps(charge)[:20]]
     assert secrets_in(logs.text, keys + body_values + ["nobody@example.com"]) == []
     assert "@" not in logs.text
 
 
-def test_logs_carry_the_request_id_the_project_and_the_key_id(tables, logs):
+# What the platform records of every invocation itself (the log group, START and REPORT lines, X-Ray): no line
+# of ours repeats it.
+LAMBDA_CONTEXT_FIELDS = (
+    "function_name",
+    "function_memory_size",
+    "function_arn",
+    "function_request_id",
+    "cold_start",
+    "xray_trace_id",
+)
+
+
+def test_a_request_line_carries_the_request_id_project_key_status_counts_and_duration_only(tables, logs):
     # Given a bulk request of three charges
     event = http_event("bulk_charges.json", headers=bearer(SECRET_KEY))
     assert call(bulk_charges, event).status == 200
 
-    # Then its INFO line names the request (the API's request id), the project, the key's public id and the counts
-    [line] = [line for line in logs.lines if line["message"] == "charges recorded"]
-    assert line["level"] == "INFO"
-    assert line["correlation_id"] == event["requestContext"]["requestId"]
-    assert line["function_request_id"]
+    # Then its one line names the request (the API's request id), the project, the key's public id, the status,
+    # the counts and how long it took, beside its metrics
+    [line] = logs.of_request(event["requestContext"]["requestId"])
     assert line["project_id"] == "local"
     assert line["key_id"] == key_id_of(hashlib.sha256(SECRET_KEY.encode()).hexdigest())
-    assert (line["charges"], line["stored"]) == (3, 3)
+    assert line["status"] == "200"
+    assert line["charges"] == 3
+    assert "replayed" not in line
+    assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
+    # and its metrics: the charges it stored, the size of the bulk
+    assert (line["ChargesAccepted"], line["BulkSize"]) == ([3.0], [3.0])
+    # and none of the Lambda context's fields
+    assert [name for name in LAMBDA_CONTEXT_FIELDS if name in line] == []
+
+
+def test_a_replayed_request_says_so_on_its_line(tables, logs):
+    # Given a bulk request with an Idempotency-Key, sent twice
+    headers = bearer(SECRET_KEY) | {"idempotency-key": "replay-line-1"}
+    first, second = (http_event("bulk_charges.json", headers=headers) for _ in range(2))
+    assert call(bulk_charges, first).status == call(bulk_charges, second).status == 200
+
+    # Then the first stored the charges, and the second's line says it was a replay that stored nothing
+    [stored] = logs.of_request(first["requestContext"]["requestId"])
+    [replayed] = logs.of_request(second["requestContext"]["requestId"])
+    assert (stored["ChargesAccepted"], "replayed" in stored) == ([3.0], False)
+    assert (replayed["ChargesAccepted"], replayed["replayed"], replayed["charges"]) == ([0.0], True, 3)
 
 
 def test_the_stream_handler_logs_how_many_customers_it_updated_and_no_identity(tables, logs):
@@ -345,19 +412,24 @@ def test_the_stream_handler_logs_how_many_customers_it_updated_and_no_identity(t
     records = [stream_record(item) for item in tables.charges()]
     assert summarize_charges(stream_event(records), context) == {"batchItemFailures": []}
 
-    [line] = [line for line in logs.lines if line["message"] == "stream batch summarized"]
-    assert line["function_request_id"] == context.aws_request_id
-    assert (line["records"], line["customers_updated"], line["customers_failed"]) == (3, 2, 0)
+    # Its line is named by Lambda's request id (what the failure queue's message names, requestContext.requestId)
+    [line] = logs.of_request(context.aws_request_id)
+    assert (line["RecordsProcessed"], line["CustomersUpdated"], line["customers_failed"]) == ([3.0], [2.0], 0)
+    assert line["SummaryLag"][0] >= 0
+    assert [name for name in LAMBDA_CONTEXT_FIELDS if name in line] == []
     assert secrets_in(logs.text, [EMAIL, USER_ID]) == []
 
 
 def test_a_refused_request_is_logged_with_its_status_and_the_fields_only(tables, logs):
     event = http_event("create_charge.json", body={"email": EMAIL, "amount": -1}, headers=bearer(SECRET_KEY))
     assert call(create_charge, event).status == 400
-    [line] = [line for line in logs.lines if line["message"] == "request refused"]
-    assert line["status"] == 400
+    [line] = logs.of_request(event["requestContext"]["requestId"])
+    assert line["status"] == "400"
     assert line["fields"] == ["amount"]
-    assert line["correlation_id"] == event["requestContext"]["requestId"]
+    # and its charges count as rejected, by status (a dimension set beside the service's)
+    assert (line["ChargesRejected"], line["ErrorResponses"]) == ([1.0], [1.0])
+    [directive] = line["_aws"]["CloudWatchMetrics"]
+    assert ["service", "status"] in directive["Dimensions"]
     assert EMAIL.lower() not in logs.text.lower()
 
 
@@ -409,14 +481,13 @@ def test_with_the_templates_settings_logs_name_the_service_and_metrics_have_a_na
     assert run.returncode == 0, run.stderr
     lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
 
-    # Then its log line names the service, and its metrics go to the namespace with a service dimension
-    [recorded] = [line for line in lines if line.get("message") == "charges recorded"]
+    # Then its one line names the service and the project, and its metrics go to the namespace with a service
+    # dimension
+    [recorded] = [line for line in lines if "correlation_id" in line]
     assert recorded["service"] == service
     assert recorded["project_id"] == "local"
-    [emf] = [line for line in lines if "ChargesAccepted" in line]
-    [directive] = emf["_aws"]["CloudWatchMetrics"]
+    [directive] = recorded["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == namespace
     assert ["service"] in directive["Dimensions"]
-    assert emf["service"] == service
-    assert emf["ChargesAccepted"] == [3.0]
+    assert recorded["ChargesAccepted"] == [3.0]
     assert SECRET_KEY not in run.stdout

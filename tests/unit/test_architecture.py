@@ -2,8 +2,8 @@
 
 Inside the layer (``beacon``): ``models`` import nothing of beacon but ``errors``; ``logic`` -> ``models``;
 ``dal`` -> ``models``; ``services`` -> ``logic``, ``dal``, ``models``; ``api`` -> ``services``, ``models``;
-handlers (``functions/*/app.py``) -> ``services``, ``api``, ``models``. ``errors``, ``settings`` and
-``observability`` sit at the top level for whoever the table below lets in. Operator code (``ops``) may
+handlers (``functions/*/app.py``) -> ``services``, ``api``, ``models``, ``events``. ``errors``, ``settings``,
+``observability`` and ``events`` sit at the top level for whoever the table below lets in. Operator code (``ops``) may
 import anything of beacon, and the layer holds exactly what the functions import.
 """
 
@@ -23,12 +23,13 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "settings": set(),
     "observability": set(),
+    "events": set(),
     "models": {"errors"},
     "logic": {"errors", "models"},
     "dal": {"errors", "models"},
     "services": {"errors", "models", "logic", "dal", "settings", "observability"},
     "api": {"errors", "models", "services", "observability"},
-    "handlers": {"errors", "models", "services", "api", "observability"},
+    "handlers": {"errors", "models", "services", "api", "observability", "events"},
 }
 OUTSIDE_THE_LAYER = ("ops", "local", "tests", "benchmarks", "functions", "scripts")
 

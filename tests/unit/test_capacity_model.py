@@ -179,3 +179,45 @@ def test_the_page_names_its_run_its_parameters_and_a_source_for_every_quota_and_
     for quota in PUBLISHED.values():
         assert quota.source in page and quota.what in page
     assert "## What to change at each step" in page and "peak-to-mean ratio" in page
+
+
+def test_the_bill_is_above_its_floor_at_every_scale_and_the_floor_pays_only_requests_writes_and_storage(model):
+    for row in model.scales + model.hot:
+        assert row.per_million > row.floor_per_million > 0, row.scale
+        assert set(row.floor_cost) == {"API Gateway", "Lambda", "DynamoDB"}
+        for service, floor in row.floor_cost.items():
+            assert row.monthly_cost[service] >= floor, (service, row.scale)
+    # The floor's DynamoDB: at least a write unit per charge, and less than the design's (no consistent reads of
+    # the summaries, no seen items, no point-in-time recovery)
+    row = next(r for r in model.scales if r.scale == 1_000)
+    assert row.charges_per_month / 1e6 * published("ddb_write_price") < row.floor_cost["DynamoDB"]
+    assert row.floor_cost["DynamoDB"] < row.monthly_cost["DynamoDB"]
+
+
+def test_xray_is_priced_from_the_sampling_configured():
+    passthrough = run_model(settings=load_settings({"Tracing": "PassThrough"}), scales=(1, 1_000))
+    active = run_model(settings=load_settings({"Tracing": "Active"}), scales=(1, 1_000))
+    assert [r.monthly_cost["X-Ray"] for r in passthrough.scales] == [0.0, 0.0]
+    quiet, busy = active.scales
+    # At 1x every invocation is sampled (fewer than one a second); at 1,000x one a second and 5% of the rest
+    invocations = 30 * quiet.requests_per_day
+    assert quiet.monthly_cost["X-Ray"] >= invocations / 1e6 * published("xray_trace_price")
+    assert busy.monthly_cost["X-Ray"] < 0.1 * 1_000 * quiet.monthly_cost["X-Ray"]
+
+
+def test_lambdas_own_log_lines_are_paid_for_only_at_system_log_level_info():
+    warn = run_model(settings=load_settings({"SystemLogLevel": "WARN"}), scales=(100,))
+    info = run_model(settings=load_settings({"SystemLogLevel": "INFO"}), scales=(100,))
+    [quiet], [verbose] = warn.scales, info.scales
+    invocations = quiet.requests_per_day  # a START and a REPORT line for each API request at least
+    assert verbose.log_bytes_per_day - quiet.log_bytes_per_day >= invocations * warn.inputs.platform_log_bytes
+    assert verbose.monthly_cost["CloudWatch Logs"] > quiet.monthly_cost["CloudWatch Logs"]
+
+
+def test_the_log_bytes_are_the_measured_ones():
+    inputs = load_inputs()
+    document = json.loads((ROOT / "docs" / figures.FIGURES_FILE).read_text(encoding="utf-8"))
+    logs = document["parts"]["logs"]
+    assert inputs.access_log_bytes == logs["access_log_bytes"]
+    assert set(inputs.log_bytes) == {case["function"] for case in logs["cases"].values()}
+    assert all(bytes_ > 0 for bytes_ in inputs.log_bytes.values())

@@ -17,6 +17,44 @@ def rejects_by_line(text: str, **kwargs: object) -> dict[int, tuple[str, str]]:
 # ---------------------------------------------------------------- CSV
 
 
+@pytest.mark.parametrize(
+    ("text", "ids"),
+    [
+        ("charge_id,user_id,amount\n inv-1 ,u1,1\n,u1,2\n   ,u1,3\n", ["inv-1", None, None]),
+        ("id,user_id,amount\nch_3MmlLrLkdIwHu7ix0snN0B15,u1,1\n", ["ch_3MmlLrLkdIwHu7ix0snN0B15"]),
+        ("id,charge_id,user_id,amount\nrow-1,inv-1,u1,1\n", ["inv-1"]),  # charge_id wins over id
+        ("user_id,amount\nu1,1\n", [None]),
+        (
+            '{"user_id": "u1", "amount": 1, "charge_id": "inv-1"}\n{"user_id": "u1", "amount": 2, "id": 1001}\n',
+            ["inv-1", "1001"],
+        ),
+    ],
+    ids=["charge_id-column", "id-column", "both-columns", "no-id-column", "json-lines"],
+)
+def test_an_id_column_is_each_charge_id(text, ids):
+    parsed = read_rows(text)
+
+    assert parsed.rejects == []
+    assert [c.charge_id for c in parsed.charges] == ids
+    assert [c.bulk_item().get("charge_id") for c in parsed.charges] == ids
+
+
+def test_a_charge_id_the_api_would_refuse_is_a_reject_naming_it():
+    parsed = read_rows("charge_id,user_id,amount\ncafé,u1,1\n" + "x" * 256 + ",u1,2\n")
+
+    assert [(r.line, r.field) for r in parsed.rejects] == [(2, "charge_id"), (3, "charge_id")]
+    assert parsed.charges == []
+
+
+def test_a_charge_id_repeated_for_one_customer_keeps_the_first_row():
+    text = "charge_id,user_id,email,amount\na,u1,,1\na,,x@example.com,2\na,u1,other@example.com,3\nb,u1,,4\n"
+
+    parsed = read_rows(text)
+
+    assert [(c.line, c.charge_id) for c in parsed.charges] == [(2, "a"), (3, "a"), (5, "b")]
+    assert [(r.line, r.field) for r in parsed.rejects] == [(4, "charge_id")]  # u1 again, whatever its email
+
+
 def test_csv_cells_become_the_json_values_they_stand_for():
     parsed = read_rows(HEADER + "u1,Ada@Example.com,4999,1764057600,true\n,grace@example.com,0,,\n")
 

@@ -82,6 +82,7 @@ def test_a_bulk_of_the_maximum_size_is_accepted():
 # ---------------------------------------------------------------- invalid: one charge
 
 
+ISO = "not an ISO 8601 date; bin/beacon import converts ISO 8601 dates to UNIX seconds"
 MISSING = object()
 DIGITS = 'must be an integer or a string of digits such as "1000"'
 
@@ -130,6 +131,10 @@ DIGITS = 'must be an integer or a string of digits such as "1000"'
         ("created_at", "1764000000000", "must be UNIX seconds; 1764000000000 looks like milliseconds (divide by 1000)"),
         ("created_at", 1764000000000.0, "must be UNIX seconds; 1764000000000 looks like milliseconds (divide by 1000)"),
         ("created_at", "-5", f"{DIGITS}; got a string with a sign"),
+        ("created_at", "soon", f"{DIGITS}; got a string that holds more than digits"),
+        ("created_at", "2025-11-24T16:00:00Z", f"must be UNIX seconds (an integer such as 1764057600), {ISO}"),
+        ("created_at", "2025-11-24 16:00", f"must be UNIX seconds (an integer such as 1764057600), {ISO}"),
+        ("created_at", "2025-11-24", f"must be UNIX seconds (an integer such as 1764057600), {ISO}"),
         ("created_at", False, "must be an integer, got a boolean"),
         ("created_at", -5, "must be UNIX seconds, not negative; got -5"),
         ("created_at", 1764000000000, "must be UNIX seconds; 1764000000000 looks like milliseconds (divide by 1000)"),
@@ -197,9 +202,17 @@ def test_a_bulk_without_identity_names_user_id():
     assert errors_of(BulkChargesRequest, {"charges": [{"amount": 1}]}) == {"user_id": "user_id or email is required"}
 
 
-def test_identity_inside_a_bulk_charge_does_not_count():
+def test_identity_inside_a_bulk_charge_does_not_count_and_the_message_says_where_it_belongs():
     # user_id and email sit at the top level of a bulk request; inside a charge they are unknown fields
-    assert "user_id" in errors_of(BulkChargesRequest, {"charges": [{"amount": 1, "user_id": "u"}]})
+    assert errors_of(BulkChargesRequest, {"charges": [{"amount": 1, "user_id": "u"}]}) == {
+        "user_id": "user_id belongs at the top level of a bulk request, beside charges, not inside charges[0]: "
+        "a bulk request records the charges of one customer"
+    }
+    assert errors_of(BulkChargesRequest, {"charges": [{"amount": 1, "user_id": None}]}) == {
+        "user_id": "user_id or email is required"
+    }
+    request = parse_model(BulkChargesRequest, {"email": "a@example.com", "charges": [{"amount": 1, "user_id": "u"}]})
+    assert (request.user_id, request.email) == (None, "a@example.com")
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -74,10 +76,35 @@ def test_the_parameter_table_lists_every_template_parameter_with_its_default():
         assert default.strip('"') == expected, f"{name}: docs/operations.md says {default}, template.yaml {expected}"
 
 
+def make_targets_named(page: Path) -> set[str]:
+    """The targets of every `make` command in the code of a page (code spans and fenced blocks)."""
+    markdown = text(page)
+    code = re.findall(r"^```[^\n]*\n(.*?)^```", markdown, re.M | re.S) + re.findall(r"`([^`\n]+)`", markdown)
+    named = set()
+    for snippet in code:
+        for command in re.findall(r"(?:^|[\s;&|(])make((?:[ \t]+[^\s;&|#]+)+)", snippet, re.M):
+            named |= {word for word in command.split() if re.fullmatch(r"[a-z0-9][a-z0-9_-]*", word)}
+    return named
+
+
 def test_every_make_target_the_pages_name_exists():
-    targets = set(re.findall(r"^([a-z-]+):", MAKEFILE, re.M))
-    named = {target for page in PAGES for target in re.findall(r"`make ([a-z-]+)`", text(page))}
-    assert named and named <= targets, f"missing targets: {sorted(named - targets)}"
+    targets = set(re.findall(r"^([a-zA-Z0-9_-]+):", MAKEFILE, re.M))
+    named = set().union(*map(make_targets_named, PAGES))
+    assert {"dev", "test", "e2e"} <= named
+    assert named <= targets, f"missing targets: {sorted(named - targets)}"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make (apt-get install make)")
+def test_make_help_lists_every_target_and_every_target_the_pages_name():
+    listed = subprocess.run(
+        ["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    shown = set(re.findall(r"^  make (\S+)", listed.stdout, re.M))
+    phony = set(re.search(r"^\.PHONY:((?:.*\\\n)*.*)$", MAKEFILE, re.M).group(1).replace("\\", " ").split())
+    named = set().union(*map(make_targets_named, PAGES))
+    assert "e2e" in shown
+    assert phony <= shown, f"not in `make help`: {sorted(phony - shown)}"
+    assert named <= shown, f"named in the pages, not in `make help`: {sorted(named - shown)}"
 
 
 def test_every_function_of_the_template_has_a_ready_event_named_in_the_pages():

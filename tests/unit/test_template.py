@@ -60,18 +60,31 @@ def stream_sources() -> list[tuple[str, dict[str, Any]]]:
     return sources
 
 
+def unconditional(items: list[Any]) -> list[dict[str, Any]]:
+    """A statement list with each ``!If [condition, a, b]`` replaced by what either branch may put there."""
+    found: list[dict[str, Any]] = []
+    for item in items:
+        if isinstance(item, dict) and "Fn::If" in item:
+            found += [branch for branch in item["Fn::If"][1:] if branch != {"Ref": "AWS::NoValue"}]
+        else:
+            found.append(item)
+    return found
+
+
 def statements() -> list[tuple[str, dict[str, Any]]]:
     """(owner, statement) of every IAM statement written in the template (SAM Policies and IAM/SQS/SNS policies)."""
     found: list[tuple[str, dict[str, Any]]] = []
     for name, res in FUNCTIONS.items():
         for policy in res["Properties"].get("Policies", []):
-            found += [(name, s) for s in policy.get("Statement", [])] if isinstance(policy, dict) else []
+            found += [(name, s) for s in unconditional(policy.get("Statement", []))] if isinstance(policy, dict) else []
     for name, res in RESOURCES.items():
         props = res.get("Properties", {})
         documents = [props.get("PolicyDocument"), props.get("AssumeRolePolicyDocument")]
         documents += [p.get("PolicyDocument") for p in props.get("Policies", []) if isinstance(p, dict)]
         if res["Type"] != "AWS::Serverless::Function":
-            found += [(name, s) for doc in documents if isinstance(doc, dict) for s in doc.get("Statement", [])]
+            found += [
+                (name, s) for doc in documents if isinstance(doc, dict) for s in unconditional(doc.get("Statement", []))
+            ]
     return found
 
 
@@ -205,16 +218,41 @@ def test_one_runtime_and_one_architecture_everywhere_and_the_layer_is_built_for_
         assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"], name
 
 
-def test_functions_are_traced_log_json_and_name_their_metrics_namespace_and_service():
-    assert GLOBALS["Tracing"] == "Active"
+def test_functions_log_json_at_levels_of_parameters_and_name_their_metrics_namespace_and_service():
+    # Lambda's advanced logging controls: JSON, the functions' level and the platform's as parameters
     assert GLOBALS["LoggingConfig"]["LogFormat"] == "JSON"
+    assert ref(GLOBALS["LoggingConfig"]["ApplicationLogLevel"]) == "LogLevel"
+    assert ref(GLOBALS["LoggingConfig"]["SystemLogLevel"]) == "SystemLogLevel"
+    assert PARAMETERS["LogLevel"]["Default"] == "INFO"
+    # never above INFO: the metrics' EMF lines carry no level, and Lambda files them at INFO
+    assert set(PARAMETERS["LogLevel"]["AllowedValues"]) <= {"TRACE", "DEBUG", "INFO"}
+    assert set(PARAMETERS["SystemLogLevel"]["AllowedValues"]) == {"DEBUG", "INFO", "WARN"}
     variables = GLOBALS["Environment"]["Variables"]
     assert variables["POWERTOOLS_SERVICE_NAME"]
     assert variables["POWERTOOLS_METRICS_NAMESPACE"]
     assert ref(variables["POWERTOOLS_LOG_LEVEL"]) == "LogLevel"
-    assert PARAMETERS["LogLevel"]["Default"] == "INFO"
     for name, res in FUNCTIONS.items():
-        assert res["Properties"].get("Tracing", "Active") == "Active", name
+        assert "LoggingConfig" not in res["Properties"] or set(res["Properties"]["LoggingConfig"]) == {"LogGroup"}, name
+
+
+def test_tracing_is_a_parameter_and_the_xray_sdk_an_opt_in_of_its_own():
+    assert ref(GLOBALS["Tracing"]) == "Tracing"
+    assert set(PARAMETERS["Tracing"]["AllowedValues"]) == {"Active", "PassThrough"}
+    assert all("Tracing" not in res["Properties"] for res in FUNCTIONS.values())
+    # Powertools' Tracer (and with it the X-Ray SDK) only when TracingSubsegments says so
+    assert PARAMETERS["TracingSubsegments"]["Default"] == "false"
+    assert GLOBALS["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
+        "Fn::If": ["TracingSdkSubsegments", "false", "true"]
+    }
+    assert TEMPLATE["Conditions"]["TracingSdkSubsegments"] == {"Fn::Equals": [{"Ref": "TracingSubsegments"}, "true"]}
+    # and a role may send traces only when Lambda records them
+    assert TEMPLATE["Conditions"]["TracingActive"] == {"Fn::Equals": [{"Ref": "Tracing"}, "Active"]}
+    for function in FUNCTIONS:
+        for policy in role_of(function)["Policies"]:
+            for item in policy["PolicyDocument"]["Statement"]:
+                actions = {a for s in unconditional([item]) for a in as_list(s["Action"]) if a.startswith("xray:")}
+                if actions:
+                    assert item["Fn::If"][0] == "TracingActive", function
 
 
 def test_reserved_concurrency_is_a_parameter_off_by_default():
@@ -243,7 +281,7 @@ def granted(function: str) -> list[tuple[str, Any]]:
     return [
         (action, resource)
         for policy in role_of(function)["Policies"]
-        for statement in policy["PolicyDocument"]["Statement"]
+        for statement in unconditional(policy["PolicyDocument"]["Statement"])
         for action in as_list(statement["Action"])
         for resource in as_list(statement["Resource"])
     ]

@@ -4,6 +4,9 @@ Routes call ``parse_body``, ``query_parameters`` and ``current_caller``; every d
 the error envelope here, in one place, so that a handler never catches anything. Nothing that a
 client sends can end in a 5xx: a malformed body is a 400, an unexpected failure of ours a logged 500.
 
+A body sent with ``Content-Encoding: gzip`` arrives as API Gateway passes it, base64-encoded and still
+compressed: it is inflated here, never more than the 1 MiB limit and a byte at once.
+
 CORS is API Gateway's: the HTTP API's ``CorsConfiguration`` in template.yaml answers preflights before
 any function runs and sets the CORS headers of every answer (replacing any a function would set), so
 the resolver configures none.
@@ -13,6 +16,8 @@ import base64
 import binascii
 import json
 import re
+import time
+import zlib
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -30,23 +35,34 @@ from beacon.errors import (
     MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
+    RequestInFlightError,
+    StorageUnavailableError,
+    UnsupportedContentEncodingError,
 )
 from beacon.models.caller import Caller, KeySource
 from beacon.models.parsing import parse_model
+from beacon.models.requests import request_clock
 from beacon.models.responses import ErrorDetail, ErrorEnvelope, SuccessEnvelope
-from beacon.observability import logger, metrics
+from beacon.observability import logger, metrics, record
 from beacon.services.authenticate import authenticate, require_secret
 
-MAX_BODY_BYTES = 1_048_576
+MAX_BODY_BYTES = 1_048_576  # the JSON as read: after inflating a gzip body (whose compressed size is bounded too)
 MAX_JSON_DEPTH = 32  # a charge sits at depth 3 (body > charges > charge); nothing valid comes near
 # text/plain is what navigator.sendBeacon sends for a string body.
 JSON_MEDIA_TYPES = frozenset({"application/json", "text/plain"})
 ROUTES: dict[str, list[str]] = {"/charges": ["POST"], "/charges/bulk": ["POST"], "/customers/summary": ["GET"]}
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
-RETRY_AFTER = {409: "1", 429: "1", 503: "1"}
+# The errors worth retrying after a moment. Not every 409: a charge_id stored with other content is final.
+RETRY_AFTER: dict[type[BeaconError], str] = {RequestInFlightError: "1", StorageUnavailableError: "1"}
+ACCEPTED_ENCODINGS = ["gzip", "identity"]
+# x-gzip is gzip's older name (RFC 9110 asks recipients to take it as gzip).
+_GZIP_NAMES = frozenset({"gzip", "x-gzip"})
+# 16 + 15: a gzip header and trailer around the deflate stream (not zlib's, not raw deflate), a 32 KiB window.
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 _BODY = "beacon_body"
 _CALLER = "beacon_caller"
+_RECEIVED_MS = "beacon_received_ms"
 
 
 def create_resolver() -> APIGatewayHttpResolver:
@@ -55,9 +71,8 @@ def create_resolver() -> APIGatewayHttpResolver:
 
     @app.exception_handler(BeaconError)
     def _domain_error(exc: BeaconError) -> Response:
-        if isinstance(exc, InvalidRequestError):
-            metrics.add_metric(name="ChargesRejected", unit=MetricUnit.Count, value=_charge_count(app))
-        logger.info("request refused", status=exc.status, fields=[e.field for e in exc.errors])
+        _count_rejected_charges(app)
+        record(fields=[e.field for e in exc.errors])
         return error_response(exc)
 
     @app.not_found
@@ -75,6 +90,7 @@ def create_resolver() -> APIGatewayHttpResolver:
     def _unexpected(exc: Exception) -> Response:
         logger.exception("unexpected failure")
         metrics.add_metric(name="UnexpectedErrors", unit=MetricUnit.Count, value=1)
+        _count_rejected_charges(app)
         failure = BeaconError("internal error; the request can be retried safely with the same Idempotency-Key")
         return error_response(failure)
 
@@ -98,12 +114,14 @@ def error_response(exc: BeaconError) -> Response:
         code=exc.status, errors=[ErrorDetail(field=e.field, message=e.message) for e in exc.errors]
     )
     headers: dict[str, str] = {}
-    if exc.status in RETRY_AFTER:
-        headers["Retry-After"] = RETRY_AFTER[exc.status]
+    if type(exc) in RETRY_AFTER:
+        headers["Retry-After"] = RETRY_AFTER[type(exc)]
     if exc.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="beacon"'
     if isinstance(exc, MethodNotAllowedError):
         headers["Allow"] = ", ".join(exc.allowed)
+    if isinstance(exc, UnsupportedContentEncodingError):
+        headers["Accept-Encoding"] = ", ".join(exc.accepted)
     return Response(
         status_code=exc.status,
         content_type=content_types.APPLICATION_JSON,
@@ -124,15 +142,27 @@ def json_body(app: APIGatewayHttpResolver) -> dict[str, Any]:
 
 
 def parse_body[M: BaseModel](app: APIGatewayHttpResolver, model: type[M]) -> M:
-    """The request body validated against ``model`` (400 naming every bad field)."""
-    return parse_model(model, json_body(app))
+    """The request body validated against ``model`` (400 naming every bad field).
+
+    ``created_at`` values are checked against the time the request was received (``received_ms``),
+    corrected by the body's ``sent_at`` when it has a valid one.
+    """
+    body = json_body(app)
+    return parse_model(model, body, context=request_clock(body, received_ms(app)))
+
+
+def received_ms(app: APIGatewayHttpResolver) -> int:
+    """When the API received the request, in UNIX milliseconds: read once, so that the checks of
+    ``created_at`` and the charges stored use the same instant."""
+    if _RECEIVED_MS not in app.context:
+        app.append_context(**{_RECEIVED_MS: time.time_ns() // 1_000_000})
+    received: int = app.context[_RECEIVED_MS]
+    return received
 
 
 def _read_json_object(app: APIGatewayHttpResolver) -> dict[str, Any]:
     event = app.current_event
-    raw = _raw_body(event.body, bool(event.is_base64_encoded))
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLargeError(f"the body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES} (1 MiB)", field="body")
+    raw = _body_bytes(event.body, bool(event.is_base64_encoded), event.headers.get("content-encoding"))
     media_type, _, parameters = (event.headers.get("content-type") or "").partition(";")
     media_type = media_type.strip().lower()
     if media_type and media_type not in JSON_MEDIA_TYPES and not media_type.endswith("+json"):
@@ -164,6 +194,57 @@ def _charset(parameters: str) -> str | None:
         if name.strip().lower() == "charset":
             return value.strip().strip('"').lower()
     return None
+
+
+def _body_bytes(body: str | None, is_base64: bool, content_encoding: str | None) -> bytes:
+    """The body's bytes as the client meant them: base64 undone, a gzip body inflated; at most 1 MiB either way."""
+    gzipped = _is_gzip(content_encoding)
+    raw = _raw_body(body, is_base64)
+    if len(raw) > MAX_BODY_BYTES:
+        what = "compressed body" if gzipped else "body"
+        message = f"the {what} is {len(raw)} bytes; the limit is {MAX_BODY_BYTES} (1 MiB)"
+        raise PayloadTooLargeError(message, field="body")
+    return inflate_gzip(raw, MAX_BODY_BYTES) if gzipped and raw else raw
+
+
+def _is_gzip(content_encoding: str | None) -> bool:
+    """Whether the body is gzip-compressed; ``identity`` or no header is as good as none; 415 for anything else."""
+    codings = [coding.strip().lower() for coding in (content_encoding or "").split(",")]
+    codings = [coding for coding in codings if coding and coding != "identity"]
+    if not codings:
+        return False
+    if len(codings) == 1 and codings[0] in _GZIP_NAMES:
+        return True
+    shown = _display_key(content_encoding.strip() if content_encoding else "")
+    raise UnsupportedContentEncodingError(
+        f"Content-Encoding must be gzip or identity (or absent); got {shown}", accepted=ACCEPTED_ENCODINGS
+    )
+
+
+def inflate_gzip(data: bytes, limit: int) -> bytes:
+    """``data`` (one or more gzip members) inflated, never more than ``limit`` + 1 bytes of it held at once.
+
+    Past ``limit`` bytes it is a 413, whatever the rest would have held: a 10 KB body of ten million
+    zeros is refused after its first MiB. A stream that is corrupt, truncated or followed by anything
+    but another gzip member is a 400 naming ``body``.
+    """
+    inflated = bytearray()
+    rest = data
+    while rest:
+        inflater = zlib.decompressobj(_GZIP_WBITS)
+        try:
+            inflated += inflater.decompress(rest, limit + 1 - len(inflated))
+        except zlib.error as exc:
+            raise InvalidRequestError(f"the body is not valid gzip: {exc}", field="body") from None
+        if len(inflated) > limit:
+            raise PayloadTooLargeError(
+                f"the body inflates to more than {limit} bytes; the limit (1 MiB) applies to the decompressed body",
+                field="body",
+            )
+        if not inflater.eof:
+            raise InvalidRequestError("the gzip body is truncated: its stream does not end", field="body")
+        rest = inflater.unused_data
+    return bytes(inflated)
 
 
 def _raw_body(body: str | None, is_base64: bool) -> bytes:
@@ -262,6 +343,12 @@ def _charge_count(app: APIGatewayHttpResolver) -> int:
     return len(charges) if isinstance(charges, list) and charges else 1
 
 
+def _count_rejected_charges(app: APIGatewayHttpResolver) -> None:
+    """A write request answered with an error: its charges count as rejected (by status: ``log_invocation``)."""
+    if app.current_event.http_method == "POST":
+        metrics.add_metric(name="ChargesRejected", unit=MetricUnit.Count, value=_charge_count(app))
+
+
 def query_parameters(app: APIGatewayHttpResolver, names: tuple[str, ...]) -> dict[str, str]:
     """The query parameters ``names``, each sent at most once (400 naming a repeated one).
 
@@ -297,7 +384,9 @@ def _find_key(app: APIGatewayHttpResolver, *, look_in_body: bool) -> tuple[str |
 def any_key(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
     """Route middleware: a public or secret key, from the header, ``?api_key=`` or the body's ``api_key``."""
     raw_key, source = _find_key(app, look_in_body=True)
-    app.append_context(**{_CALLER: authenticate(raw_key, source)})
+    caller = authenticate(raw_key, source)
+    record(project_id=caller.project_id, key_id=caller.key_id)
+    app.append_context(**{_CALLER: caller})
     return next_middleware(app)
 
 
@@ -305,6 +394,7 @@ def secret_key(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> 
     """Route middleware: a secret key, and only from the Authorization header."""
     raw_key, source = _find_key(app, look_in_body=False)
     caller = authenticate(raw_key, source)
+    record(project_id=caller.project_id, key_id=caller.key_id)
     require_secret(caller)
     app.append_context(**{_CALLER: caller})
     return next_middleware(app)

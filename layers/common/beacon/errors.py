@@ -62,10 +62,29 @@ class RequestInFlightError(BeaconError):
     status = 409
 
 
+class ChargeIdConflictError(BeaconError):
+    """A ``charge_id`` already stored for the customer with another amount or ``created_at`` (409).
+
+    Nothing of the request was written; sending it again cannot succeed: it is not a request in flight.
+    """
+
+    status = 409
+
+
 class PayloadTooLargeError(BeaconError):
     """Body larger than the API accepts (413)."""
 
     status = 413
+
+
+class UnsupportedContentEncodingError(BeaconError):
+    """A ``Content-Encoding`` other than gzip or identity (415)."""
+
+    status = 415
+
+    def __init__(self, message: str, *, accepted: list[str]) -> None:
+        super().__init__(message, field="Content-Encoding")
+        self.accepted = accepted
 
 
 class IdempotencyKeyReusedError(BeaconError):

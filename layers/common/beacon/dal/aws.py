@@ -86,8 +86,36 @@ def storage_errors(action: str) -> Iterator[None]:
         raise StorageUnavailableError(f"storage failed while trying to {action}; retry the request") from exc
 
 
+BATCH_ATTEMPTS = 8
 BATCH_GET_LIMIT = 100
-BATCH_GET_ATTEMPTS = 8
+
+
+def until_processed(
+    send: Callable[[dict[str, Any]], Any],
+    request_items: dict[str, Any],
+    *,
+    unprocessed: str,
+    action: str,
+    sleep: Callable[[float], None],
+) -> list[dict[str, Any]]:
+    """Answers of a batch call (``send(request_items)``), sent again with what DynamoDB left unprocessed
+    (the answer's ``unprocessed`` field) until nothing is left: the one retry loop of the batch calls.
+
+    Between two calls it sleeps ``backoff_delay(attempt)`` seconds; after ``BATCH_ATTEMPTS`` calls that
+    still leave something, the work fails with ``StorageUnavailableError`` (503, safe to retry).
+    """
+    answers: list[dict[str, Any]] = []
+    pending = request_items
+    for attempt in range(BATCH_ATTEMPTS):
+        with storage_errors(action):
+            answer = send(pending)
+        answers.append(answer)
+        pending = dict(answer.get(unprocessed) or {})
+        if not pending:
+            return answers
+        if attempt + 1 < BATCH_ATTEMPTS:  # no point waiting after the last attempt
+            sleep(backoff_delay(attempt))
+    raise StorageUnavailableError(f"storage is busy and did not finish while trying to {action}; retry the request")
 
 
 def batch_get_items(
@@ -99,26 +127,19 @@ def batch_get_items(
     sleep: Callable[[float], None],
     projection: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Every item found under ``keys`` (strongly consistent BatchGetItem, 100 keys a call).
-
-    Keys DynamoDB leaves unprocessed are asked again after ``backoff_delay(attempt)`` seconds; after
-    ``BATCH_GET_ATTEMPTS`` calls for one chunk the read fails with ``StorageUnavailableError``.
-    """
+    """Every item found under ``keys`` (strongly consistent BatchGetItem, 100 keys a call; keys left
+    unprocessed asked again by ``until_processed``)."""
     items: list[dict[str, Any]] = []
     for start in range(0, len(keys), BATCH_GET_LIMIT):
         request: dict[str, Any] = {"Keys": list(keys[start : start + BATCH_GET_LIMIT]), "ConsistentRead": True}
         if projection is not None:
             request["ProjectionExpression"] = projection
-        pending: dict[str, Any] = {table_name: request}
-        for attempt in range(BATCH_GET_ATTEMPTS):
-            with storage_errors(action):
-                response = client.batch_get_item(RequestItems=pending)
-            items.extend(response.get("Responses", {}).get(table_name, []))
-            pending = dict(response.get("UnprocessedKeys") or {})
-            if not pending:
-                break
-            if attempt + 1 < BATCH_GET_ATTEMPTS:  # no point waiting after the last attempt
-                sleep(backoff_delay(attempt))
-        else:
-            raise StorageUnavailableError(f"storage is busy and did not answer while trying to {action}; retry")
+        answers = until_processed(
+            lambda pending: client.batch_get_item(RequestItems=pending),
+            {table_name: request},
+            unprocessed="UnprocessedKeys",
+            action=action,
+            sleep=sleep,
+        )
+        items.extend(item for answer in answers for item in answer.get("Responses", {}).get(table_name, []))
     return items

@@ -38,7 +38,11 @@ def charge_key(charge: ChargeRecord) -> AttributeValues:
 
 
 def charge_item(charge: ChargeRecord) -> AttributeValues:
-    """The item as written by the ingest functions, once: nothing updates a charge afterwards."""
+    """The item as written by the ingest functions, once: nothing updates a charge afterwards.
+
+    A charge the client named carries ``client_charge_id`` (and ``client_created_at`` when the client
+    sent a ``created_at``): what a later request with the same ``charge_id`` is compared with.
+    """
     item: AttributeValues = {
         **charge_key(charge),
         "type": {"S": CHARGE_ITEM_TYPE},
@@ -56,7 +60,16 @@ def charge_item(charge: ChargeRecord) -> AttributeValues:
         item["user_id"] = {"S": charge.user_id}
     if charge.email is not None:
         item["email"] = {"S": charge.email}
+    if charge.client_charge_id is not None:
+        item["client_charge_id"] = {"S": charge.client_charge_id}
+    if charge.client_created_at is not None:
+        item["client_created_at"] = {"N": str(charge.client_created_at)}
     return item
+
+
+def charge_content(item: AttributeValues) -> tuple[int, int | None]:
+    """``ChargeRecord.content`` of a stored charge item (of which ``amount`` and ``client_created_at`` suffice)."""
+    return int(item["amount"]["N"]), _opt_int(item, "client_created_at")
 
 
 def charge_from_item(item: AttributeValues) -> ChargeRecord:
@@ -77,6 +90,8 @@ def charge_from_item(item: AttributeValues) -> ChargeRecord:
         received_ms=received_ms,
         position=_opt_int(item, "position") or 0,
         update_session=bool(item["update_session"]["BOOL"]),
+        client_charge_id=item["client_charge_id"]["S"] if "client_charge_id" in item else None,
+        client_created_at=_opt_int(item, "client_created_at"),
     )
 
 

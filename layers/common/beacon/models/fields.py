@@ -8,6 +8,8 @@ import math
 import re
 import time
 import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -21,10 +23,14 @@ MAX_AMOUNT = 10**15
 MAX_USER_ID_CHARS = 255
 MAX_EMAIL_CHARS = 254
 MAX_INTEGER_DIGITS = 16  # enough for every amount (10^15) and every UNIX time in seconds
+MAX_CHARGE_ID_CHARS = 255
+# Printable ASCII (space to ~), neither starting nor ending with a space: " 42" and "42" would be two charges.
+_CHARGE_ID = re.compile(r"[!-~](?:[ -~]*[!-~])?")
 # "0", or ASCII digits without a leading zero ([0-9], not \d, which also matches other scripts' digits)
 _DIGIT_STRING = re.compile(rf"0|[1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}}")
 # A JSON number beyond this is refused before it becomes an int (1e999999999 would take gigabytes).
 _MAX_NUMBER_EXPONENT = 100
+_MAX_DATE_CHARS = 64  # longer than any ISO 8601 date and time
 
 
 def check_created_at(value: int, now: float) -> int:
@@ -37,6 +43,50 @@ def check_created_at(value: int, now: float) -> int:
         raise ValueError(f"created_at must be on or after 2000-01-01 ({MIN_CREATED_AT}); got {value}")
     if value > now + MAX_FUTURE_SECONDS:
         raise ValueError(f"created_at must not be more than 24 hours in the future; got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class RequestClock:
+    """What a request's ``created_at`` values are checked against (the validation context's ``clock``).
+
+    ``received_at`` is when the API received the request (UNIX seconds); ``offset`` is the client's
+    clock error, ``received_at - sent_at``, when the request sent a valid ``sent_at`` (else 0).
+    """
+
+    received_at: int
+    offset: int = 0
+
+    @classmethod
+    def at(cls, received_ms: int, sent_at: int | None = None) -> "RequestClock":
+        """The clock of a request received at ``received_ms`` (UNIX ms) that says it was sent at ``sent_at``."""
+        received_at = received_ms // 1000
+        return cls(received_at=received_at, offset=0 if sent_at is None else received_at - sent_at)
+
+    def correct(self, created_at: int) -> int:
+        """``created_at`` as the API's clock tells it: the client's time plus its clock error."""
+        return created_at + self.offset
+
+
+def check_sent_at(value: int) -> int:
+    """The client's clock when it sent the request, UNIX seconds: any such time, however wrong the clock."""
+    if value < 0:
+        raise ValueError(f"sent_at must be UNIX seconds, not negative; got {value}")
+    if MILLISECONDS_THRESHOLD <= value < MILLISECONDS_THRESHOLD * 1000:
+        raise ValueError(f"sent_at must be UNIX seconds; {value} looks like milliseconds (divide by 1000)")
+    if value >= MILLISECONDS_THRESHOLD:
+        raise ValueError(f"sent_at must be UNIX seconds, below {MILLISECONDS_THRESHOLD}; got {value}")
+    return value
+
+
+def check_charge_id(value: str) -> str:
+    """The client's own id of a charge: 1 to 255 printable ASCII characters, kept exactly as sent."""
+    if len(value) > MAX_CHARGE_ID_CHARS:
+        raise ValueError(f"charge_id must be at most {MAX_CHARGE_ID_CHARS} characters; got {len(value)}")
+    if not _CHARGE_ID.fullmatch(value):
+        raise ValueError(
+            "charge_id must be 1 to 255 printable ASCII characters (space to ~), not starting or ending with a space"
+        )
     return value
 
 
@@ -130,15 +180,56 @@ def normalize_email(value: str) -> str:
     return email
 
 
-def _created_at(value: int | None) -> int | None:
-    return None if value is None else check_created_at(value, time.time())
+def _created_at(value: int | None, info: ValidationInfo) -> int | None:
+    """Checked as the API's clock tells it (corrected by ``sent_at``), kept as the client sent it."""
+    if value is None:
+        return None
+    clock = (info.context or {}).get("clock")
+    if not isinstance(clock, RequestClock):
+        return check_created_at(value, time.time())
+    if clock.offset == 0 or not 0 <= value < MILLISECONDS_THRESHOLD:  # negative or milliseconds: told as sent
+        return check_created_at(value, clock.received_at)
+    try:
+        check_created_at(clock.correct(value), clock.received_at)
+    except ValueError as exc:
+        raise ValueError(f"{exc}, once corrected by sent_at ({value} as sent, {clock.offset:+d} s)") from None
+    return value
+
+
+def _sent_at(value: int | None) -> int | None:
+    return None if value is None else check_sent_at(value)
 
 
 def _integer(value: object, info: ValidationInfo) -> object:
     return json_integer(value, info.field_name or "value")
 
 
+def created_at_integer(value: object) -> object:
+    """``json_integer`` for ``created_at``, which says what to do with a date: the API takes UNIX seconds."""
+    try:
+        return json_integer(value, "created_at")
+    except ValueError:
+        if isinstance(value, str) and _is_iso_8601_date(value):
+            raise ValueError(
+                "created_at must be UNIX seconds (an integer such as 1764057600), not an ISO 8601 date; "
+                "bin/beacon import converts ISO 8601 dates to UNIX seconds"
+            ) from None
+        raise
+
+
+def _is_iso_8601_date(text: str) -> bool:
+    if len(text) > _MAX_DATE_CHARS or not text[:4].isascii() or not text[:4].isdigit():
+        return False
+    try:
+        datetime.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
 UserId = Annotated[str, AfterValidator(check_user_id)]
 Email = Annotated[str, AfterValidator(normalize_email)]
 Amount = Annotated[int, BeforeValidator(_integer), Field(ge=0, le=MAX_AMOUNT)]
-CreatedAt = Annotated[int | None, BeforeValidator(_integer), AfterValidator(_created_at)]
+CreatedAt = Annotated[int | None, BeforeValidator(created_at_integer), AfterValidator(_created_at)]
+SentAt = Annotated[int | None, BeforeValidator(_integer), AfterValidator(_sent_at)]
+ChargeId = Annotated[str, AfterValidator(check_charge_id)]

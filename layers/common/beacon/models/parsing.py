@@ -77,10 +77,11 @@ def to_field_errors(exc: ValidationError) -> list[FieldError]:
     return errors
 
 
-def parse_model[M: BaseModel](model: type[M], data: Any) -> M:
-    """Validate ``data`` against ``model`` or raise ``InvalidRequestError`` listing every bad field."""
+def parse_model[M: BaseModel](model: type[M], data: Any, *, context: dict[str, Any] | None = None) -> M:
+    """Validate ``data`` against ``model`` (with the validation ``context``) or raise ``InvalidRequestError``
+    listing every bad field."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         errors = to_field_errors(exc)
         raise InvalidRequestError(errors[0].message, errors=errors) from None

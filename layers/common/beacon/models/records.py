@@ -13,9 +13,14 @@ class ChargeRecord(BaseModel):
     ``received_ms`` is when the API received the request (UNIX milliseconds) and ``position`` the
     charge's index within it: with ``charge_id`` they order a customer's charges the way they were
     sent (docs/design.md, "The order of charges").
+
+    A charge the client named keeps that name in ``client_charge_id`` (its ``charge_id`` is derived
+    from it) and, when the client sent a ``created_at``, that value as sent in ``client_created_at``
+    (before ``sent_at`` corrected it): what tells the same charge sent again from another one.
     """
 
-    model_config = ConfigDict(frozen=True)
+    # Built on first use (defer_build), like the key's: the read endpoint never builds a charge.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     project_id: str
     customer_id: str
@@ -27,6 +32,14 @@ class ChargeRecord(BaseModel):
     received_ms: int
     position: int = 0
     update_session: bool
+    client_charge_id: str | None = None
+    client_created_at: int | None = None
+
+    @property
+    def content(self) -> tuple[int, int | None]:
+        """What a charge sent again under its ``client_charge_id`` must repeat to be the same charge: the
+        amount, and ``created_at`` as the client sent it (``None`` when it sent none, both times)."""
+        return self.amount, self.client_created_at
 
     @property
     def received_at(self) -> int:
@@ -42,7 +55,7 @@ class ChargeRecord(BaseModel):
 class ApiKeyRecord(BaseModel):
     """An API key as stored: its SHA-256, never the key itself."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     key_hash: str
     key_id: str

@@ -2,13 +2,16 @@
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from beacon.models.summary import CustomerSummary
 
 
 class ErrorDetail(BaseModel):
     """One problem: the field it concerns (``charges[2].amount``, ``api_key``, ``body``...) and what is wrong."""
+
+    # Built when a request first fails, not at every cold start.
+    model_config = ConfigDict(defer_build=True)
 
     field: str
     message: str
@@ -24,6 +27,8 @@ class SuccessEnvelope(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     """``{"success": false, "code": <status>, "data": null, "errors": [...]}``."""
+
+    model_config = ConfigDict(defer_build=True)
 
     success: Literal[False] = False
     code: int
