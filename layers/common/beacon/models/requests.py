@@ -117,6 +117,7 @@ def request_clock(body: Mapping[str, Any], received_ms: int) -> dict[str, Reques
 def _sent_at_adapter() -> TypeAdapter[int | None]:
     return TypeAdapter(SentAt, config=ConfigDict(strict=True))
 
+
 class SummaryQuery(BaseModel):
     """Query string of ``GET /customers/summary``: exactly one of ``user_id`` and ``email``."""
 
