@@ -12,22 +12,21 @@ to the dead-letter queue (template.yaml), which raises an alarm.
 
 from typing import TYPE_CHECKING
 
-from beacon.events import SQSRecord, sqs_batch
+from beacon import observability
+from beacon.events import sqs_batch
 from beacon.models.jobs import CustomerJob
-from beacon.observability import LambdaContext, MetricUnit, log_invocation, metrics, record, tracer
+from beacon.observability import LambdaContext, MetricUnit, log_invocation, metrics, tracer
 from beacon.services.summarize_batch import run_job
 
 if TYPE_CHECKING:
-    from beacon.events import PartialItemFailureResponse
-
-processor, process_partial_response = sqs_batch()
+    from beacon.events import PartialItemFailureResponse, SQSRecord
 
 
 @tracer.capture_method
-def do_job(job_record: SQSRecord, lambda_context: LambdaContext) -> None:
-    job = CustomerJob.model_validate_json(job_record.body)
+def do_job(record: "SQSRecord", lambda_context: LambdaContext) -> None:
+    job = CustomerJob.model_validate_json(record.body)
     run_job(job, seconds_left=lambda: lambda_context.get_remaining_time_in_millis() / 1000)
-    record(kind=job.kind, project_id=job.project_id)
+    observability.record(kind=job.kind, project_id=job.project_id)
     metrics.add_metric(name="CustomerJobsDone", unit=MetricUnit.Count, value=1)
 
 
@@ -35,4 +34,5 @@ def do_job(job_record: SQSRecord, lambda_context: LambdaContext) -> None:
 @log_invocation()
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> "PartialItemFailureResponse":
+    processor, process_partial_response = sqs_batch()  # built on the first job, not at init
     return process_partial_response(event=event, record_handler=do_job, processor=processor, context=context)
