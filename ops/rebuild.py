@@ -80,7 +80,7 @@ def customers_of(project_id: str, *, scan_charges: bool = False) -> Iterator[str
     any customer with a stored charge too (a Scan of the whole charges table)."""
     summaries = repository()
     listed: set[str] = set()
-    for customer in summaries.customers(project_id):
+    for _, customer in summaries.customers(project_id):
         listed.add(customer)
         yield customer
     more = {stored.customer_id for stored in summaries.legacy_summaries(project_id)}

@@ -53,9 +53,9 @@ class Pipeline:
         return responses
 
 
-def post_charge(body: dict[str, Any]) -> None:
+def post_charge(body: dict[str, Any], key: str = PUBLIC_KEY) -> None:
     answer = call(
-        create_handler, http_event("create_charge.json", body=body, headers={"authorization": f"Bearer {PUBLIC_KEY}"})
+        create_handler, http_event("create_charge.json", body=body, headers={"authorization": f"Bearer {key}"})
     )
     assert answer.status == 200, answer.body
 

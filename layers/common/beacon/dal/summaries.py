@@ -27,6 +27,7 @@ from beacon.dal.item_keys import (
     charge_sk,
     legacy_summary_pk,
     registry_pk,
+    registry_sk,
     seen_bucket_range,
     seen_pk,
 )
@@ -205,12 +206,20 @@ class SummariesRepository:
         """List the customer in its project's registry (one PutItem; writing it again changes nothing)."""
         self.client.put_item(TableName=self.summaries_table, Item=registry_item(project_id, customer, now))
 
-    def customers(self, project_id: str, *, page_size: int = 1_000) -> Iterator[str]:
-        """Every customer of a project's registry: one paginated Query per registry shard, shard after shard."""
-        for shard in range(REGISTRY_SHARDS):
+    def customers(
+        self, project_id: str, *, after: tuple[int, str] | None = None, page_size: int = 1_000
+    ) -> Iterator[tuple[int, str]]:
+        """Every customer of a project's registry, as ``(shard, customer)``: one paginated Query per registry
+        shard, shard after shard, in sort key order; ``after`` resumes past a ``(shard, customer)`` it gave."""
+        first_shard = after[0] if after else 0
+        for shard in range(first_shard, REGISTRY_SHARDS):
+            start = registry_sk(after[1]) if after and shard == first_shard else None
             expression = {":pk": {"S": registry_pk(project_id, shard)}}
-            for item in self._query("list the customers", "PK = :pk", expression, page_size=page_size):
-                yield item["customer_id"]["S"]
+            condition = "PK = :pk"
+            if start is not None:
+                condition, expression[":after"] = "PK = :pk AND SK > :after", {"S": start}
+            for item in self._query("list the customers", condition, expression, page_size=page_size):
+                yield shard, item["customer_id"]["S"]
 
     # ------------------------------------------------------------ the charges a recompute reads
 
