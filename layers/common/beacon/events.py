@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-__all__ = ["DynamoDBStreamEvent", "PartialItemFailureResponse", "event_source", "sqs_batch"]
+__all__ = ["DynamoDBStreamEvent", "PartialItemFailureResponse", "SQSRecord", "event_source", "sqs_batch"]
 
 
 @functools.lru_cache(maxsize=1)
