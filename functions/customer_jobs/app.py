@@ -12,10 +12,10 @@ to the dead-letter queue (template.yaml), which raises an alarm.
 
 from typing import TYPE_CHECKING
 
-from beacon import observability
 from beacon.events import sqs_batch
 from beacon.models.jobs import CustomerJob
 from beacon.observability import LambdaContext, MetricUnit, log_invocation, metrics, tracer
+from beacon.observability import record as record_fields
 from beacon.services.summarize_batch import run_job
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def do_job(record: "SQSRecord", lambda_context: LambdaContext) -> None:
     job = CustomerJob.model_validate_json(record.body)
     run_job(job, seconds_left=lambda: lambda_context.get_remaining_time_in_millis() / 1000)
-    observability.record(kind=job.kind, project_id=job.project_id)
+    record_fields(kind=job.kind, project_id=job.project_id)
     metrics.add_metric(name="CustomerJobsDone", unit=MetricUnit.Count, value=1)
 
 
