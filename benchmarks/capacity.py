@@ -247,7 +247,7 @@ def _heavy_customer(stack: Stack, charges: int) -> Scenario:
     for start in range(0, charges, batch_size):
         stack.summarize(items[start : start + batch_size])
     work = stack.meter.take(charges)
-    summary = stack.summaries().get("C#u#heavy")
+    summary = stack.summaries().get("u#heavy")
     size = item_size(summary) if summary else 0
     counted = int(summary["charge_count"]["N"]) if summary else 0
     batches = math.ceil(charges / batch_size)
@@ -340,7 +340,7 @@ def _verify(stack: Stack, expected: dict[str, tuple[int, int]]) -> tuple[bool, s
     summaries = stack.summaries()
     wrong = []
     for customer, (count, total) in expected.items():
-        item = summaries.get(f"C#u#{customer}")
+        item = summaries.get(f"u#{customer}")
         got = (int(item["charge_count"]["N"]), int(item["charge_total"]["N"])) if item else (0, 0)
         if got != (count, total):
             wrong.append(customer)

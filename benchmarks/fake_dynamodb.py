@@ -1,11 +1,20 @@
-"""An in-memory stand-in for the DynamoDB client, so that a benchmark times our code and not a server.
+"""An in-memory stand-in for the DynamoDB client, so that a benchmark times our code and a model test runs fast.
 
-It keeps items in dicts and answers the calls the functions make (GetItem, PutItem with an
-``attribute_not_exists`` condition and the stored item on refusal, UpdateItem, DeleteItem,
-BatchWriteItem, BatchGetItem, Query, TransactWriteItems), counting each one. It does not evaluate
-update expressions: a benchmark that needs DynamoDB's semantics runs on moto (see ``capacity``).
+It keeps items in dicts and answers the calls the functions make (GetItem, PutItem, UpdateItem,
+DeleteItem, BatchWriteItem, BatchGetItem, Query, Scan, TransactWriteItems), counting each one, one
+call at a time (a lock: DynamoDB applies each call atomically). It keeps DynamoDB's rules where our
+code depends on them: a PutItem's condition (``attribute_not_exists(PK)`` or ``version = :expected``)
+is checked, a transaction applies all of its Puts or none (``TransactionCanceledException`` with a
+reason per item), a Query reads one partition in sort key order (``PK = :pk``, ``begins_with(SK,
+...)``, ``SK BETWEEN``) in pages of ``page_size`` items. It does not evaluate update expressions nor
+filters: a benchmark that needs more runs on moto (see ``capacity``).
+
+``latency`` adds a fixed delay to every call (outside the lock: calls overlap, as DynamoDB's do);
+``hooks`` see each call before it is answered (a model test interleaves other work there).
 """
 
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +24,7 @@ from botocore.exceptions import ClientError
 
 Item = dict[str, Any]
 KEY_NAMES = ("PK", "SK", "id")
+Hook = Callable[[str, dict[str, Any]], None]
 
 
 def _key(item: Item) -> tuple[str, ...]:
@@ -24,9 +34,13 @@ def _key(item: Item) -> tuple[str, ...]:
 class FakeDynamoDB:
     """Answers DynamoDB client calls from memory; ``calls`` counts them by operation name."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, latency: float = 0.0, page_size: int = 1_000) -> None:
         self.tables: dict[str, dict[tuple[str, ...], Item]] = {}
         self.calls: Counter[str] = Counter()
+        self.latency = latency
+        self.page_size = page_size
+        self.hooks: list[Hook] = []
+        self._lock = threading.RLock()
 
     def table(self, name: str) -> dict[tuple[str, ...], Item]:
         return self.tables.setdefault(name, {})
@@ -35,80 +49,135 @@ class FakeDynamoDB:
         """Store an item without counting a call (keys, summaries a benchmark starts from)."""
         self.table(table_name)[_key(item)] = item
 
-    def get_item(self, *, TableName: str, Key: Item, **_: Any) -> dict[str, Any]:
-        self.calls["GetItem"] += 1
-        item = self.table(TableName).get(_key(Key))
-        return {"Item": item} if item is not None else {}
+    def _call(self, operation: str, params: dict[str, Any], answer: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        for hook in list(self.hooks):
+            hook(operation, params)
+        if self.latency:
+            time.sleep(self.latency)
+        with self._lock:
+            self.calls[operation] += 1
+            return answer()
 
-    def put_item(
-        self,
-        *,
-        TableName: str,
-        Item: Item,
-        ConditionExpression: str = "",
-        ReturnValuesOnConditionCheckFailure: str = "NONE",
-        **_: Any,
-    ) -> dict[str, Any]:
-        self.calls["PutItem"] += 1
-        table = self.table(TableName)
-        if ConditionExpression.startswith("attribute_not_exists(PK)") and _key(Item) in table:
-            stored = table[_key(Item)] if ReturnValuesOnConditionCheckFailure == "ALL_OLD" else None
-            raise _conditional_check_failed("PutItem", stored)
-        table[_key(Item)] = Item
-        return {}
+    def get_item(self, *, TableName: str, Key: Item, **_: Any) -> dict[str, Any]:
+        def answer() -> dict[str, Any]:
+            item = self.table(TableName).get(_key(Key))
+            return {"Item": item} if item is not None else {}
+
+        return self._call("GetItem", {"TableName": TableName, "Key": Key}, answer)
+
+    def put_item(self, **params: Any) -> dict[str, Any]:
+        def answer() -> dict[str, Any]:
+            if not self._holds(params):
+                old = params.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+                raise _conditional_check_failed(
+                    "PutItem", self.table(params["TableName"]).get(_key(params["Item"])) if old else None
+                )
+            self.table(params["TableName"])[_key(params["Item"])] = params["Item"]
+            return {}
+
+        return self._call("PutItem", params, answer)
+
+    def _holds(self, put: dict[str, Any]) -> bool:
+        """Whether a Put's condition holds (the two our code writes, or none)."""
+        condition = put.get("ConditionExpression", "")
+        current = self.table(put["TableName"]).get(_key(put["Item"]))
+        if condition.startswith("attribute_not_exists(PK)"):
+            return current is None
+        if condition == "version = :expected":
+            return current is not None and current["version"] == put["ExpressionAttributeValues"][":expected"]
+        return True
 
     def update_item(self, *, TableName: str, Key: Item, **_: Any) -> dict[str, Any]:
-        self.calls["UpdateItem"] += 1
-        self.table(TableName).setdefault(_key(Key), dict(Key))
-        return {}
+        def answer() -> dict[str, Any]:
+            self.table(TableName).setdefault(_key(Key), dict(Key))
+            return {}
+
+        return self._call("UpdateItem", {"TableName": TableName, "Key": Key}, answer)
 
     def delete_item(self, *, TableName: str, Key: Item, **_: Any) -> dict[str, Any]:
-        self.calls["DeleteItem"] += 1
-        self.table(TableName).pop(_key(Key), None)
-        return {}
+        def answer() -> dict[str, Any]:
+            self.table(TableName).pop(_key(Key), None)
+            return {}
+
+        return self._call("DeleteItem", {"TableName": TableName, "Key": Key}, answer)
 
     def batch_write_item(self, *, RequestItems: dict[str, list[Item]], **_: Any) -> dict[str, Any]:
-        self.calls["BatchWriteItem"] += 1
-        for table_name, requests in RequestItems.items():
-            table = self.table(table_name)
-            for request in requests:
-                if "PutRequest" in request:
-                    table[_key(request["PutRequest"]["Item"])] = request["PutRequest"]["Item"]
-                else:
-                    table.pop(_key(request["DeleteRequest"]["Key"]), None)
-        return {"UnprocessedItems": {}}
+        def answer() -> dict[str, Any]:
+            for table_name, requests in RequestItems.items():
+                table = self.table(table_name)
+                for request in requests:
+                    if "PutRequest" in request:
+                        table[_key(request["PutRequest"]["Item"])] = request["PutRequest"]["Item"]
+                    else:
+                        table.pop(_key(request["DeleteRequest"]["Key"]), None)
+            return {"UnprocessedItems": {}}
+
+        return self._call("BatchWriteItem", {"RequestItems": RequestItems}, answer)
 
     def batch_get_item(self, *, RequestItems: dict[str, Item], **_: Any) -> dict[str, Any]:
-        self.calls["BatchGetItem"] += 1
-        responses = {
-            name: [self.table(name)[_key(k)] for k in spec["Keys"] if _key(k) in self.table(name)]
-            for name, spec in RequestItems.items()
-        }
-        return {"Responses": responses, "UnprocessedKeys": {}}
+        def answer() -> dict[str, Any]:
+            responses = {
+                name: [self.table(name)[_key(k)] for k in spec["Keys"] if _key(k) in self.table(name)]
+                for name, spec in RequestItems.items()
+            }
+            return {"Responses": responses, "UnprocessedKeys": {}}
 
-    def query(self, *, TableName: str, ExpressionAttributeValues: Item, **_: Any) -> dict[str, Any]:
-        self.calls["Query"] += 1
-        pk = next(iter(ExpressionAttributeValues.values()))["S"]
-        return {"Items": [item for key, item in self.table(TableName).items() if key[0] == pk], "Count": 0}
+        return self._call("BatchGetItem", {"RequestItems": RequestItems}, answer)
 
-    def get_paginator(self, operation: str) -> "_OnePage":
-        """A paginator whose every result fits one page (``query`` and ``scan`` alike)."""
-        return _OnePage(getattr(self, operation))
+    def query(self, **params: Any) -> dict[str, Any]:
+        return self._call("Query", params, lambda: self._page(self._matching(params), params))
+
+    def scan(self, **params: Any) -> dict[str, Any]:
+        return self._call("Scan", params, lambda: self._page(sorted(self.table(params["TableName"]).items()), params))
+
+    def _matching(self, params: dict[str, Any]) -> list[tuple[tuple[str, ...], Item]]:
+        """The items of a Query's partition that its sort key condition keeps, in sort key order."""
+        values = params["ExpressionAttributeValues"]
+        condition = params["KeyConditionExpression"]
+        pk = values[":pk"]["S"]
+        items = sorted((key, item) for key, item in self.table(params["TableName"]).items() if key[0] == pk)
+        if "begins_with(SK" in condition:
+            prefix = values[condition.split("begins_with(SK, ")[1].split(")")[0]]["S"]
+            items = [(key, item) for key, item in items if key[1].startswith(prefix)]
+        if "SK BETWEEN" in condition:
+            low, high = values[":low"]["S"], values[":high"]["S"]
+            items = [(key, item) for key, item in items if low <= key[1] <= high]
+        return items
+
+    def _page(self, items: list[tuple[tuple[str, ...], Item]], params: dict[str, Any]) -> dict[str, Any]:
+        """One page from ``ExclusiveStartKey``, with ``LastEvaluatedKey`` when more follow."""
+        start = params.get("ExclusiveStartKey")
+        if start is not None:
+            items = [(key, item) for key, item in items if key > _key(start)]
+        size = min(params.get("Limit") or self.page_size, self.page_size)
+        page = items[:size]
+        answer: dict[str, Any] = {"Items": [item for _, item in page], "Count": len(page)}
+        if len(items) > size:
+            answer["LastEvaluatedKey"] = {name: page[-1][1][name] for name in KEY_NAMES if name in page[-1][1]}
+        return answer
+
+    def get_paginator(self, operation: str) -> "_Paginator":
+        """A paginator that follows ``LastEvaluatedKey`` (``query`` and ``scan`` alike)."""
+        return _Paginator(getattr(self, operation))
 
     def transact_write_items(self, *, TransactItems: list[Item], **_: Any) -> dict[str, Any]:
-        self.calls["TransactWriteItems"] += 1
-        for action in TransactItems:
-            if "Put" in action:
-                self.table(action["Put"]["TableName"])[_key(action["Put"]["Item"])] = action["Put"]["Item"]
-            elif "Update" in action:
-                update = action["Update"]
-                self.table(update["TableName"]).setdefault(_key(update["Key"]), dict(update["Key"]))
-        return {}
+        def answer() -> dict[str, Any]:
+            puts = [action["Put"] for action in TransactItems if "Put" in action]
+            holds = [self._holds(put) for put in puts]
+            if not all(holds):
+                raise _transaction_cancelled(holds)
+            for put in puts:
+                self.table(put["TableName"])[_key(put["Item"])] = put["Item"]
+            return {}
+
+        return self._call("TransactWriteItems", {"TransactItems": TransactItems}, answer)
 
     def transact_get_items(self, *, TransactItems: list[Item], **_: Any) -> dict[str, Any]:
-        self.calls["TransactGetItems"] += 1
-        found = [self.table(g["Get"]["TableName"]).get(_key(g["Get"]["Key"])) for g in TransactItems]
-        return {"Responses": [{"Item": item} if item is not None else {} for item in found]}
+        def answer() -> dict[str, Any]:
+            found = [self.table(g["Get"]["TableName"]).get(_key(g["Get"]["Key"])) for g in TransactItems]
+            return {"Responses": [{"Item": item} if item is not None else {} for item in found]}
+
+        return self._call("TransactGetItems", {"TransactItems": TransactItems}, answer)
 
     def answer(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """Dispatch by operation name (``PutItem``), as a botocore ``before-call`` hook sees it."""
@@ -116,16 +185,28 @@ class FakeDynamoDB:
         return method(**params)
 
 
-class _OnePage:
+class _Paginator:
     def __init__(self, method: Any) -> None:
         self.method = method
 
     def paginate(self, **params: Any) -> Any:
-        yield self.method(**params)
+        params.pop("PaginationConfig", None)
+        while True:
+            page = self.method(**params)
+            yield page
+            if "LastEvaluatedKey" not in page:
+                return
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _snake(operation: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
+
+
+def _transaction_cancelled(holds: list[bool]) -> ClientError:
+    reasons = [{"Code": "None"} if held else {"Code": "ConditionalCheckFailed"} for held in holds]
+    error = {"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"}, "CancellationReasons": reasons}
+    return ClientError(error, "TransactWriteItems")  # type: ignore[arg-type]
 
 
 def _conditional_check_failed(operation: str, item: Item | None = None) -> ClientError:
@@ -175,7 +256,7 @@ def seed_summaries(fake: FakeDynamoDB, table_name: str, stream_event: dict[str, 
     from beacon.dal.items import charge_from_item, summary_item
     from beacon.logic.fold import summarize
     from beacon.models.records import ChargeRecord
-    from beacon.models.summary import SeenWindow, StoredSummary
+    from beacon.models.stored import SeenWindow, StoredSummary
 
     charges: dict[tuple[str, str], list[ChargeRecord]] = {}
     for record in stream_event.get("Records", []):

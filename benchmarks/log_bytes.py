@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.fake_dynamodb import FakeDynamoDB, seed_keys
+from benchmarks.functions import EVENTS_DIR
 from benchmarks.harness import (
     Event,
     LambdaContext,
@@ -134,6 +135,11 @@ def _case(
     return LogCase(name, function, status, statistics.median(sizes), statistics.median(lines), count, example)
 
 
+def _job_event() -> Event:
+    event: Event = json.loads((EVENTS_DIR / "customer_jobs.json").read_text(encoding="utf-8"))
+    return event
+
+
 def measure(count: int = 20) -> LogReport:
     """The bytes of each kind of invocation, ``count`` of each."""
     fake = FakeDynamoDB()
@@ -142,6 +148,7 @@ def measure(count: int = 20) -> LogReport:
     with in_process(fake, lambda table: seed_keys(fake, table), sink=sink) as handlers:
         create, bulk = handlers["create_charge"].lambda_handler, handlers["bulk_charges"].lambda_handler
         read, stream = handlers["get_summary"].lambda_handler, handlers["summarize_charges"].lambda_handler
+        jobs = handlers["customer_jobs"].lambda_handler
         refused = http_event("create_charge.json", {"user_id": "user_1", "amount": "49.99"})
         read_event = http_event("get_summary.json", {})
         read_event["headers"]["authorization"] = "Bearer sk_local_dev"
@@ -161,5 +168,6 @@ def measure(count: int = 20) -> LogReport:
                 count,
             ),
             _case(sink, "summary read", "GetSummaryFunction", read, lambda: copy.deepcopy(read_event), count),
+            _case(sink, "customer job (a recompute)", "CustomerJobsFunction", jobs, _job_event, count),
         ]
     return report

@@ -34,10 +34,11 @@ class Stack:
         self.call("summarize_charges", {"Records": [stream_record(item) for item in items]})
 
     def summaries(self) -> dict[str, Item]:
-        """Every summary item, by customer sort key."""
+        """Every summary item, by customer (``u#...``)."""
         paginator = self.inspector.get_paginator("scan")
         pages = paginator.paginate(TableName=self.tables["SummariesTable"])
-        return {item["SK"]["S"]: item for page in pages for item in page["Items"]}
+        items = (item for page in pages for item in page["Items"] if item["type"]["S"] == "summary")
+        return {item["customer_id"]["S"]: item for item in items}
 
 
 @contextlib.contextmanager

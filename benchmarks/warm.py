@@ -101,14 +101,14 @@ def bare_summarize(client: Any, summaries_table: str) -> Handler:
         for record in event["Records"]:
             image = record["dynamodb"]["NewImage"]
             groups[image["customer_id"]["S"]].append(image)
-        keys = [{"PK": {"S": "P#local"}, "SK": {"S": f"C#{customer}"}} for customer in groups]
+        keys = [{"PK": {"S": f"P#local#C#{customer}"}, "SK": {"S": "SUMMARY"}} for customer in groups]
         client.batch_get_item(RequestItems={summaries_table: {"Keys": keys, "ConsistentRead": True}})
         for customer, images in groups.items():
             total = sum(int(image["amount"]["N"]) for image in images)
             ids = b"".join(bytes.fromhex(image["charge_id"]["S"]) for image in images)
             summary = {
-                "PK": {"S": "P#local"},
-                "SK": {"S": f"C#{customer}"},
+                "PK": {"S": f"P#local#C#{customer}"},
+                "SK": {"S": "SUMMARY"},
                 "total": {"N": str(total)},
                 "seen": {"B": ids},
             }

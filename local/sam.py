@@ -413,5 +413,40 @@ def stream_mappings(specs: Mapping[str, FunctionSpec], resources: LocalResources
     return mappings
 
 
+# ---------------------------------------------------------------- queue event source mappings
+
+
+@dataclass(frozen=True)
+class QueueMapping:
+    """A ``Type: SQS`` event of a function: the queue Lambda polls for it, and how."""
+
+    function: str
+    queue: str  # logical id of the queue
+    batch_size: int = 10
+    report_batch_item_failures: bool = False
+
+
+def queue_mappings(specs: Mapping[str, FunctionSpec]) -> list[QueueMapping]:
+    """Every SQS event of the template's functions."""
+    mappings = []
+    for spec in specs.values():
+        for name, event in spec.events.items():
+            if event.get("Type") != "SQS":
+                continue
+            props = event.get("Properties", {}) or {}
+            queue = props.get("Queue")
+            if not (isinstance(queue, dict) and "Fn::GetAtt" in queue):
+                raise TemplateError(f"{spec.logical_id}.{name}: Queue must be !GetAtt <Queue>.Arn")
+            mappings.append(
+                QueueMapping(
+                    function=spec.logical_id,
+                    queue=queue["Fn::GetAtt"][0],
+                    batch_size=int(props.get("BatchSize", 10)),
+                    report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                )
+            )
+    return mappings
+
+
 def _flag(value: Any) -> bool:
     return value if isinstance(value, bool) else str(value).lower() == "true"

@@ -16,6 +16,7 @@ from local import aws
 from local.caches import build_caches, reset_caches
 from local.gateway import Gateway
 from local.lambdas import Invoker, load_functions, share_layer_between_lanes
+from local.queues import QueuePoller
 from local.sam import (
     LocalResources,
     TemplateError,
@@ -25,6 +26,7 @@ from local.sam import (
     http_routes,
     parameter_values,
     parse_parameter_overrides,
+    queue_mappings,
     stream_mappings,
 )
 from local.streams import GivenUp, StreamPoller, print_given_up
@@ -84,6 +86,7 @@ class LocalStack:
         self.environment: dict[str, str] = {}
         self.gateway: Gateway | None = None
         self.pollers: list[StreamPoller] = []
+        self.queue_pollers: list[QueuePoller] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -136,9 +139,22 @@ class LocalStack:
             )
             poller.refresh_shards()  # before the API serves: StartingPosition LATEST must not miss a write
             self.pollers.append(poller)
+        queues = aws.sqs(self.aws_endpoint, REGION)
+        self.queue_pollers = [
+            QueuePoller(
+                mapping,
+                self.resources.queue_urls[mapping.queue],
+                self.resources.queue_arn(mapping.queue),
+                queues,
+                invoker.invoke,
+            )
+            for mapping in queue_mappings(self.specs)
+        ]
         self.gateway = Gateway(http_routes(self.specs), invoker.invoke, port=self.settings.port, cors=self.cors)
-        for poller in self.pollers:
-            thread = threading.Thread(target=poller.run, args=(self._stop,), name=f"stream-{poller.mapping.function}")
+        runners = [(f"stream-{p.mapping.function}", p.run) for p in self.pollers]
+        runners += [(f"queue-{p.mapping.function}", p.run) for p in self.queue_pollers]
+        for name, run in runners:
+            thread = threading.Thread(target=run, args=(self._stop,), name=name)
             thread.start()
             self._threads.append(thread)
         self.gateway.start()

@@ -4,10 +4,10 @@ import argparse
 from collections.abc import Callable
 
 
-def checked(check: Callable[[str], str]) -> Callable[[str], str]:
+def checked[T](check: Callable[[str], T]) -> Callable[[str], T]:
     """An argparse ``type`` that runs ``check`` (which raises ``ValueError`` with a message) on the value."""
 
-    def argument(value: str) -> str:
+    def argument(value: str) -> T:
         try:
             return check(value)
         except ValueError as exc:

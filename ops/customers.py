@@ -1,17 +1,22 @@
-"""``beacon customers show``: one customer of a project, as the API shows it.
+"""``beacon customers list|show``: a project's customers, and one of them as the API shows it.
 
-``show`` prints the customer's summary as ``GET /customers/summary`` answers it (its ``data``, one
-JSON line), read the way that endpoint reads it; a customer the project has no summary for is exit
-status 1. Every subcommand names its customer the same way (``customer_arguments``).
+``list`` prints the project's customers, one JSON line each, from its registry (an entry per customer,
+written with its first summary, under a few partition keys read one after the other): ``--limit``
+stops after so many and prints the ``--after`` value that resumes there. ``show`` prints the
+customer's summary as ``GET /customers/summary`` answers it (its ``data``, one JSON line), read the
+way that endpoint reads it; a customer the project has no summary for is exit status 1. Every
+subcommand names its customer the same way (``customer_arguments``).
 """
 
 import argparse
+import base64
 import json
 import sys
 
 from beacon.errors import NotFoundError
 from beacon.models.fields import check_user_id, normalize_email
 from beacon.services.read_summary import read_summary
+from beacon.services.summarize_batch import repository
 from ops.arguments import checked
 from ops.keys import project_argument
 
@@ -30,6 +35,18 @@ def register(parser: argparse.ArgumentParser) -> None:
     project_argument(show)
     customer_arguments(show)
     show.set_defaults(run=show_customer)
+
+    listing = commands.add_parser(
+        "list",
+        help="list a project's customers, one JSON line each (paged: --limit, --after)",
+        description="Reads the project's customer registry (an entry per customer, written with its first "
+        "summary): one Query page after another, a few read units per thousand customers. With --limit, the last "
+        "line says how to go on (--after).",
+    )
+    project_argument(listing)
+    listing.add_argument("--limit", type=checked(_positive), help="at most this many customers")
+    listing.add_argument("--after", type=checked(_cursor), help="go on after this point (what --limit printed)")
+    listing.set_defaults(run=list_customers)
 
 
 def customer_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,3 +71,40 @@ def show_customer(args: argparse.Namespace) -> int:
         return 1
     print(json.dumps(summary.model_dump(mode="json"), ensure_ascii=False))
     return 0
+
+
+def list_customers(args: argparse.Namespace) -> int:
+    listed, last = 0, (0, "")
+    for shard, customer in repository().customers(args.project, after=args.after):
+        if args.limit is not None and listed == args.limit:
+            print(json.dumps({"next": f"--after {_cursor_of(*last)}"}))
+            return 0
+        print(json.dumps(_customer_line(customer), ensure_ascii=False))
+        listed, last = listed + 1, (shard, customer)
+    return 0
+
+
+def _customer_line(customer: str) -> dict[str, str]:
+    """``u#ada`` -> ``{"user_id": "ada"}``; ``e#a@b.c`` -> ``{"email": "a@b.c"}`` (``logic.identity``)."""
+    kind, _, value = customer.partition("#")
+    return {"user_id": value} if kind == "u" else {"email": value}
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("--limit must be at least 1")
+    return number
+
+
+def _cursor_of(shard: int, customer: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([shard, customer]).encode()).decode()
+
+
+def _cursor(value: str) -> tuple[int, str]:
+    """What ``--after`` takes: the point ``--limit`` printed."""
+    try:
+        shard, customer = json.loads(base64.urlsafe_b64decode(value.encode()))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"--after {value!r} is not a point that `customers list --limit` printed") from exc
+    return int(shard), str(customer)

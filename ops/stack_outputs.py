@@ -22,6 +22,7 @@ OUTPUT_TO_ENV = {
     "IdempotencyTableName": "IDEMPOTENCY_TABLE_NAME",
     "SummarizeFailureQueueUrl": "SUMMARIZE_FAILURE_QUEUE_URL",
     "SessionTimeoutSeconds": "SESSION_TIMEOUT_SECONDS",
+    "StreamMaxRecordAgeSeconds": "STREAM_MAX_RECORD_AGE_SECONDS",
 }
 # Without these a stack is not a Beacon stack: no command could work on it.
 REQUIRED_OUTPUTS = ("ChargesTableName", "SummariesTableName", "ApiKeysTableName", "IdempotencyTableName")

@@ -6,6 +6,8 @@ sequence number). The records stay readable in the stream for 24 hours.
 """
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -21,7 +23,10 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_sqs import SQSClient
 
-MAX_EMPTY_PAGES = 5
+# GetRecords may answer empty pages before it reaches the part of a shard that holds records (AWS's
+# DynamoDB Streams documentation); a range is read until its end sequence number, at most this many pages.
+MAX_PAGES = 1_000
+EMPTY_PAGE_PAUSE_SECONDS = 0.2  # a shard takes 5 GetRecords calls a second
 GONE_CODES = frozenset({"TrimmedDataAccessException", "ResourceNotFoundException", "ExpiredIteratorException"})
 
 
@@ -51,6 +56,16 @@ class StreamBatchInfo(BaseModel):
     start_sequence: str = Field(alias="startSequenceNumber")
     end_sequence: str = Field(alias="endSequenceNumber")
     batch_size: int | None = Field(alias="batchSize", default=None)
+    first_arrival: datetime | None = Field(alias="approximateArrivalOfFirstRecord", default=None)
+    last_arrival: datetime | None = Field(alias="approximateArrivalOfLastRecord", default=None)
+
+
+@dataclass(frozen=True)
+class RangeRead:
+    """The records of a range, and whether the range was read to its end."""
+
+    records: list[dict[str, Any]]
+    complete: bool
 
 
 @dataclass(frozen=True)
@@ -108,18 +123,29 @@ def _json_default(value: object) -> object:
 class StreamReader:
     """Reads a range of records of one shard, with the real ``dynamodbstreams`` API."""
 
-    def __init__(self, client: "DynamoDBStreamsClient | None" = None, *, limit: int = 1000) -> None:
+    def __init__(
+        self,
+        client: "DynamoDBStreamsClient | None" = None,
+        *,
+        limit: int = 1000,
+        max_pages: int = MAX_PAGES,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._client = client
         self.limit = limit
+        self.max_pages = max_pages
+        self._sleep = sleep
 
     @property
     def client(self) -> "DynamoDBStreamsClient":
         return self._client or streams_client()
 
-    def read_range(self, stream_arn: str, shard_id: str, start: str, end: str) -> list[dict[str, Any]]:
+    def read_range(self, stream_arn: str, shard_id: str, start: str, end: str) -> RangeRead:
         """The records from sequence number ``start`` to ``end`` inclusive, in Lambda's event format.
 
-        Sequence numbers are compared as integers (they are decimal strings of up to 40 digits).
+        Pages are read until a record at or past ``end``, however many empty pages come first (up
+        to ``max_pages``); a range whose end was not reached is ``complete=False``. Sequence numbers
+        are compared as integers (decimal strings of up to 40 digits).
         """
         first, last = int(start), int(end)
         records: list[dict[str, Any]] = []
@@ -127,23 +153,24 @@ class StreamReader:
             iterator: str | None = self.client.get_shard_iterator(
                 StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber=start
             )["ShardIterator"]
-            empty_pages = 0
-            while iterator and empty_pages < MAX_EMPTY_PAGES:
+            for _ in range(self.max_pages):
+                if not iterator:
+                    break  # a closed shard read to its end
                 page = self.client.get_records(ShardIterator=iterator, Limit=self.limit)
-                if not page["Records"]:
-                    empty_pages += 1
                 for record in page["Records"]:
                     sequence = int(record["dynamodb"]["SequenceNumber"])
-                    if sequence > last:
-                        return records
-                    if sequence >= first:
+                    if first <= sequence <= last:
                         records.append(to_lambda_record(dict(record), stream_arn))
+                    if sequence >= last:
+                        return RangeRead(records, complete=True)
+                if not page["Records"]:
+                    self._sleep(EMPTY_PAGE_PAUSE_SECONDS)
                 iterator = page.get("NextShardIterator")
         except ClientError as exc:
             if error_code(exc) in GONE_CODES:
                 raise StreamRecordsGoneError(f"shard {shard_id} no longer holds sequence number {start}") from exc
             raise
-        return records
+        return RangeRead(records, complete=False)
 
     def read_new(self, stream_arn: str, positions: dict[str, str]) -> list[dict[str, Any]]:
         """Every record of every shard after ``positions`` (shard id -> last sequence number read), which it advances.

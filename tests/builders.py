@@ -63,7 +63,7 @@ class FakeLambdaContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:beacon-test"
     aws_request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    remaining_millis: int = 10_000
+    remaining_millis: int = 60_000  # the stream function's Timeout
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_millis

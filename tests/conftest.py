@@ -1,5 +1,6 @@
 """Fixtures shared by every test: a clean AWS environment and moto tables built from template.yaml."""
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -7,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 
 from beacon.dal import aws
 from beacon.dal.api_keys import ApiKeysRepository
@@ -31,6 +33,25 @@ def table_env_names() -> dict[str, str]:
         for name, value in variables.items()
         if isinstance(value, dict) and value.get("Ref") in tables
     }
+
+
+_MOTO_LOCK = threading.RLock()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def moto_one_call_at_a_time() -> Iterator[None]:
+    """moto's in-process mock answers calls from several threads (the stream function writes a batch's
+    customers concurrently) without a lock of its own; AWS serves each call atomically, so here one call
+    is served at a time, as the local stack's embedded AWS does (``local.aws.BACKEND_LOCK``)."""
+    real = BotocoreStubber.process_request
+
+    def one_at_a_time(self: BotocoreStubber, request: Any) -> Any:
+        with _MOTO_LOCK:
+            return real(self, request)
+
+    BotocoreStubber.process_request = one_at_a_time  # type: ignore[method-assign]
+    yield
+    BotocoreStubber.process_request = real  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)
@@ -100,3 +121,43 @@ def tables() -> Iterator[Tables]:
         names = create_tables(client)
         seed_keys()
         yield Tables(client=client, names=names)
+
+
+@dataclass
+class JobsQueue:
+    """The customer jobs queue of template.yaml in moto, which the stream hands recomputes to."""
+
+    client: Any
+    url: str
+    arn: str
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message waiting in the queue (received, so invisible to a second call for a while)."""
+        found: list[dict[str, Any]] = []
+        while batch := self.client.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", []):
+            found += batch
+        return found
+
+    def as_record(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The message as Lambda's SQS event source mapping hands it to the jobs function."""
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": {"ApproximateReceiveCount": "1"},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.arn,
+            "awsRegion": "us-east-1",
+        }
+
+
+@pytest.fixture
+def jobs_queue(tables: Tables, monkeypatch: pytest.MonkeyPatch) -> JobsQueue:
+    """The customer jobs queue, named to the functions as template.yaml does (CUSTOMER_JOBS_QUEUE_URL)."""
+    client = boto3.client("sqs", region_name="us-east-1")
+    url = client.create_queue(QueueName="test-CustomerJobsQueue")["QueueUrl"]
+    arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    monkeypatch.setenv("CUSTOMER_JOBS_QUEUE_URL", url)
+    reset_caches()
+    return JobsQueue(client, url, arn)

@@ -8,6 +8,7 @@ through them.
 """
 
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ class DynamoDBFaults:
     backend: Any  # a client of the same moto backend that no fault touches, to let part of a call through
     calls: Counter[str] = field(default_factory=Counter)
     plans: list[_Plan] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # the stream writes customers in threads
 
     def inject(
         self, operation: str, fault: Fault, *, calls: Collection[int] | None = None, table: str | None = None
@@ -103,16 +105,21 @@ class DynamoDBFaults:
         operation = model.name
         api_params = json.loads(params["body"] or b"{}")
         tables = _tables_of(api_params)
-        self.calls[operation] += 1
-        for table in tables:
-            self.calls[f"{operation}:{table}"] += 1
-        for plan in self.plans:
-            if plan.operation != operation or (plan.table is not None and plan.table not in tables):
-                continue
-            number = self.calls[f"{operation}:{plan.table}" if plan.table else operation]
-            if plan.calls is None or number in plan.calls:
-                return plan.fault(Call(operation, api_params, number))
-        return None
+        with self._lock:
+            self.calls[operation] += 1
+            for table in tables:
+                self.calls[f"{operation}:{table}"] += 1
+            if "Item" in api_params and "type" in api_params["Item"]:  # a PutItem of an item of our tables
+                self.calls[f"{operation}:type={api_params['Item']['type']['S']}"] += 1
+            chosen = None
+            for plan in self.plans:
+                if plan.operation != operation or (plan.table is not None and plan.table not in tables):
+                    continue
+                number = self.calls[f"{operation}:{plan.table}" if plan.table else operation]
+                if plan.calls is None or number in plan.calls:
+                    chosen = (plan.fault, Call(operation, api_params, number))
+                    break
+        return chosen[0](chosen[1]) if chosen else None
 
 
 def _tables_of(api_params: dict[str, Any]) -> set[str]:

@@ -2,14 +2,19 @@
 
 import copy
 import itertools
+import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from beacon.dal.items import charge_item, seen_ids_from_item, summary_from_item
-from beacon.logic.fold import CustomerSummary, summarize
+from beacon.logic import plan
+from beacon.logic.fold import summarize
+from beacon.logic.plan import as_stored
 from beacon.models.records import ChargeRecord
-from beacon.models.summary import StoredSummary
+from beacon.models.stored import StoredSummary
+from beacon.models.summary import CustomerSummary
 from tests.builders import load_event
 
 # Sequence numbers as DynamoDB writes them: decimal strings, up to 40 digits (beyond a DynamoDB Number).
@@ -85,18 +90,26 @@ def put_charges(client: Any, table: str, charges: Sequence[ChargeRecord]) -> Non
 
 
 def stored_summaries(client: Any, table: str) -> dict[tuple[str, str], StoredSummary]:
-    """Every summary of the summaries table (its seen items left out)."""
+    """Every summary of the summaries table (its seen items, registry and summaries of the first layout left out)."""
     items = [i for page in client.get_paginator("scan").paginate(TableName=table) for i in page["Items"]]
-    summaries = (summary_from_item(item) for item in items if item["type"]["S"] == "summary")
+    summaries = (summary_from_item(i) for i in items if i["type"]["S"] == "summary" and i["SK"]["S"] == "SUMMARY")
     return {(s.project_id, s.customer_id): s for s in summaries}
 
 
-def expected_summaries(charges: Iterable[ChargeRecord], timeout: int = 1800) -> dict[tuple[str, str], CustomerSummary]:
-    """What every customer's summary must be: the fold of all its charges at once."""
+def expected_summaries(
+    charges: Iterable[ChargeRecord], stored: dict[tuple[str, str], StoredSummary], timeout: int = 1800
+) -> dict[tuple[str, str], CustomerSummary]:
+    """What every customer's summary must be: the fold of all its charges at once, as its stored window keeps
+    it (the sessions that window lets no charge reach are counted, not kept as spans: ``plan.as_stored``).
+    A customer without a stored summary is compared with its whole fold."""
     by_customer: dict[tuple[str, str], list[ChargeRecord]] = {}
     for c in charges:
         by_customer.setdefault((c.project_id, c.customer_id), []).append(c)
-    return {key: summarize(group, session_timeout=timeout) for key, group in by_customer.items()}
+    full = {key: summarize(group, session_timeout=timeout) for key, group in by_customer.items()}
+    return {
+        key: as_stored(summary, stored[key].seen, session_timeout=timeout) if key in stored else summary
+        for key, summary in full.items()
+    }
 
 
 def stored_seen_ids(client: Any, table: str) -> dict[str, frozenset[str]]:
@@ -107,3 +120,37 @@ def stored_seen_ids(client: Any, table: str) -> dict[str, frozenset[str]]:
         if item["type"]["S"] == "seen":
             ids[item["PK"]["S"]] = ids.get(item["PK"]["S"], frozenset()) | seen_ids_from_item(item)
     return ids
+
+
+def count_plan_paths(monkeypatch: Any, paths: Counter[str]) -> None:
+    """Count, in ``paths``, the paths of ``logic.plan`` that summaries go through: several writes for one
+    batch, recomputes, a recompute that drops its oldest minutes, one caught up with a write meanwhile,
+    a charge that could touch a closed session, writes with seen items."""
+    lock = threading.Lock()
+
+    def count(name: str, seen_in: Callable[[Any], dict[str, bool]]) -> None:
+        real = getattr(plan, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            result = real(*args, **kwargs)
+            with lock:
+                for path, happened in seen_in(result).items():
+                    paths[path] += bool(happened)
+            return result
+
+        monkeypatch.setattr(plan, name, counted)
+
+    count("plan_fold", lambda r: {"several_writes": bool(r.remaining), "recomputed": r.recompute})
+    count("plan_recompute", lambda r: {"recompute_writes": True})
+    count("_touches_closed_sessions", lambda r: {"closed_session": r})
+    count("missed_by", lambda r: {"caught_up": bool(r)})
+    count("_write", lambda r: {"seen_items": bool(r.seen_items)})
+    real_fit = plan._fit_one_write
+
+    def fit(window: Any, buckets: Any, limits: Any) -> Any:
+        fitted = real_fit(window, buckets, limits)
+        with lock:
+            paths["drop_oldest_minutes"] += fitted.since != window.since
+        return fitted
+
+    monkeypatch.setattr(plan, "_fit_one_write", fit)

@@ -9,7 +9,7 @@ delay (usually a second or two).
 
 from beacon.api import Response, create_resolver, current_caller, query_parameters, secret_key, success
 from beacon.models.parsing import parse_model
-from beacon.models.summary import SummaryQuery
+from beacon.models.requests import SummaryQuery
 from beacon.observability import LambdaContext, MetricUnit, correlation_paths, log_invocation, metrics, record, tracer
 from beacon.services.read_summary import read_summary
 

@@ -45,6 +45,7 @@ def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> "Parti
     metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=outcome.duplicates_skipped)
     metrics.add_metric(name="SummaryFailures", unit=MetricUnit.Count, value=len(outcome.failed))
     metrics.add_metric(name="SummariesRecomputed", unit=MetricUnit.Count, value=outcome.customers_recomputed)
+    metrics.add_metric(name="RecomputesHandedOff", unit=MetricUnit.Count, value=outcome.customers_handed_off)
     # Summary lag: how long the batch's oldest charge waited for its summary (stored -> summary written).
     created = [r.dynamodb.approximate_creation_date_time for r in event.records if r.dynamodb]
     if oldest := min(filter(None, created), default=None):

@@ -103,3 +103,53 @@ def test_a_customer_named_wrongly_is_a_usage_error(tables, capsys, argv, message
 
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- customers list
+
+
+def listed(capsys, *argv: str) -> tuple[int, list[dict]]:
+    status = main(["customers", "list", "--project", "local", *argv])
+    return status, [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_the_project_s_customers_are_listed_each_once_and_no_other_project_s(customers, capsys):
+    # (a customer of another project, summarized too)
+    pipeline = Pipeline(customers)
+    post_charge({"user_id": "elsewhere", "amount": 1}, key="sk_other_project_key")
+    assert all(r == {"batchItemFailures": []} for r in pipeline.deliver(pipeline.new_records()))
+
+    status, lines = listed(capsys)
+
+    assert status == 0
+    assert sorted(lines, key=json.dumps) == [{"email": "grace@example.com"}, {"user_id": "user_42"}]
+
+
+def test_a_long_list_is_read_a_page_at_a_time_and_resumed_where_it_stopped(tables, capsys):
+    # Given 25 customers summarized
+    pipeline = Pipeline(tables)
+    for n in range(25):
+        post_charge({"user_id": f"customer-{n:02d}", "amount": 1})
+    assert all(r == {"batchItemFailures": []} for r in pipeline.deliver(pipeline.new_records()))
+
+    # When they are listed ten at a time, each time from where the last stopped
+    seen: list[dict] = []
+    after: list[str] = []
+    while True:
+        status, lines = listed(capsys, "--limit", "10", *after)
+        assert status == 0
+        seen += [line for line in lines if "next" not in line]
+        if "next" not in lines[-1]:
+            break
+        after = lines[-1]["next"].split()
+        assert len(lines) == 11
+
+    # Then every customer came once
+    assert sorted(line["user_id"] for line in seen) == [f"customer-{n:02d}" for n in range(25)]
+
+
+def test_a_point_to_go_on_from_that_list_did_not_print_is_a_usage_error(tables, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["customers", "list", "--project", "local", "--after", "not-a-point"])
+    assert exited.value.code == 2
+    assert "--after" in capsys.readouterr().err

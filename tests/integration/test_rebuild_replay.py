@@ -14,7 +14,7 @@ from beacon.dal.items import summary_item, summary_key
 from beacon.dal.summaries import SummariesRepository
 from beacon.logic.fold import summarize
 from beacon.models.records import ChargeRecord
-from beacon.models.summary import StoredSummary
+from beacon.models.stored import StoredSummary
 from beacon.services.summarize_batch import process_stream_records
 from ops import stream_failures
 from ops.main import main
@@ -61,6 +61,11 @@ def summarized_through_the_stream(tables, charges: list[ChargeRecord]) -> None:
 
 def summaries(tables) -> dict:
     return {k: s.summary for k, s in stored_summaries(tables.client, tables.names["SummariesTable"]).items()}
+
+
+def expected(tables, charges: list[ChargeRecord]) -> dict:
+    """What the summaries must be: each customer's charges folded at once, as its stored window keeps them."""
+    return expected_summaries(charges, stored_summaries(tables.client, tables.names["SummariesTable"]))
 
 
 def windows(tables) -> dict:
@@ -120,7 +125,7 @@ def test_rebuild_reports_a_wrong_summary_field_by_field_and_repair_fixes_it(tabl
     # When repaired, the summary equals its charges (written with a window) and a second check finds nothing
     status, lines = run(capsys, "summaries", "rebuild", "--project", "local", "--user-id", "ada", "--repair")
     assert status == 1 and reports(lines)[0]["repaired"] is True
-    assert summaries(tables) == expected_summaries(charges)
+    assert summaries(tables) == expected(tables, charges)
     assert windows(tables)[("local", "u#ada")][0] is not None
     assert run(capsys, "summaries", "rebuild", "--project", "local", "--user-id", "ada")[0] == 0
 
@@ -149,7 +154,7 @@ def test_repair_sets_first_seen_on_a_summary_written_when_only_tracked_charges_c
     assert status == 1 and reports(lines)[0]["repaired"] is True
     repaired = summaries(tables)[("local", "u#imported")]
     assert (repaired.sessions.first_seen_at, repaired.sessions.last_seen_at, repaired.sessions.count) == (T0, None, 0)
-    assert summaries(tables) == expected_summaries(charges)
+    assert summaries(tables) == expected(tables, charges)
     assert run(capsys, "summaries", "rebuild", "--project", "local")[0] == 0
 
 
@@ -169,7 +174,7 @@ def test_repair_counts_a_charge_the_stream_lost_and_its_late_record_then_counts_
     [report] = reports(lines)
     assert report["differences"]["charges.count"] == {"stored": 1, "recomputed": 2}
     assert (report["charges"], report["repaired"]) == (2, True)
-    assert summaries(tables)[("local", "u#ada")] == summarize([first, lost], session_timeout=1800)
+    assert summaries(tables) == expected(tables, [first, lost])
     assert windows(tables)[("local", "u#ada")][1] == {first.charge_id, lost.charge_id}
 
     # And when the late record shows up after all, the window says it is counted: nothing is written
@@ -201,7 +206,7 @@ def test_repair_moves_a_summary_of_the_old_layout_to_the_window(tables, capsys):
     # When repaired, the summary (same figures) has a window holding its recent charges, and nothing differs
     status, lines = run(capsys, "summaries", "rebuild", "--project", "local", "--repair")
     assert status == 1 and reports(lines)[0]["repaired"] is True
-    assert summaries(tables) == expected_summaries(charges)
+    assert summaries(tables) == expected(tables, charges)
     item = tables.client.get_item(TableName=tables.names["SummariesTable"], Key=summary_key("local", "u#ada"))["Item"]
     assert "seen_since" in item
     assert windows(tables)[("local", "u#ada")][1] == {c.charge_id for c in charges}
@@ -215,11 +220,25 @@ def test_repair_moves_a_summary_of_the_old_layout_to_the_window(tables, capsys):
     assert repository(tables).get("local", "u#ada") == repaired
 
 
-def test_a_project_rebuild_finds_customers_that_have_charges_but_no_summary(tables, capsys):
+def test_a_project_rebuild_checks_the_customers_of_its_registry(tables, capsys):
+    # Given two customers summarized (so registered), and a third whose charge the stream has not seen yet
+    summarized_through_the_stream(tables, [charge("ada", amount=5), charge("bob", amount=7)])
+    put_charges(tables.client, tables.names["ChargesTable"], [charge("carol", amount=9)])
+    corrupt(tables, "local", "u#bob")
+
+    status, lines = run(capsys, "summaries", "rebuild", "--project", "local")
+
+    # Then the registry's customers are checked (bob differs); carol is not listed yet
+    assert status == 1
+    assert [report["customer"] for report in reports(lines)] == ["u#bob"]
+    assert lines[-1] == "checked 2 customer(s) of project local: 1 differed, 0 repaired"
+
+
+def test_a_project_rebuild_with_scan_finds_customers_that_have_charges_but_no_summary(tables, capsys):
     put_charges(tables.client, tables.names["ChargesTable"], [charge("grace@example.com", amount=3)])
     put_charges(tables.client, tables.names["ChargesTable"], [charge("other", project="globex")])
 
-    status, lines = run(capsys, "summaries", "rebuild", "--project", "local", "--repair")
+    status, lines = run(capsys, "summaries", "rebuild", "--project", "local", "--scan", "--repair")
 
     assert status == 1
     [report] = reports(lines)
@@ -245,9 +264,20 @@ def failure_queue(tables) -> str:
     return sqs.create_queue(QueueName="summarize-failures", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
 
 
-def send_failure(queue_url: str, records: list[dict[str, Any]], shard_id: str | None = None) -> None:
-    """What Lambda sends to the on-failure destination: where the batch is, not the batch."""
+def send_failure(
+    queue_url: str,
+    records: list[dict[str, Any]],
+    shard_id: str | None = None,
+    arrivals: tuple[int, int] | None = None,
+    **changes: Any,
+) -> None:
+    """What Lambda sends to the on-failure destination: where the batch is, not the batch.
+
+    ``arrivals``: when its first and last records arrived in the stream (by default their creation times);
+    ``changes``: fields of ``DDBStreamBatchInfo`` to change (``None`` leaves one out).
+    """
     arn = records[0]["eventSourceARN"]
+    first, last = arrivals or (int(records[0]["dynamodb"]["ApproximateCreationDateTime"]),) * 2
     if shard_id is None:
         stream = boto3.client("dynamodbstreams", region_name="us-east-1").describe_stream(StreamArn=arn)
         shard_id = stream["StreamDescription"]["Shards"][0]["ShardId"]
@@ -260,13 +290,23 @@ def send_failure(queue_url: str, records: list[dict[str, Any]], shard_id: str | 
             "shardId": shard_id,
             "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
             "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
-            "approximateArrivalOfFirstRecord": "2026-11-25T08:00:00Z",
-            "approximateArrivalOfLastRecord": "2026-11-25T08:00:01Z",
+            "approximateArrivalOfFirstRecord": _iso(first),
+            "approximateArrivalOfLastRecord": _iso(last),
             "batchSize": len(records),
             "streamArn": arn,
         },
     }
+    info = body["DDBStreamBatchInfo"]
+    for name, value in changes.items():
+        if value is None:
+            info.pop(name)
+        else:
+            info[name] = value
     boto3.client("sqs", region_name="us-east-1").send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))
+
+
+def _iso(epoch: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def queue_depth(queue_url: str) -> int:
@@ -303,7 +343,7 @@ def test_replay_folds_the_batch_a_message_points_at_and_deletes_the_message(tabl
         0,
         1,
     )
-    assert summaries(tables) == expected_summaries(charges)
+    assert summaries(tables) == expected(tables, charges)
     assert queue_depth(failure_queue) == 0
 
 
@@ -350,7 +390,7 @@ def test_replaying_records_older_than_the_window_recomputes_instead_of_counting_
     assert status == 0, lines
     [report] = reports(lines)
     assert (report["status"], report["records"], report["failed_records"]) == ("replayed", 3, 0)
-    assert summaries(tables) == expected_summaries([*charges, unreplayed])
+    assert summaries(tables) == expected(tables, [*charges, unreplayed])
     assert summaries(tables)[("local", "u#ada")].charges.count == 3
     assert queue_depth(failure_queue) == 0
 
@@ -368,16 +408,48 @@ def test_a_batch_that_fails_again_stays_in_the_queue(tables, failure_queue, caps
     assert summaries(tables) == {}
 
 
-def test_records_the_stream_no_longer_holds_are_reported_with_what_to_do(tables, failure_queue, capsys, monkeypatch):
-    # Given a message whose records were trimmed from the stream (older than 24 hours)
-    put_charges(tables.client, tables.names["ChargesTable"], [charge("ada")])
-    send_failure(failure_queue, stream_records(tables), shard_id="shardId-00000001700000000000-trimmed0")
+def trimmed(monkeypatch: pytest.MonkeyPatch, times: int) -> None:
+    """The stream no longer holds what is asked for (older than 24 hours): GetShardIterator says so."""
     client = boto3.client("dynamodbstreams", region_name="us-east-1")
     stubber = Stubber(client)
-    for _ in range(2):
+    for _ in range(times):
         stubber.add_client_error("get_shard_iterator", service_error_code="TrimmedDataAccessException")
     stubber.activate()
     monkeypatch.setattr(stream_failures.StreamReader, "client", property(lambda self: client))
+
+
+def test_a_batch_the_stream_no_longer_holds_has_its_customers_rebuilt_from_the_stored_charges(
+    tables, failure_queue, capsys, monkeypatch
+):
+    # Given a message whose records were trimmed from the stream (older than 24 hours): ada's two charges,
+    # received while the batch's records arrived, never counted; bob's charge, received a day later, not in it
+    ada = [charge("ada", amount=5, received_at=T0), charge("ada", amount=7, received_at=T0 + 20)]
+    bob = charge("bob", amount=9, received_at=T0 + 86_400)
+    put_charges(tables.client, tables.names["ChargesTable"], [*ada, bob])
+    send_failure(failure_queue, stream_records(tables)[:2], arrivals=(T0, T0 + 21))
+    trimmed(monkeypatch, times=1)
+
+    # When the queue is replayed
+    status, lines = run(capsys, "summaries", "replay", "--queue-url", failure_queue)
+
+    # Then ada, whose charges arrived then, is rebuilt from her stored charges; the report says so; the message is gone
+    assert status == 0, lines
+    [report] = reports(lines)
+    assert (report["status"], report["customers_rebuilt"]) == ("rebuilt", 1)
+    assert "1 rebuilt from the charges" in lines[-1]
+    assert summaries(tables) == expected(tables, ada)
+    assert queue_depth(failure_queue) == 0
+
+
+def test_a_gone_batch_whose_customers_cannot_be_found_stays_in_the_queue_with_what_to_do(
+    tables, failure_queue, capsys, monkeypatch
+):
+    # Given a message whose records were trimmed, with no arrival times to find its customers by
+    put_charges(tables.client, tables.names["ChargesTable"], [charge("ada")])
+    send_failure(
+        failure_queue, stream_records(tables), approximateArrivalOfFirstRecord=None, approximateArrivalOfLastRecord=None
+    )
+    trimmed(monkeypatch, times=2)
 
     # When replayed, it is reported as gone, the rebuild command is suggested and the message kept
     status, lines = run(capsys, "summaries", "replay", "--queue-url", failure_queue)
@@ -390,6 +462,65 @@ def test_records_the_stream_no_longer_holds_are_reported_with_what_to_do(tables,
     status, lines = run(capsys, "summaries", "replay", "--queue-url", failure_queue, "--drop-gone")
     assert status == 1 and reports(lines)[0]["status"] == "dropped"
     assert queue_depth(failure_queue) == 0
+
+
+class PagedStream:
+    """GetRecords as DynamoDB Streams may answer it: empty pages first, then the records, a page at a time."""
+
+    def __init__(self, records: list[dict[str, Any]], *, empty_pages: int, closes_after: int | None = None) -> None:
+        self.records, self.empty_pages, self.closes_after = records, empty_pages, closes_after
+        self.calls = 0
+
+    def get_shard_iterator(self, **_: Any) -> dict[str, Any]:
+        return {"ShardIterator": "0"}
+
+    def get_records(self, *, ShardIterator: str, Limit: int) -> dict[str, Any]:
+        self.calls += 1
+        position = int(ShardIterator)
+        if self.calls <= self.empty_pages:
+            return {"Records": [], "NextShardIterator": ShardIterator}
+        page = self.records[position : position + 1]
+        closed = self.closes_after is not None and position + 1 >= self.closes_after
+        return {"Records": page, **({} if closed else {"NextShardIterator": str(position + 1)})}
+
+
+def test_replay_reads_through_empty_pages_to_the_end_of_the_range(tables, failure_queue, capsys, monkeypatch):
+    # Given a message for a batch of three charges, whose shard answers ten empty pages before the records
+    charges = [recent_charge("ada", amount=2**i) for i in range(3)]
+    put_charges(tables.client, tables.names["ChargesTable"], charges)
+    records = [r for r in stream_records(tables) if r["eventName"] == "INSERT"]
+    send_failure(failure_queue, records)
+    stream = PagedStream([dict(r, eventSourceARN=None) for r in records], empty_pages=10)
+    monkeypatch.setattr(stream_failures.StreamReader, "client", property(lambda self: stream))
+    monkeypatch.setattr(stream_failures, "EMPTY_PAGE_PAUSE_SECONDS", 0)
+
+    # When the queue is replayed
+    status, lines = run(capsys, "summaries", "replay", "--queue-url", failure_queue)
+
+    # Then the range was read to its end, every charge counted, and the message deleted
+    assert status == 0, lines
+    assert (reports(lines)[0]["status"], reports(lines)[0]["records"]) == ("replayed", 3)
+    assert summaries(tables)[("local", "u#ada")].charges.total == 7
+    assert queue_depth(failure_queue) == 0
+
+
+def test_a_range_that_cannot_be_read_to_its_end_stays_in_the_queue(tables, failure_queue, capsys, monkeypatch):
+    # Given a message for three records of a shard that closes after the second one
+    charges = [recent_charge("ada", amount=2**i) for i in range(3)]
+    put_charges(tables.client, tables.names["ChargesTable"], charges)
+    records = [r for r in stream_records(tables) if r["eventName"] == "INSERT"]
+    send_failure(failure_queue, records)
+    stream = PagedStream([dict(r, eventSourceARN=None) for r in records], empty_pages=0, closes_after=2)
+    monkeypatch.setattr(stream_failures.StreamReader, "client", property(lambda self: stream))
+
+    # When the queue is replayed
+    status, lines = run(capsys, "summaries", "replay", "--queue-url", failure_queue)
+
+    # Then it is reported incomplete, nothing is counted from it, the message stays, and the command fails
+    assert status == 1
+    assert (reports(lines)[0]["status"], reports(lines)[0]["records"]) == ("incomplete", 2)
+    assert summaries(tables) == {}
+    assert queue_depth(failure_queue) == 1
 
 
 def test_replay_without_a_queue_is_a_usage_error(tables, monkeypatch, capsys):

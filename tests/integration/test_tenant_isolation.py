@@ -150,12 +150,19 @@ def test_summaries_are_built_and_read_per_project(tables):
     summarize_stored_charges(tables)
 
     # Then each project holds its own summary of the shared user ...
-    summaries = {(i["PK"]["S"], i["SK"]["S"]): int(i["charge_total"]["N"]) for i in tables.items("SummariesTable")}
+    items = tables.items("SummariesTable")
+    summaries = {i["PK"]["S"]: int(i["charge_total"]["N"]) for i in items if i["type"]["S"] == "summary"}
     assert summaries == {
-        (f"P#{PROJECT}", "C#u#shared-user"): 100,
-        (f"P#{OTHER_PROJECT}", "C#u#shared-user"): 250,
-        (f"P#{PROJECT}", "C#e#only@local.example"): 9,
+        f"P#{PROJECT}#C#u#shared-user": 100,
+        f"P#{OTHER_PROJECT}#C#u#shared-user": 250,
+        f"P#{PROJECT}#C#e#only@local.example": 9,
     }
+    # ... and lists each customer in its own project's registry only
+    registry = {(i["project_id"]["S"], i["customer_id"]["S"]) for i in items if i["type"]["S"] == "customer"}
+    assert registry == {(PROJECT, "u#shared-user"), (OTHER_PROJECT, "u#shared-user"), (PROJECT, "e#only@local.example")}
+    assert all(
+        i["PK"]["S"].startswith(f"P#{i['project_id']['S']}#CUSTOMERS#") for i in items if i["type"]["S"] == "customer"
+    )
     # ... and each project's secret key reads only its own
     mine, theirs = (
         read_summary(SECRET_KEY, user_id="shared-user"),
@@ -185,16 +192,16 @@ def test_a_project_rebuild_reads_and_repairs_only_that_project(tables):
 
     charges_before = tables.charges()
 
-    # When "local" is rebuilt with repair
-    results = list(rebuild_project(PROJECT, repair=True))
+    # When "local" is rebuilt with repair, its customers found by a scan of the charges
+    results = list(rebuild_project(PROJECT, repair=True, scan_charges=True))
 
     # Then only "local"'s customer was checked and repaired, and "globex" is untouched: no summary, no seen
     # item, every item written is under "local"'s keys, and no charge item of either project changed
     assert [(r.project_id, r.customer_id, r.repaired) for r in results] == [(PROJECT, "u#shared-user", True)]
     items = tables.items("SummariesTable")
     summaries = {(i["PK"]["S"], int(i["charge_total"]["N"])) for i in items if i["type"]["S"] == "summary"}
-    assert summaries == {(f"P#{PROJECT}", 100)}
-    assert all(i["PK"]["S"] == f"P#{PROJECT}" or i["PK"]["S"].startswith(f"P#{PROJECT}#C#") for i in items)
+    assert summaries == {(f"P#{PROJECT}#C#u#shared-user", 100)}
+    assert all(i["PK"]["S"].startswith(f"P#{PROJECT}#") for i in items)
     assert tables.charges() == charges_before
     assert read_summary(OTHER_PROJECT_SECRET_KEY, user_id="shared-user").status == 404
 
@@ -226,8 +233,9 @@ def test_the_rebuild_command_names_one_project_and_repairs_nothing_of_another(ta
         body = {"user_id": "shared-user", "amount": amount}
         assert call(create_charge, http_event("create_charge.json", body=body, headers=bearer(key))).status == 200
 
-    # When "globex" is checked, and then "local"'s customer is repaired by user id
-    assert main(["summaries", "rebuild", "--project", OTHER_PROJECT]) == 1
+    # When "globex" is checked (its customers found by a scan of the charges), then "local"'s customer is
+    # repaired by user id
+    assert main(["summaries", "rebuild", "--project", OTHER_PROJECT, "--scan"]) == 1
     checked = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert main(["summaries", "rebuild", "--project", PROJECT, "--user-id", "shared-user", "--repair"]) == 1
     repaired = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
@@ -235,7 +243,8 @@ def test_the_rebuild_command_names_one_project_and_repairs_nothing_of_another(ta
     # Then the check only reported "globex"'s customer, and the repair only wrote "local"'s summary
     assert [(r["project"], r["customer"], r["repaired"]) for r in checked] == [(OTHER_PROJECT, "u#shared-user", False)]
     assert [(r["project"], r["customer"], r["repaired"]) for r in repaired] == [(PROJECT, "u#shared-user", True)]
-    summaries = {(i["PK"]["S"], int(i["charge_total"]["N"])) for i in tables.items("SummariesTable")}
-    assert summaries == {(f"P#{PROJECT}", 100)}
+    items = tables.items("SummariesTable")
+    summaries = {(i["PK"]["S"], int(i["charge_total"]["N"])) for i in items if i["type"]["S"] == "summary"}
+    assert summaries == {(f"P#{PROJECT}#C#u#shared-user", 100)}
     assert read_summary(SECRET_KEY, user_id="shared-user").status == 200
     assert read_summary(OTHER_PROJECT_SECRET_KEY, user_id="shared-user").status == 404

@@ -14,7 +14,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from beacon.dal.item_keys import charge_pk, summary_pk, summary_sk
+from beacon.dal.item_keys import charge_pk
+from beacon.dal.items import summary_key
 from beacon.logic.identity import identify_customer
 from local.sam import functions, http_routes
 from tests.builders import EVENTS_DIR, load_event
@@ -78,7 +79,8 @@ def function_for(event: dict[str, Any]) -> str:
     """The function the template wires to an event: its HTTP API route, or its DynamoDB stream."""
     specs = functions()
     if "Records" in event:
-        (name,) = [n for n, s in specs.items() if any(e["Type"] == "DynamoDB" for e in s.events.values())]
+        kind = "SQS" if event["Records"][0].get("eventSource") == "aws:sqs" else "DynamoDB"
+        (name,) = [n for n, s in specs.items() if any(e["Type"] == kind for e in s.events.values())]
         return name
     method, path = event["requestContext"]["http"]["method"], event["rawPath"]
     for route in http_routes(specs):
@@ -104,6 +106,7 @@ def api(sam: Sam, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaAp
 
 CHECKED = {
     "summarize_charges.json",
+    "customer_jobs.json",
     "get_summary.json",
     "create_charge.json",
     "create_charge_beacon.json",
@@ -130,7 +133,7 @@ def test_the_stream_batch_builds_the_summaries_the_read_endpoint_shows(api: Lamb
     # ...which the local stack's own stream poller summarizes first: undo that, so that what follows
     # is the emulated function's work alone.
     customers = {(i["project_id"]["S"], i["customer_id"]["S"]) for i in images}
-    summary_keys = [{"PK": {"S": summary_pk(p)}, "SK": {"S": summary_sk(c)}} for p, c in customers]
+    summary_keys = [summary_key(p, c) for p, c in customers]
     _wait_until(lambda: all(_summary_of(api, key) is not None for key in summary_keys))
     for key in summary_keys:
         api.dynamodb.delete_item(TableName=api.tables["SUMMARIES_TABLE_NAME"], Key=key)
@@ -151,6 +154,22 @@ def test_the_stream_batch_builds_the_summaries_the_read_endpoint_shows(api: Lamb
             "sessions": {"count": 1, "first_seen_at": 1764057600, "last_seen_at": 1764057900},
         },
     }
+
+
+def test_a_customer_job_recomputes_the_customer_from_its_stored_charges(api: LambdaApi):
+    # Given user_42's summary deleted (the local stack's stream wrote it), its charges still stored
+    event = load_event("customer_jobs.json")
+    key = summary_key(PROJECT, "u#user_42")
+    stored = api.charges(user_id="user_42")
+    assert stored, "the stream test above stores user_42's charges"
+    api.dynamodb.delete_item(TableName=api.tables["SUMMARIES_TABLE_NAME"], Key=key)
+
+    # When the jobs function runs the event's recompute job
+    assert api.invoke(function_for(event), event, "customer_jobs.json") == {"batchItemFailures": []}
+
+    # Then the summary is back, counting every stored charge
+    summary = _summary_of(api, key)
+    assert summary is not None and summary["charge_count"] == {"N": str(len(stored))}
 
 
 def test_a_charge_is_answered_200_and_stored(api: LambdaApi):

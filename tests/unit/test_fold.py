@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from beacon.dal.items import summary_from_item, summary_item
-from beacon.logic.fold import EMPTY_SUMMARY, add_activity, fold_charges, summarize
+from beacon.logic.fold import EMPTY_SUMMARY, close_sessions, fold_charges, summarize
 from beacon.models.records import ChargeRecord
-from beacon.models.summary import StoredSummary
+from beacon.models.stored import StoredSummary
 
 TIMEOUT = 1800
 T0 = 1_764_000_000
@@ -177,35 +177,50 @@ def test_a_customer_known_by_email_only_has_no_user_id():
     assert (summary.user_id, summary.email) == (None, "ada@example.com")
 
 
-def test_only_the_most_recent_spans_are_kept_and_older_ones_still_count():
+def test_closing_sessions_keeps_the_newest_spans_and_counts_the_others():
     visits = [charge(str(i), received_at=T0 + i * 10 * TIMEOUT) for i in range(8)]
-    summary = summarize(visits, session_timeout=TIMEOUT, max_spans=3)
-    assert summary.sessions.count == 8
-    assert summary.sessions.closed == 5
-    assert len(summary.sessions.spans) == 3
+    summary = close_sessions(
+        summarize(visits, session_timeout=TIMEOUT), before=0, session_timeout=TIMEOUT, keep=3
+    ).sessions
+    assert (summary.count, summary.closed, len(summary.spans)) == (8, 5, 3)
+    # the newest closed span ends where the fifth visit was
+    assert summary.closed_until == T0 + 4 * 10 * TIMEOUT
 
 
-def test_a_charge_older_than_the_retained_window_counts_as_its_own_session_until_a_rebuild():
-    visits = [charge(str(i), received_at=T0 + (i + 1) * 10 * TIMEOUT) for i in range(4)]
-    kept = summarize(visits, session_timeout=TIMEOUT, max_spans=2)
-    # activity inside the first (dropped) visit: the fold can no longer see that it belongs to it
-    late = fold_charges(kept, [charge("late", received_at=T0 + 10 * TIMEOUT + 1)], session_timeout=TIMEOUT, max_spans=2)
-    assert late.sessions.count == 5
-    rebuilt = summarize([*visits, charge("late", received_at=T0 + 10 * TIMEOUT + 1)], session_timeout=TIMEOUT)
-    assert rebuilt.sessions.count == 4
+def test_spans_no_new_charge_can_reach_are_closed_whatever_keep_says():
+    # Given three visits, the last one long ago
+    visits = [charge(str(i), received_at=T0 + i * 10 * TIMEOUT) for i in range(3)]
+    summary = summarize(visits, session_timeout=TIMEOUT)
+    # When no charge received before the third visit's end plus the timeout can still be folded in
+    closed = close_sessions(summary, before=T0 + 20 * TIMEOUT + TIMEOUT + 1, session_timeout=TIMEOUT, keep=8)
+    # Then every span is closed, the count unchanged
+    assert (closed.sessions.count, closed.sessions.spans, closed.sessions.closed_until) == (3, (), T0 + 20 * TIMEOUT)
+    # and a span a new charge could still join stays open
+    kept = close_sessions(summary, before=T0 + 20 * TIMEOUT + TIMEOUT, session_timeout=TIMEOUT, keep=8)
+    assert kept.sessions.spans == ((T0 + 20 * TIMEOUT, T0 + 20 * TIMEOUT),)
 
 
-def test_add_activity_keeps_spans_sorted_and_apart():
-    spans = add_activity([], T0, TIMEOUT)
-    spans = add_activity(spans, T0 + 5 * TIMEOUT, TIMEOUT)
-    spans = add_activity(spans, T0 - 5 * TIMEOUT, TIMEOUT)
-    assert spans == [(T0 - 5 * TIMEOUT, T0 - 5 * TIMEOUT), (T0, T0), (T0 + 5 * TIMEOUT, T0 + 5 * TIMEOUT)]
-    assert add_activity(spans, T0 + 10, TIMEOUT)[1] == (T0, T0 + 10)
+def test_folding_after_closing_gives_what_folding_everything_gives():
+    # Given a summary whose older visits were closed
+    visits = [charge(str(i), received_at=T0 + i * 10 * TIMEOUT) for i in range(6)]
+    closed = close_sessions(summarize(visits, session_timeout=TIMEOUT), before=0, session_timeout=TIMEOUT, keep=2)
+    # When charges after the closed spans (plus the timeout) are folded in: one joins a kept span, one bridges none
+    later = [charge("x", received_at=T0 + 50 * TIMEOUT + 5), charge("y", received_at=T0 + 70 * TIMEOUT)]
+    folded = fold_charges(closed, later, session_timeout=TIMEOUT)
+    # Then the count is the one of all charges at once
+    assert folded.sessions.count == summarize([*visits, *later], session_timeout=TIMEOUT).sessions.count == 7
 
 
-def test_max_spans_must_be_positive():
-    with pytest.raises(ValueError, match="max_spans"):
-        fold_charges(EMPTY_SUMMARY, [charge("a")], session_timeout=TIMEOUT, max_spans=0)
+def test_spans_stay_sorted_and_apart_in_any_order_of_activity():
+    times = [T0, T0 + 5 * TIMEOUT, T0 - 5 * TIMEOUT, T0 + 10, T0 + 2 * TIMEOUT, T0 + TIMEOUT + 5]
+    summary = summarize([charge(str(i), received_at=t) for i, t in enumerate(times)], session_timeout=TIMEOUT)
+    # T0, T0+10, T0+TIMEOUT+5 and T0+2*TIMEOUT chain into one span (each within the timeout of the
+    # one before); the last one bridges two spans it came between; the others stand alone
+    assert summary.sessions.spans == (
+        (T0 - 5 * TIMEOUT, T0 - 5 * TIMEOUT),
+        (T0, T0 + 2 * TIMEOUT),
+        (T0 + 5 * TIMEOUT, T0 + 5 * TIMEOUT),
+    )
 
 
 # ---------------------------------------------------------------- properties
@@ -235,11 +250,11 @@ charge_lists = st.lists(
 )
 
 
-def fold_in_batches(charges: list[ChargeRecord], cuts: list[int], max_spans: int = 50) -> object:
+def fold_in_batches(charges: list[ChargeRecord], cuts: list[int]) -> object:
     summary = EMPTY_SUMMARY
     bounds = sorted({0, len(charges), *(c % (len(charges) + 1) for c in cuts)})
     for start, end in itertools.pairwise(bounds):
-        summary = fold_charges(summary, charges[start:end], session_timeout=TIMEOUT, max_spans=max_spans)
+        summary = fold_charges(summary, charges[start:end], session_timeout=TIMEOUT)
     return summary
 
 
@@ -269,17 +284,6 @@ def test_the_fold_agrees_with_a_reference_computation(charges):
     with_email = [c for c in charges if c.email is not None]
     newest = max(with_email, key=lambda c: (c.received_ms, c.position, c.charge_id), default=None)
     assert summary.email == (newest.email if newest else None)
-
-
-@settings(max_examples=200, deadline=None)
-@given(charges=charge_lists, cuts=st.lists(st.integers(min_value=0), max_size=10))
-def test_with_a_small_span_window_folding_in_time_order_is_still_exact(charges, cuts):
-    # Given charges that arrive in received_at order (the normal case), in any batches
-    in_order = sorted(charges, key=lambda c: (c.received_at, c.charge_id))
-    # When the fold keeps only 2 spans
-    summary = fold_in_batches(in_order, cuts, max_spans=2)
-    # Then the session count is still exact
-    assert summary.sessions.count == reference_sessions([c.received_at for c in charges if c.update_session])  # type: ignore[attr-defined]
 
 
 requests_in_one_second = st.lists(

@@ -29,7 +29,10 @@ def local_resources(**overrides) -> LocalResources:
     resources.tables = {name: f"beacon-local-{name}" for name in ("ChargesTable", "SummariesTable", "ApiKeysTable")}
     resources.tables["IdempotencyTable"] = "beacon-local-IdempotencyTable"
     resources.table_stream_arns = {"ChargesTable": "arn:aws:dynamodb:us-east-1:123456789012:table/c/stream/1"}
-    resources.queue_urls = {"FailureQueue": "http://127.0.0.1:8000/123456789012/beacon-local-FailureQueue"}
+    resources.queue_urls = {
+        name: f"http://127.0.0.1:8000/123456789012/beacon-local-{name}"
+        for name in ("FailureQueue", "SummarizeFailureQueue", "CustomerJobsQueue", "CustomerJobsDeadLetterQueue")
+    }
     return resources
 
 

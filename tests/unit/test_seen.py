@@ -26,7 +26,6 @@ from beacon.logic import seen
 from beacon.logic.fold import summarize
 from beacon.logic.seen import (
     BUCKET_SECONDS,
-    INLINE_MAX_IDS,
     WINDOW_MARGIN_SECONDS,
     WRITE_SLACK_SECONDS,
     Verdict,
@@ -39,12 +38,13 @@ from beacon.logic.seen import (
     horizon,
 )
 from beacon.models.records import ChargeRecord
-from beacon.models.summary import EMPTY_WINDOW, SeenWindow, StoredSummary
+from beacon.models.stored import EMPTY_WINDOW, SeenWindow, StoredSummary
 
 T0 = 1_764_057_600  # a multiple of 60: the first second of a bucket
 B0 = T0 // BUCKET_SECONDS
 MAX_AGE = 3_600
 NO_IDS: frozenset[str] = frozenset()
+INLINE_MAX_IDS = seen.LIMITS.inline_ids
 
 
 def cid(n: int) -> str:
@@ -89,8 +89,10 @@ def test_a_window_without_since_knows_nothing():
 # ---------------------------------------------------------------- classify
 
 
-def test_without_a_summary_every_charge_is_new():
-    assert classify(None, cid(1), T0, NO_IDS) is Verdict.NEW
+def test_without_a_summary_every_charge_is_unknown():
+    # The customer is recomputed from its stored charges: for a new customer they are the few just
+    # written; for one whose summary is still in the first layout, its whole history
+    assert classify(None, cid(1), T0, NO_IDS) is Verdict.UNKNOWN
 
 
 def test_a_charge_in_its_bucket_or_in_a_seen_item_is_a_duplicate():
@@ -103,6 +105,14 @@ def test_an_id_counted_in_another_bucket_does_not_make_a_duplicate():
     # The bucket is the record's own received_at: a redelivered record names the same one
     counted = window(T0 - 10_000, {B0 + 1: {cid(1)}})
     assert classify(counted, cid(1), T0, NO_IDS) is Verdict.NEW
+
+
+def test_the_earliest_receipt_a_new_charge_can_have_is_the_start_of_the_first_bucket_kept():
+    since = (B0 + 1) * BUCKET_SECONDS + WRITE_SLACK_SECONDS  # B0 has just expired
+    assert seen.earliest_new(window(since)) == (B0 + 1) * BUCKET_SECONDS
+    assert classify(window(since), cid(2), (B0 + 1) * BUCKET_SECONDS, NO_IDS) is Verdict.NEW
+    assert classify(window(since), cid(2), (B0 + 1) * BUCKET_SECONDS - 1, NO_IDS) is Verdict.UNKNOWN
+    assert seen.earliest_new(EMPTY_WINDOW) is None
 
 
 def test_a_charge_absent_from_a_bucket_that_has_not_expired_is_new():
@@ -317,15 +327,16 @@ def test_the_model_goes_through_duplicates_overflow_and_recomputes():
     # A fixed history: a heavy minute (overflow), its redelivery, and a rewind past the window (recompute)
     heavy = [(cid(n), T0, T0 + 1) for n in range(INLINE_MAX_IDS + 5)]
     later = [(cid(1_000), T0 + 9_000, T0 + 9_001)]
-    stored = {charge_id: received_at for charge_id, received_at, _ in heavy + later}
+    stored = {charge_id: received_at for charge_id, received_at, _ in heavy}
     summarizer = Summarizer()
 
-    summarizer.batch(heavy, stored)
+    summarizer.batch(heavy, stored)  # no summary yet: recomputed
     assert summarizer.window.overflow == {B0} and summarizer.window.inline_ids == 0
     summarizer.batch(heavy[:10], stored)  # recognised through the seen items
-    summarizer.batch(later, stored)  # moves since past B0
+    stored |= {charge_id: received_at for charge_id, received_at, _ in later}
+    summarizer.batch(later, stored)  # new; moves since past B0
     summarizer.batch(heavy[:1], stored)  # too old for the window: recomputed
 
-    assert summarizer.recomputes == 1
+    assert summarizer.recomputes == 2
     assert summarizer.counts == dict.fromkeys(stored, 1)
     assert seen.expired(B0, summarizer.window.since)

@@ -357,15 +357,35 @@ def test_the_write_path_never_changes_keys_or_summaries():
     assert {a for a, _ in granted("GetSummaryFunction") if a.startswith("dynamodb:")} == {"dynamodb:GetItem"}
 
 
-def test_a_stream_consumer_reads_only_its_stream_and_sends_only_to_its_on_failure_queue():
+def test_a_stream_consumer_reads_only_its_stream_and_sends_only_to_its_failure_and_jobs_queues():
     for name, props in stream_sources():
         function = name.split(".")[0]
         allowed = granted(function)
         stream_reads = {a for a, r in allowed if r == props["Stream"]}
         assert stream_reads == {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
         destination = props["DestinationConfig"]["OnFailure"]["Destination"]
-        assert [r for a, r in allowed if a.startswith("sqs:")] == [destination]
+        # the jobs queue it hands recomputes to is the one its environment names
+        jobs_queue = RESOURCES[function]["Properties"]["Environment"]["Variables"]["CUSTOMER_JOBS_QUEUE_URL"]["Ref"]
+        sends = [r for a, r in allowed if a.startswith("sqs:")]
+        assert sends == [destination, {"Fn::GetAtt": [jobs_queue, "Arn"]}]
         assert {a for a, r in allowed if a.startswith("sqs:")} == {"sqs:SendMessage"}
+
+
+def test_the_jobs_queue_feeds_one_function_retries_a_job_then_keeps_it_in_a_dead_letter_queue():
+    [(function, props)] = [
+        (fn, spec["Properties"])
+        for fn, res in FUNCTIONS.items()
+        for spec in res["Properties"].get("Events", {}).values()
+        if spec["Type"] == "SQS"
+    ]
+    queue = RESOURCES[props["Queue"]["Fn::GetAtt"][0]]["Properties"]
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert queue["VisibilityTimeout"] >= 6 * RESOURCES[function]["Properties"]["Timeout"]
+    assert 1 < queue["RedrivePolicy"]["maxReceiveCount"] <= 5
+    dead_letters = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    queue_name = {"Name": "QueueName", "Value": {"Fn::GetAtt": [dead_letters, "QueueName"]}}
+    [alarm] = alarms_on("ApproximateNumberOfMessagesVisible", queue_name)
+    assert alarm["Threshold"] == 0
 
 
 # ---------------------------------------------------------------- data at rest

@@ -21,6 +21,8 @@ class Settings(BaseModel):
     # The stream event source mapping's MaximumRecordAgeInSeconds: no record older than this is
     # delivered, which bounds how long a summary must remember the charges it counted (logic/seen.py).
     stream_max_record_age_seconds: int = Field(alias="STREAM_MAX_RECORD_AGE_SECONDS", default=3_600, ge=60, le=604_800)
+    # Where the stream hands a customer it has no time to recompute (the jobs function's queue).
+    customer_jobs_queue_url: str | None = Field(alias="CUSTOMER_JOBS_QUEUE_URL", default=None)
 
 
 @lru_cache(maxsize=1)

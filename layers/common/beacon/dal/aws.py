@@ -14,6 +14,7 @@ from beacon.errors import StorageUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
 
 # Throttling and server-side faults: the request may succeed if sent again.
 RETRYABLE_CODES = frozenset(
@@ -30,12 +31,16 @@ RETRYABLE_CODES = frozenset(
 
 BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 2.0
+# Calls one function makes at once (the stream function writes a batch's customers concurrently):
+# the client keeps as many connections, so that no call waits for one.
+MAX_CONCURRENT_CALLS = 32
 
 _BOTO_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3},
     connect_timeout=2,
     read_timeout=5,
     tcp_keepalive=True,
+    max_pool_connections=MAX_CONCURRENT_CALLS,
 )
 
 
@@ -43,6 +48,12 @@ _BOTO_CONFIG = Config(
 def dynamodb_client() -> "DynamoDBClient":
     """The DynamoDB client of this execution environment (``AWS_ENDPOINT_URL`` points it elsewhere)."""
     return boto3.client("dynamodb", config=_BOTO_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def sqs_client() -> "SQSClient":
+    """The SQS client of this execution environment, created on first use (rarely: only to queue a job)."""
+    return boto3.client("sqs", config=_BOTO_CONFIG)
 
 
 def backoff_delay(attempt: int) -> float:

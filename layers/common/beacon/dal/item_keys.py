@@ -1,8 +1,19 @@
-"""Every DynamoDB key format of the project (item keys, not API keys), in one place. Keys are namespaced by project."""
+"""Every DynamoDB key format of the project (item keys, not API keys), in one place. Keys are namespaced by project.
+
+docs/design.md, "Keys", explains the layout: every partition key of the summaries table carries one
+customer's writes, so that no limit of DynamoDB's per partition binds a project before its quotas do.
+"""
+
+import hashlib
 
 CHARGE_ITEM_TYPE = "charge"
 SUMMARY_ITEM_TYPE = "summary"
 SEEN_ITEM_TYPE = "seen"
+REGISTRY_ITEM_TYPE = "customer"
+
+SUMMARY_SK = "SUMMARY"
+# A project's customers are listed under this many partition keys, each written once per new customer.
+REGISTRY_SHARDS = 16
 
 
 def charge_pk(project_id: str, customer: str) -> str:
@@ -15,13 +26,18 @@ def charge_sk(charge_id: str) -> str:
     return f"CHARGE#{charge_id}"
 
 
-def summary_pk(project_id: str) -> str:
-    """Partition key of a project's summaries (one item per customer)."""
+def summary_pk(project_id: str, customer: str) -> str:
+    """Partition key of a customer's summary: one customer's, so its writes never share a partition key."""
+    return f"P#{project_id}#C#{customer}"
+
+
+def legacy_summary_pk(project_id: str) -> str:
+    """Partition key of a project's summaries in the first layout (one for the whole project)."""
     return f"P#{project_id}"
 
 
-def summary_sk(customer: str) -> str:
-    """Sort key of one customer's summary."""
+def legacy_summary_sk(customer: str) -> str:
+    """Sort key of one customer's summary in the first layout."""
     return f"C#{customer}"
 
 
@@ -38,6 +54,21 @@ def seen_sk(bucket: int, version: int, part: int) -> str:
 def seen_bucket_range(first: int, last: int) -> tuple[str, str]:
     """The sort keys between which every seen item of buckets ``first`` to ``last`` lies."""
     return f"{first:010d}#", f"{last:010d}#~"
+
+
+def registry_shard(customer: str) -> int:
+    """The registry partition a customer is listed under (a hash of its identity, stable)."""
+    return int.from_bytes(hashlib.sha256(customer.encode("utf-8")).digest()[:4], "big") % REGISTRY_SHARDS
+
+
+def registry_pk(project_id: str, shard: int) -> str:
+    """Partition key of one shard of a project's customer registry."""
+    return f"P#{project_id}#CUSTOMERS#{shard:02d}"
+
+
+def registry_sk(customer: str) -> str:
+    """Sort key of a customer's registry entry."""
+    return f"C#{customer}"
 
 
 def api_key_pk(key_hash: str) -> str:

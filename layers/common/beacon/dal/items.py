@@ -1,4 +1,4 @@
-"""Items as stored in DynamoDB, mapped explicitly to and from attribute values: charges, API keys, summaries."""
+"""Items as stored in DynamoDB, mapped explicitly to and from attribute values: charges, keys, summaries, registry."""
 
 from collections.abc import Iterable
 from types import MappingProxyType
@@ -6,18 +6,25 @@ from typing import Any
 
 from beacon.dal.item_keys import (
     CHARGE_ITEM_TYPE,
+    REGISTRY_ITEM_TYPE,
     SEEN_ITEM_TYPE,
     SUMMARY_ITEM_TYPE,
+    SUMMARY_SK,
     api_key_pk,
     charge_pk,
     charge_sk,
+    legacy_summary_pk,
+    legacy_summary_sk,
+    registry_pk,
+    registry_shard,
+    registry_sk,
     seen_pk,
     seen_sk,
     summary_pk,
-    summary_sk,
 )
 from beacon.models.records import ApiKeyRecord, ChargeRecord
-from beacon.models.summary import Arrival, ChargeStats, CustomerSummary, SeenWindow, SessionStats, StoredSummary
+from beacon.models.stored import SeenWindow, StoredSummary
+from beacon.models.summary import Arrival, ChargeStats, CustomerSummary, SessionStats
 
 AttributeValues = dict[str, Any]
 
@@ -125,7 +132,12 @@ def api_key_from_item(item: AttributeValues) -> ApiKeyRecord:
 
 def summary_key(project_id: str, customer: str) -> AttributeValues:
     """A summary item's primary key as attribute values."""
-    return {"PK": {"S": summary_pk(project_id)}, "SK": {"S": summary_sk(customer)}}
+    return {"PK": {"S": summary_pk(project_id, customer)}, "SK": {"S": SUMMARY_SK}}
+
+
+def legacy_summary_key(project_id: str, customer: str) -> AttributeValues:
+    """The primary key a summary had in the first layout (``beacon summaries migrate`` moves them)."""
+    return {"PK": {"S": legacy_summary_pk(project_id)}, "SK": {"S": legacy_summary_sk(customer)}}
 
 
 def summary_item(stored: StoredSummary, updated_at: int) -> AttributeValues:
@@ -156,6 +168,7 @@ def summary_item(stored: StoredSummary, updated_at: int) -> AttributeValues:
         "last_amount": _n(charges.last_amount),
         "first_seen_at": _n(sessions.first_seen_at),
         "last_seen_at": _n(sessions.last_seen_at),
+        "sessions_closed_until": _n(sessions.closed_until),
     }
     if stored.summary.email_key is not None:
         received_ms, position, charge_id = stored.summary.email_key
@@ -169,29 +182,33 @@ def summary_item(stored: StoredSummary, updated_at: int) -> AttributeValues:
             last_charge_id=_s(charge_id),
         )
     item.update({name: value for name, value in optional.items() if value is not None})
-    window = stored.seen
-    if window.since is not None:
-        item["seen_since"] = {"N": str(window.since)}
-    if window.buckets:
-        item["seen"] = {"M": {str(bucket): {"B": pack_ids(ids)} for bucket, ids in sorted(window.buckets.items())}}
-    if window.overflow:
-        item["seen_overflow"] = {"NS": [str(bucket) for bucket in sorted(window.overflow)]}
+    item.update(_window_attributes(stored.seen))
     return item
 
 
+def _window_attributes(window: SeenWindow) -> AttributeValues:
+    attributes: AttributeValues = {}
+    if window.since is not None:
+        attributes["seen_since"] = {"N": str(window.since)}
+    if window.buckets:
+        attributes["seen"] = {"M": {str(b): {"B": pack_ids(ids)} for b, ids in sorted(window.buckets.items())}}
+    if window.overflow:
+        attributes["seen_overflow"] = {"NS": [str(bucket) for bucket in sorted(window.overflow)]}
+    return attributes
+
+
 def summary_from_item(item: AttributeValues) -> StoredSummary:
-    """Read a summary item."""
+    """Read a summary item (of either layout: the keys are read from ``project_id`` and ``customer_id``)."""
     last_key = None
     if "last_charge_id" in item:
         last_key = (_int(item, "last_created_at"), *_arrival(item, "last"))
-    email_key = _arrival(item, "email") if "email_charge_id" in item else None
     spans = tuple(
         (int(span["L"][0]["N"]), int(span["L"][1]["N"])) for span in item.get("session_spans", {}).get("L", [])
     )
     summary = CustomerSummary(
         user_id=item["user_id"]["S"] if "user_id" in item else None,
         email=item["email"]["S"] if "email" in item else None,
-        email_key=email_key,
+        email_key=_arrival(item, "email") if "email_charge_id" in item else None,
         charges=ChargeStats(
             count=_int(item, "charge_count"),
             total=_int(item, "charge_total"),
@@ -203,6 +220,7 @@ def summary_from_item(item: AttributeValues) -> StoredSummary:
         sessions=SessionStats(
             spans=spans,
             closed=_int(item, "sessions_closed"),
+            closed_until=_opt_int(item, "sessions_closed_until"),
             first_seen_at=_opt_int(item, "first_seen_at"),
             last_seen_at=_opt_int(item, "last_seen_at"),
         ),
@@ -233,6 +251,21 @@ def _arrival(item: AttributeValues, prefix: str) -> Arrival:
     else:
         received_ms = _int(item, f"{prefix}_received_at") * 1000
     return received_ms, _opt_int(item, f"{prefix}_position") or 0, item[f"{prefix}_charge_id"]["S"]
+
+
+# ---------------------------------------------------------------- the customer registry
+
+
+def registry_item(project_id: str, customer: str, registered_at: int) -> AttributeValues:
+    """A customer's entry in its project's registry, written once, with its first summary."""
+    return {
+        "PK": {"S": registry_pk(project_id, registry_shard(customer))},
+        "SK": {"S": registry_sk(customer)},
+        "type": {"S": REGISTRY_ITEM_TYPE},
+        "project_id": {"S": project_id},
+        "customer_id": {"S": customer},
+        "registered_at": {"N": str(registered_at)},
+    }
 
 
 # ---------------------------------------------------------------- seen items

@@ -1,4 +1,4 @@
-"""Request bodies of the write endpoints.
+"""Requests: the bodies of the write endpoints and the summary's query string.
 
 Strict types, with one compatibility rule for integers (``beacon.models.fields``): a string of ASCII
 digits (``"100"``, what existing clients send) or an integral JSON number (``100.0``) is the integer
@@ -116,3 +116,24 @@ def request_clock(body: Mapping[str, Any], received_ms: int) -> dict[str, Reques
 @lru_cache(maxsize=1)
 def _sent_at_adapter() -> TypeAdapter[int | None]:
     return TypeAdapter(SentAt, config=ConfigDict(strict=True))
+
+
+class SummaryQuery(BaseModel):
+    """Query string of ``GET /customers/summary``: exactly one of ``user_id`` and ``email``."""
+
+    model_config = _STRICT
+
+    user_id: UserId | None = None
+    email: Email | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if self.user_id is None and self.email is None:
+            raise PydanticCustomError(
+                "identity_missing", "send the customer as ?user_id=... or ?email=...", {"field": "user_id"}
+            )
+        if self.user_id is not None and self.email is not None:
+            raise PydanticCustomError(
+                "identity_ambiguous", "send either user_id or email, not both", {"field": "user_id"}
+            )
+        return self

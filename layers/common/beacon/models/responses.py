@@ -1,8 +1,10 @@
-"""The response envelope every endpoint answers with, success or error."""
+"""What the endpoints answer: the envelope, success or error, and the summary's ``data``."""
 
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from beacon.models.summary import CustomerSummary
 
 
 class ErrorDetail(BaseModel):
@@ -32,3 +34,54 @@ class ErrorEnvelope(BaseModel):
     code: int
     data: None = None
     errors: list[ErrorDetail]
+
+
+class ChargesView(BaseModel):
+    count: int
+    total: int
+    first_at: int | None
+    last_at: int | None
+    last_amount: int | None
+
+
+class SessionsView(BaseModel):
+    count: int
+    first_seen_at: int | None
+    last_seen_at: int | None
+
+
+class SummaryView(BaseModel):
+    """``data`` of ``GET /customers/summary`` (times in UNIX seconds)."""
+
+    user_id: str | None
+    email: str | None
+    charges: ChargesView
+    sessions: SessionsView
+
+    @classmethod
+    def of(cls, summary: CustomerSummary) -> "SummaryView":
+        charges, sessions = summary.charges, summary.sessions
+        return cls(
+            user_id=summary.user_id,
+            email=summary.email,
+            charges=ChargesView(
+                count=charges.count,
+                total=charges.total,
+                first_at=charges.first_at,
+                last_at=charges.last_at,
+                last_amount=charges.last_amount,
+            ),
+            sessions=SessionsView(
+                count=sessions.count, first_seen_at=sessions.first_seen_at, last_seen_at=sessions.last_seen_at
+            ),
+        )
+
+    def flat(self) -> dict[str, Any]:
+        """``{"charges.count": 3, ...}``: one entry per field, for field-by-field comparisons."""
+        flat: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, dict):
+                flat.update({f"{name}.{inner}": inner_value for inner, inner_value in value.items()})
+            else:
+                flat[name] = value
+        return flat

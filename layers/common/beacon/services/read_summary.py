@@ -3,7 +3,7 @@
 from beacon.dal.summaries import SummariesRepository
 from beacon.errors import NotFoundError
 from beacon.logic.identity import identify_customer
-from beacon.models.summary import SummaryView
+from beacon.models.responses import SummaryView
 from beacon.settings import get_settings
 
 
@@ -11,7 +11,11 @@ def read_summary(project_id: str, *, user_id: str | None, email: str | None) -> 
     """A customer's summary as the read endpoint shows it; ``NotFoundError`` for an unknown customer."""
     settings = get_settings()
     summaries = SummariesRepository(settings.summaries_table_name, settings.charges_table_name)
-    stored = summaries.get(project_id, identify_customer(user_id, email), consistent=False)
+    customer = identify_customer(user_id, email)
+    # A summary not yet moved from the first layout (``beacon summaries migrate``) is read there.
+    stored = summaries.get(project_id, customer, consistent=False) or summaries.get_legacy(
+        project_id, customer, consistent=False
+    )
     if stored is None:
         name = "user_id" if user_id is not None else "email"
         raise NotFoundError(f"no customer with this {name} in the project has a summarized charge", field=name)

@@ -1,20 +1,25 @@
-"""Summarizing a stream batch: fold a batch of charge records into the customers' summaries, exactly once.
+"""Summarizing: a stream batch folded into the customers' summaries exactly once, and the recompute behind it.
 
-Exactly once (docs/design.md, ``logic.seen``): a batch's charge records are grouped by customer. Per
-customer, the summary is read (one consistent BatchGetItem for the whole batch) with its window of
-the charges it counts; each record is a duplicate (its id is in the window: dropped), new, or
-unknown (too old for the window to tell). The new charges are folded in and ONE conditional write
-puts the summary, its window and, for a heavy customer, seen items, under the ``version`` it was
-read at. When a record is unknown the customer's summary is recomputed from its stored charges
-instead. A failed version check or an unknown outcome (a timeout) means: re-read and decide again
-(the window tells whether the earlier write happened). After ``MAX_COMMIT_ATTEMPTS`` fruitless
-attempts that customer's records are reported as failed (``batchItemFailures``) and Lambda retries
-from the lowest one; the other customers' records that come back are duplicates by then.
+A batch's charge records are grouped by customer and the summaries read at once (one consistent
+BatchGetItem). The customers are then written concurrently, each by one task that keeps its
+writes in order: plan from the stored summary (``logic.plan``), one conditional write under its
+version, and when the summary changed meanwhile, read it and plan again (``SummariesRepository.commit``).
+A record the window cannot decide (``logic.seen``), and a customer with no summary yet, is
+recomputed from its stored charges, read page by page in memory that does not grow with the history.
+A recompute that would not finish in the invocation's time is handed to the jobs function, which
+has fifteen minutes; the version check keeps it exactly once wherever it runs.
+
+A customer whose summary cannot be written is reported failed on its own (its records go back
+in ``batchItemFailures``); Lambda retries from the lowest of them, and the other customers' records
+that come back with the retry are duplicates by then. docs/design.md, "Exactly once", gives the
+argument.
 """
 
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,31 +31,39 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from beacon.dal import aws
 from beacon.dal.item_keys import CHARGE_ITEM_TYPE
 from beacon.dal.items import charge_from_item
-from beacon.dal.summaries import (
-    MAX_IDS_PER_SEEN_ITEM,
-    MAX_SEEN_IDS_PER_WRITE,
-    MAX_SEEN_ITEMS_PER_WRITE,
-    SummariesRepository,
-)
+from beacon.dal.jobs import JobsQueue
+from beacon.dal.summaries import CustomerKey, SummariesRepository, SummaryConflictError
 from beacon.errors import StorageUnavailableError
-from beacon.logic import seen
-from beacon.logic.fold import fold_charges, summarize
+from beacon.logic import plan, seen
+from beacon.logic.fold import Tally
+from beacon.models.jobs import CustomerJob
 from beacon.models.records import ChargeRecord
-from beacon.models.summary import EMPTY_SUMMARY, EMPTY_WINDOW, CustomerSummary, SeenWindow, StoredSummary
+from beacon.models.stored import StoredSummary, SummaryWrite
+from beacon.models.summary import EMPTY_SUMMARY, CustomerSummary
 from beacon.observability import logger
 from beacon.settings import get_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
-MAX_COMMIT_ATTEMPTS = 6
-DEADLINE_MARGIN_SECONDS = 5.0
+# A customer's work is started only with this much of the invocation left, and a recompute stops
+# reading when it would go below it: one commit (a few calls of at most 5 s each) must still fit.
+DEADLINE_MARGIN_SECONDS = 10.0
+RECOMPUTE_ATTEMPTS = 3
 
-CustomerKey = tuple[str, str]  # (project_id, customer_id)
+SecondsLeft = Callable[[], float]
 
 
-class SummaryConflictError(Exception):
-    """A customer's summary could not be written within the bounded number of attempts."""
+class RecomputeHandoffError(Exception):
+    """A recompute that cannot finish within the invocation's remaining time."""
+
+
+class _Unknown(Exception):
+    """A record the summary's window cannot decide: the customer is recomputed."""
+
+
+class _StartOver(Exception):
+    """The summary changed during a recompute in a way the recompute cannot catch up with."""
 
 
 @dataclass
@@ -64,6 +77,7 @@ class BatchOutcome:
     duplicates_skipped: int = 0
     customers_failed: int = 0
     customers_recomputed: int = 0
+    customers_handed_off: int = 0
     failed: list[str] = field(default_factory=list)
 
     def fail(self, sequences: list[str]) -> None:
@@ -72,24 +86,26 @@ class BatchOutcome:
         self.failed.extend(sequences)
 
     def applied(self, done: "CustomerOutcome") -> None:
-        """One customer's charges dealt with (written, or all of them duplicates)."""
+        """One customer's charges dealt with (written, recomputed, handed off, or all of them duplicates)."""
         self.charges_applied += done.applied
         self.duplicates_skipped += done.duplicates
         self.customers_updated += 1 if done.applied or done.recomputed else 0
         self.customers_recomputed += 1 if done.recomputed else 0
+        self.customers_handed_off += 1 if done.handed_off else 0
 
     def response(self) -> "PartialItemFailureResponse":
         """The partial batch response of ``ReportBatchItemFailures``."""
-        return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in self.failed]}
+        return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in sorted(self.failed, key=int)]}
 
 
 @dataclass(frozen=True)
 class CustomerOutcome:
-    """One customer's part of a batch: charges newly counted, duplicates dropped, recomputed from storage."""
+    """One customer's part of a batch: charges newly counted, duplicates dropped, recomputed, handed off."""
 
     applied: int = 0
     duplicates: int = 0
     recomputed: bool = False
+    handed_off: bool = False
 
 
 @dataclass
@@ -99,15 +115,19 @@ class _CustomerBatch:
 
 
 @dataclass(frozen=True)
-class _Write:
-    """One conditional write to make: the next summary, the version it replaces and its seen items."""
+class Context:
+    """What every customer's work needs: the tables, the clock, the window's horizon and limits."""
 
-    summary: StoredSummary
-    expected_version: int | None
-    seen_items: dict[int, frozenset[str]]
-    charges: Sequence[ChargeRecord]  # what it counts
-    pending: Sequence[ChargeRecord]  # every charge it found new (more than ``charges`` past one write)
-    outcome: CustomerOutcome
+    summaries: SummariesRepository
+    since: int
+    session_timeout: int
+    now: Callable[[], float] = time.time
+    seconds_left: SecondsLeft | None = None
+    limits: seen.WindowLimits = seen.LIMITS
+
+    def time_is_short(self) -> bool:
+        """Less than ``DEADLINE_MARGIN_SECONDS`` of the invocation left."""
+        return self.seconds_left is not None and self.seconds_left() < DEADLINE_MARGIN_SECONDS
 
 
 def repository() -> SummariesRepository:
@@ -116,7 +136,7 @@ def repository() -> SummariesRepository:
     return SummariesRepository(settings.summaries_table_name, settings.charges_table_name)
 
 
-# ---------------------------------------------------------------- stream batch
+# ---------------------------------------------------------------- the stream batch
 
 
 def process_stream_records(
@@ -124,22 +144,30 @@ def process_stream_records(
     *,
     summaries: SummariesRepository | None = None,
     now: Callable[[], float] = time.time,
-    sleep: Callable[[float], None] = time.sleep,
-    seconds_left: Callable[[], float] | None = None,
+    seconds_left: SecondsLeft | None = None,
+    concurrency: int = aws.MAX_CONCURRENT_CALLS,
+    limits: seen.WindowLimits | None = None,
 ) -> BatchOutcome:
-    """Fold a stream batch into the summaries, one conditional write per customer.
+    """Fold a stream batch into the summaries: each customer once, up to ``concurrency`` at a time.
 
-    ``seconds_left`` (the invocation's remaining time): when it falls under ``DEADLINE_MARGIN_SECONDS``,
-    the customers not yet written are reported as failures, so that Lambda retries them from there
-    instead of the whole batch after a timeout.
+    ``seconds_left`` (the invocation's remaining time): a customer is started only while more than
+    ``DEADLINE_MARGIN_SECONDS`` remain; the others are reported as failures, so that Lambda retries
+    them instead of the whole batch after a timeout.
     """
-    summaries = summaries or repository()
     settings = get_settings()
     outcome = BatchOutcome()
     groups, newest = _group_by_customer(records, outcome)
     if not groups:
         return outcome
-    since = seen.horizon(newest, settings.stream_max_record_age_seconds)
+    summaries = summaries or repository()
+    context = Context(
+        summaries=summaries,
+        since=seen.horizon(newest, settings.stream_max_record_age_seconds),
+        session_timeout=settings.session_timeout_seconds,
+        now=now,
+        seconds_left=seconds_left,
+        limits=limits or seen.LIMITS,
+    )
     try:
         stored = summaries.get_many(list(groups))
     except StorageUnavailableError:
@@ -147,29 +175,24 @@ def process_stream_records(
         for group in groups.values():
             outcome.fail(group.sequences)
         return outcome
-    for key, group in groups.items():
-        if seconds_left is not None and seconds_left() < DEADLINE_MARGIN_SECONDS:
-            outcome.fail(group.sequences)
-            continue
+
+    def work(key: CustomerKey) -> CustomerOutcome | None:
+        if context.time_is_short():
+            return None
         try:
-            done = summarize_customer(
-                summaries,
-                key,
-                group.charges,
-                stored.get(key),
-                since=since,
-                session_timeout=settings.session_timeout_seconds,
-                now=now,
-                sleep=sleep,
-            )
+            return summarize_customer(context, key, groups[key].charges, stored.get(key))
         except Exception:
-            logger.exception("summary not written", project_id=key[0], charges=len(group.charges))
-            outcome.fail(group.sequences)
-            continue
-        outcome.applied(done)
+            logger.exception("summary not written", project_id=key[0], charges=len(groups[key].charges))
+            return None
+
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(groups)))) as pool:
+        for key, done in zip(groups, pool.map(work, groups), strict=True):
+            if done is None:
+                outcome.fail(groups[key].sequences)
+            else:
+                outcome.applied(done)
     if outcome.customers_failed:
         logger.warning("customers left for a retry", customers=outcome.customers_failed, records=len(outcome.failed))
-    outcome.failed.sort(key=int)
     return outcome
 
 
@@ -205,171 +228,157 @@ def _group_by_customer(
     return groups, newest
 
 
-def summarize_customer(
-    summaries: SummariesRepository,
-    key: CustomerKey,
-    charges: Sequence[ChargeRecord],
-    stored: StoredSummary | None,
-    *,
-    since: int,
-    session_timeout: int,
-    now: Callable[[], float] = time.time,
-    sleep: Callable[[float], None] = time.sleep,
-) -> CustomerOutcome:
-    """Count one customer's charges in its summary exactly once.
-
-    ``since``: how far the window may be pruned (``logic.seen.horizon`` of the batch's newest record).
-    """
-    pending = list({charge.charge_id: charge for charge in charges}.values())
-    applied, duplicates = 0, len(charges) - len(pending)
-    fruitless = 0
-    while True:
-        write = _next_write(summaries, key, pending, stored, since=since, session_timeout=session_timeout)
-        if write is None:  # nothing left to count: what is pending is in the window already
-            return CustomerOutcome(applied, duplicates + len(pending))
-        try:
-            written = summaries.write(
-                write.summary, expected_version=write.expected_version, seen=write.seen_items, now=int(now())
-            )
-        except StorageUnavailableError:
-            written = False  # also when the outcome is unknown (a timeout): the re-read window tells
-        if written and write.outcome.recomputed:
-            return CustomerOutcome(applied, duplicates, recomputed=True)  # it counts every stored charge
-        if written:
-            counted = {charge.charge_id for charge in write.charges}
-            applied += len(counted)
-            duplicates += write.outcome.duplicates
-            pending = [charge for charge in write.pending if charge.charge_id not in counted]
-            stored, fruitless = write.summary, 0
-            continue  # a customer with more buckets than one write holds takes another write
-        fruitless += 1
-        if fruitless >= MAX_COMMIT_ATTEMPTS:
-            raise SummaryConflictError(f"summary still contended after {MAX_COMMIT_ATTEMPTS} attempts")
-        sleep(aws.backoff_delay(fruitless))
-        stored = summaries.get(*key)
-
-
-def _next_write(
-    summaries: SummariesRepository,
-    key: CustomerKey,
-    charges: Sequence[ChargeRecord],
-    stored: StoredSummary | None,
-    *,
-    since: int,
-    session_timeout: int,
-) -> _Write | None:
-    """The next write that counts ``charges`` not yet counted by ``stored``, or ``None`` when there is none."""
-    window = stored.seen if stored else None
-    elsewhere: frozenset[str] = frozenset()
-    if window is not None and window.overflow:
-        wanted = sorted({seen.bucket_of(c.received_at) for c in charges} & window.overflow)
-        elsewhere = summaries.seen_ids(key[0], key[1], wanted)
-    verdicts = [seen.classify(window, c.charge_id, c.received_at, elsewhere) for c in charges]
-    if seen.Verdict.UNKNOWN in verdicts:
-        return recompute(summaries, key, stored, since=since, session_timeout=session_timeout)
-    new = [c for c, verdict in zip(charges, verdicts, strict=True) if verdict is seen.Verdict.NEW]
-    if not new:
-        return None
-    chunk = _one_write_of(new)
-    start = seen.advance(window or EMPTY_WINDOW, since)
-    next_window, seen_items = seen.add(start, seen.by_bucket((c.charge_id, c.received_at) for c in chunk))
-    folded = fold_charges(stored.summary if stored else EMPTY_SUMMARY, chunk, session_timeout=session_timeout)
-    return _replacing(
-        stored,
-        key,
-        folded,
-        next_window,
-        seen_items,
-        charges=chunk,
-        pending=new,
-        outcome=CustomerOutcome(duplicates=len(charges) - len(new)),
-    )
-
-
-def _replacing(
-    stored: StoredSummary | None,
-    key: CustomerKey,
-    summary: CustomerSummary,
-    window: SeenWindow,
-    seen_items: dict[int, frozenset[str]],
-    *,
-    charges: Sequence[ChargeRecord],
-    pending: Sequence[ChargeRecord],
-    outcome: CustomerOutcome,
-) -> _Write:
-    """The write of ``summary`` and ``window`` in place of ``stored`` (``None``: no summary of ``key`` yet)."""
-    return _Write(
-        StoredSummary(key[0], key[1], summary, (stored.version if stored else 0) + 1, window),
-        expected_version=stored.version if stored else None,
-        seen_items=seen_items,
-        charges=charges,
-        pending=pending,
-        outcome=outcome,
-    )
-
-
-def _one_write_of(new: Sequence[ChargeRecord]) -> list[ChargeRecord]:
-    """The first of ``new`` that one write can hold: at most 99 buckets and 20,000 ids (one seen item per bucket)."""
-    ordered = sorted(new, key=lambda c: seen.bucket_of(c.received_at))
-    buckets: set[int] = set()
-    chunk: list[ChargeRecord] = []
-    for charge in ordered[:MAX_IDS_PER_SEEN_ITEM]:
-        bucket = seen.bucket_of(charge.received_at)
-        if bucket not in buckets and len(buckets) == MAX_SEEN_ITEMS_PER_WRITE:
-            break
-        buckets.add(bucket)
-        chunk.append(charge)
-    return chunk
-
-
-def recompute(
-    summaries: SummariesRepository,
-    key: CustomerKey,
-    stored: StoredSummary | None,
-    *,
-    since: int,
-    session_timeout: int,
-    charges: Sequence[ChargeRecord] | None = None,
-) -> _Write:
-    """The write that replaces the summary with the one its stored charges give (``logic.seen``: the *unknown* case).
-
-    The window is refilled with the ids of every stored charge whose bucket has not expired. When
-    they are more than one write holds, ``since`` moves forward past the oldest buckets: records of
-    those charges, if any still come, are unknown again and recomputed again (right, only slower).
-    """
-    if charges is None:
-        charges = summaries.charges_of(*key)
-    window = seen.advance(stored.seen if stored else EMPTY_WINDOW, since)
-    buckets = seen.by_bucket((c.charge_id, c.received_at) for c in charges)
-    kept = {bucket: ids for bucket, ids in buckets.items() if not seen.expired(bucket, window.since)}
-    window = _fit_one_write(SeenWindow(since=window.since), kept)
-    next_window, seen_items = seen.add(window, kept)  # leaves out what _fit_one_write expired
-    recomputed = summarize(charges, session_timeout=session_timeout)
-    return _replacing(
-        stored,
-        key,
-        recomputed,
-        next_window,
-        seen_items,
-        charges=charges,
-        pending=(),
-        outcome=CustomerOutcome(recomputed=True),
-    )
-
-
-def _fit_one_write(window: SeenWindow, buckets: dict[int, frozenset[str]]) -> SeenWindow:
-    """``window`` with ``since`` moved past the oldest of ``buckets`` until the rest fit in one write."""
-    newest_first = sorted(buckets, reverse=True)
-    items, ids = 0, 0
-    for index, bucket in enumerate(newest_first):
-        parts = -(-len(buckets[bucket]) // MAX_IDS_PER_SEEN_ITEM)
-        if items + parts > MAX_SEEN_ITEMS_PER_WRITE or ids + len(buckets[bucket]) > MAX_SEEN_IDS_PER_WRITE:
-            oldest_kept = newest_first[index - 1] if index else bucket + 1
-            first_since = oldest_kept * seen.BUCKET_SECONDS + seen.WRITE_SLACK_SECONDS
-            return seen.advance(window, first_since)
-        items, ids = items + parts, ids + len(buckets[bucket])
-    return window
-
-
 def _is_charge(image: Any) -> bool:
     return isinstance(image, dict) and image.get("type") == {"S": CHARGE_ITEM_TYPE}
+
+
+# ---------------------------------------------------------------- one customer
+
+
+def summarize_customer(
+    context: Context, key: CustomerKey, charges: Sequence[ChargeRecord], stored: StoredSummary | None
+) -> CustomerOutcome:
+    """Count one customer's charges in its summary exactly once: folded in, or recomputed, or handed off."""
+    pending, applied = list(charges), 0
+    while True:
+        fold = functools.partial(_plan_fold, context, pending=tuple(pending))
+        try:
+            write = context.summaries.commit(key, stored, fold, now=context.now)
+        except _Unknown:
+            return _recompute_or_hand_off(context, key, applied=applied)
+        if write is None:  # nothing left to count: what is pending is counted already
+            return CustomerOutcome(applied, len(charges) - applied)
+        applied += len(write.counted)
+        pending = [charge for charge in pending if charge.charge_id not in write.counted]
+        stored = write.summary  # a customer with more than one write holds takes another
+
+
+def _plan_fold(
+    context: Context, current: StoredSummary | None, *, pending: Sequence[ChargeRecord]
+) -> SummaryWrite | None:
+    buckets = plan.buckets_to_read(current, pending)
+    elsewhere: frozenset[str] = frozenset()
+    if current is not None and buckets:
+        elsewhere = frozenset().union(*context.summaries.seen_ids(*_key(current), buckets).values())
+    folded = plan.plan_fold(
+        current,
+        pending,
+        elsewhere=elsewhere,
+        since=context.since,
+        session_timeout=context.session_timeout,
+        limits=context.limits,
+    )
+    if folded.recompute:
+        raise _Unknown
+    return folded.write
+
+
+def _recompute_or_hand_off(context: Context, key: CustomerKey, *, applied: int) -> CustomerOutcome:
+    try:
+        recompute_customer(context, key)
+    except RecomputeHandoffError:
+        hand_off(key)
+        return CustomerOutcome(applied, handed_off=True)
+    return CustomerOutcome(applied, recomputed=True)
+
+
+def hand_off(key: CustomerKey) -> None:
+    """Queue the customer's recompute for the jobs function (no queue configured: fail, to be retried)."""
+    queue_url = get_settings().customer_jobs_queue_url
+    if not queue_url:
+        raise RecomputeHandoffError("no jobs queue to hand the recompute to (CUSTOMER_JOBS_QUEUE_URL)")
+    JobsQueue(queue_url).send(CustomerJob(kind="recompute", project_id=key[0], customer_id=key[1]))
+    logger.info("recompute handed to the jobs function", project_id=key[0])
+
+
+def _key(stored: StoredSummary) -> CustomerKey:
+    return stored.project_id, stored.customer_id
+
+
+# ---------------------------------------------------------------- the recompute
+
+
+def recompute_customer(context: Context, key: CustomerKey, *, first: "Recompute | None" = None) -> SummaryWrite:
+    """Replace the customer's summary with what its stored charges give, exactly once.
+
+    The charges are read page by page and tallied (memory: the spans of the sessions, the ids of the
+    window's buckets). When the summary changes while they are read, what it counted meanwhile is
+    folded into the recompute (``plan.missed_by``), so that a long history is read again only when
+    that cannot be told. ``RecomputeHandoffError`` when the reading would pass the deadline.
+    ``first``: a recompute already read (``ops.rebuild`` compares before it repairs).
+    """
+    for _ in range(RECOMPUTE_ATTEMPTS):
+        try:
+            return (first or Recompute(context, key)).commit()
+        except _StartOver:
+            first = None
+    raise SummaryConflictError("the summary kept changing during the recompute")
+
+
+class Recompute:
+    """One recompute: the customer's summary as read, its stored charges tallied, and its writes."""
+
+    def __init__(self, context: Context, key: CustomerKey) -> None:
+        self.context, self.key = context, key
+        self.stored = context.summaries.get(*key)
+        base_since = seen.advance(self.stored.seen, context.since).since if self.stored else context.since
+        tally = Tally(EMPTY_SUMMARY, session_timeout=context.session_timeout)
+        self.charges = 0
+        self.recent: dict[int, set[str]] = defaultdict(set)
+        for page in context.summaries.charge_pages(*key):
+            if context.time_is_short():
+                raise RecomputeHandoffError(f"recompute of {key[0]} not finished in time")
+            for charge in page:
+                tally.add(charge)
+                bucket = seen.bucket_of(charge.received_at)
+                if not seen.expired(bucket, base_since):
+                    self.recent[bucket].add(charge.charge_id)
+            self.charges += len(page)
+        self.tally = tally
+        self.last: SummaryWrite | None = None
+
+    @property
+    def expected(self) -> CustomerSummary:
+        """The summary the stored charges give, every session span kept."""
+        return self.tally.summary()
+
+    def commit(self) -> SummaryWrite:
+        """Write the recomputed summary in place of the stored one (``_StartOver`` when it cannot catch up)."""
+        write = self.context.summaries.commit(self.key, self.stored, self.plan, now=self.context.now)
+        assert write is not None  # a recompute always writes
+        return write
+
+    def plan(self, current: StoredSummary | None) -> SummaryWrite:
+        """The recompute's write in place of ``current``, with what ``current`` counted that it did not read."""
+        if self.last is not None and current is not None:
+            extra = plan.missed_by(self.last, self.context.summaries.counted_ids(current))
+            if extra is None:
+                raise _StartOver
+            for charge in self.context.summaries.charges_by_id(*self.key, sorted(extra)):
+                self.tally.add(charge)
+                self.recent[seen.bucket_of(charge.received_at)].add(charge.charge_id)
+        self.last = plan.plan_recompute(
+            self.key,
+            current,
+            self.tally.summary(),
+            {bucket: frozenset(ids) for bucket, ids in self.recent.items()},
+            since=self.context.since,
+            session_timeout=self.context.session_timeout,
+            limits=self.context.limits,
+        )
+        return self.last
+
+
+def run_job(
+    job: CustomerJob, *, seconds_left: SecondsLeft | None = None, now: Callable[[], float] = time.time
+) -> SummaryWrite:
+    """Do a job the stream handed over (``hand_off``): recompute the customer, with the jobs function's time."""
+    settings = get_settings()
+    context = Context(
+        summaries=repository(),
+        since=seen.horizon(int(now()), settings.stream_max_record_age_seconds),
+        session_timeout=settings.session_timeout_seconds,
+        now=now,
+        seconds_left=seconds_left,
+    )
+    return recompute_customer(context, (job.project_id, job.customer_id))
