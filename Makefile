@@ -96,11 +96,11 @@ deploy: build ## sam deploy with samconfig.toml's answers (`bin/sam deploy --gui
 	bin/sam deploy
 
 requirements: ## regenerate layers/common/requirements.txt from uv.lock
-	$(UV) export --no-dev --no-hashes --no-emit-project --no-header --no-annotate --format requirements-txt \
+	$(UV) export --no-default-groups --no-hashes --no-emit-project --no-header --no-annotate --format requirements-txt \
 		$(addprefix --no-emit-package ,$(RUNTIME_PROVIDED)) --quiet > layers/common/requirements.txt
 
 check-requirements: ## fail when layers/common/requirements.txt is not what uv.lock says
-	@$(UV) export --no-dev --no-hashes --no-emit-project --no-header --no-annotate --format requirements-txt \
+	@$(UV) export --no-default-groups --no-hashes --no-emit-project --no-header --no-annotate --format requirements-txt \
 		$(addprefix --no-emit-package ,$(RUNTIME_PROVIDED)) --quiet | diff -u layers/common/requirements.txt - \
 		|| (echo "layers/common/requirements.txt is stale: run 'make requirements'" && exit 1)
 
