@@ -106,17 +106,7 @@ def is_text(content_type: str | None, body: bytes, content_encoding: str | None 
 def http_api_event(request: HttpRequest, route: Route, path_parameters: dict[str, str]) -> dict[str, Any]:
     """The HTTP API payload v2 event of ``request`` for ``route``."""
     path, raw_query = split_target(request.target)
-    headers: dict[str, str] = {}
-    cookies: list[str] = []
-    for name, value in request.headers:
-        key = name.lower()
-        if key == "cookie":
-            cookies.extend(c.strip() for c in value.split(";") if c.strip())
-        else:
-            headers[key] = f"{headers[key]},{value}" if key in headers else value
-    headers.setdefault("x-forwarded-for", request.source_ip)
-    headers.setdefault("x-forwarded-proto", "http")
-    now = datetime.now(UTC)
+    headers, cookies = _headers_and_cookies(request)
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.route_key,
@@ -133,8 +123,35 @@ def http_api_event(request: HttpRequest, route: Route, path_parameters: dict[str
         event["queryStringParameters"] = query
     if path_parameters:
         event["pathParameters"] = path_parameters
+    event["requestContext"] = _request_context(request, route, path, headers)
+    if request.body:
+        text = is_text(headers.get("content-type"), request.body, headers.get("content-encoding"))
+        event["body"] = request.body.decode("utf-8") if text else base64.b64encode(request.body).decode("ascii")
+        event["isBase64Encoded"] = not text
+    else:
+        event["isBase64Encoded"] = False
+    return event
+
+
+def _headers_and_cookies(request: HttpRequest) -> tuple[dict[str, str], list[str]]:
+    """The event's headers (lower-case names, repeated ones joined with commas) and its cookies, taken out of them."""
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in request.headers:
+        key = name.lower()
+        if key == "cookie":
+            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+        else:
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
+    headers.setdefault("x-forwarded-for", request.source_ip)
+    headers.setdefault("x-forwarded-proto", "http")
+    return headers, cookies
+
+
+def _request_context(request: HttpRequest, route: Route, path: str, headers: dict[str, str]) -> dict[str, Any]:
+    now = datetime.now(UTC)
     host = headers.get("host", "127.0.0.1")
-    event["requestContext"] = {
+    return {
         "accountId": ACCOUNT_ID,
         "apiId": API_ID,
         "domainName": host,
@@ -152,13 +169,6 @@ def http_api_event(request: HttpRequest, route: Route, path_parameters: dict[str
         "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
         "timeEpoch": int(now.timestamp() * 1000),
     }
-    if request.body:
-        text = is_text(headers.get("content-type"), request.body, headers.get("content-encoding"))
-        event["body"] = request.body.decode("utf-8") if text else base64.b64encode(request.body).decode("ascii")
-        event["isBase64Encoded"] = not text
-    else:
-        event["isBase64Encoded"] = False
-    return event
 
 
 def http_response(result: Any) -> HttpResponse:
@@ -234,6 +244,10 @@ class _Server(ThreadingHTTPServer):
     # Python's default backlog is 5: a burst of clients connecting at once would be reset.
     request_queue_size = LISTEN_BACKLOG
 
+    def __init__(self, address: tuple[str, int], gateway: "Gateway") -> None:
+        self.gateway = gateway  # what _RequestHandler hands each request to
+        super().__init__(address, _RequestHandler)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client gone in the middle of a request (killed, reset) is not an error of ours: one line, no traceback."""
         error = sys.exc_info()[1]
@@ -258,7 +272,7 @@ class Gateway:
         self.routes = list(routes)
         self.invoke = invoke
         self.cors = cors
-        self._server = _Server((host, port), _handler_class(self))
+        self._server = _Server((host, port), self)
         self._thread: threading.Thread | None = None
 
     @property
@@ -313,93 +327,96 @@ def _read_chunked(stream: Any, limit: int) -> bytes:
             raise ValueError("payload too large")
 
 
-def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:  # noqa: C901 (one nested class of small methods)
-    class RequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "beacon-local"
-        # Headers and body leave in two writes: with Nagle's algorithm on, a keep-alive client waits
-        # for a delayed ACK (40-200 ms) before the body arrives.
-        disable_nagle_algorithm = True
-        timeout = IDLE_TIMEOUT_SECONDS
+class _RequestHandler(BaseHTTPRequestHandler):
+    """One connection: each request read, handed to the server's gateway, answered and logged in one line."""
 
-        def __getattr__(self, name: str) -> Any:
-            # http.server answers a method without a do_<METHOD> with its own HTML 501; every method is routed here.
-            if name.startswith("do_"):
-                return self._serve
-            raise AttributeError(name)
+    server: "_Server"
+    protocol_version = "HTTP/1.1"
+    server_version = "beacon-local"
+    # Headers and body leave in two writes: with Nagle's algorithm on, a keep-alive client waits
+    # for a delayed ACK (40-200 ms) before the body arrives.
+    disable_nagle_algorithm = True
+    timeout = IDLE_TIMEOUT_SECONDS
 
-        def _serve(self) -> None:
-            started = time.perf_counter()
-            try:
-                body = self._read_body()
-            except TimeoutError:
-                self.close_connection = True
-                message = f"the request body did not arrive within {BODY_READ_TIMEOUT_SECONDS:g} s"
-                response, function = _envelope(408, "body", message), "-"
-            except ValueError as exc:
-                self.close_connection = True
-                response, function = _envelope(413 if "large" in str(exc) else 400, "body", str(exc)), "-"
-            else:
-                request = HttpRequest(
-                    method=self.command,
-                    target=self._target(),
-                    headers=list(self.headers.items()),
-                    body=body,
-                    source_ip=self.client_address[0],
-                    protocol=self.request_version,
-                )
-                response, function = gateway.handle(request)
-            try:
-                self._send(response)
-            except (BrokenPipeError, ConnectionResetError):
-                # The client stopped waiting (its timeout): nothing left to answer, no error of ours.
-                self.close_connection = True
-                print(f"{self.command} {self._target()} -> {function}: the client closed the connection", flush=True)
-                return
-            elapsed = (time.perf_counter() - started) * 1000
-            print(f"{self.command} {self._target()} -> {function} {response.status} ({elapsed:.0f} ms)", flush=True)
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method without a do_<METHOD> with its own HTML 501; every method is routed here.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
-        def _target(self) -> str:
-            # http.server folds a leading "//" into "/" in self.path; API Gateway routes the path as sent.
-            parts = self.requestline.split()
-            return parts[1] if len(parts) == 3 else self.path
+    def _serve(self) -> None:
+        started = time.perf_counter()
+        response, function = self._answer()
+        try:
+            self._send(response)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client stopped waiting (its timeout): nothing left to answer, no error of ours.
+            self.close_connection = True
+            print(f"{self.command} {self._target()} -> {function}: the client closed the connection", flush=True)
+            return
+        elapsed = (time.perf_counter() - started) * 1000
+        print(f"{self.command} {self._target()} -> {function} {response.status} ({elapsed:.0f} ms)", flush=True)
 
-        def _read_body(self) -> bytes:
-            """The body; ``TimeoutError`` when it stalls for ``BODY_READ_TIMEOUT_SECONDS``."""
-            connection: socket.socket = self.connection
-            connection.settimeout(BODY_READ_TIMEOUT_SECONDS)
-            try:
-                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                    return _read_chunked(self.rfile, MAX_PAYLOAD_BYTES)
-                length_header = self.headers.get("Content-Length") or "0"
-                if not length_header.isdigit():
-                    raise ValueError("Content-Length is not a number")
-                length = int(length_header)
-                if length > MAX_PAYLOAD_BYTES:
-                    raise ValueError(f"payload too large: {length} bytes; API Gateway accepts {MAX_PAYLOAD_BYTES}")
-                body = self.rfile.read(length) if length else b""
-                if len(body) < length:
-                    raise ValueError(f"the body ended after {len(body)} of {length} bytes (Content-Length)")
-                return body
-            finally:
-                connection.settimeout(IDLE_TIMEOUT_SECONDS)
+    def _answer(self) -> tuple[HttpResponse, str]:
+        """The response and the function that gave it ("-": the gateway answered a body it could not read)."""
+        try:
+            body = self._read_body()
+        except TimeoutError:
+            self.close_connection = True
+            message = f"the request body did not arrive within {BODY_READ_TIMEOUT_SECONDS:g} s"
+            return _envelope(408, "body", message), "-"
+        except ValueError as exc:
+            self.close_connection = True
+            return _envelope(413 if "large" in str(exc) else 400, "body", str(exc)), "-"
+        request = HttpRequest(
+            method=self.command,
+            target=self._target(),
+            headers=list(self.headers.items()),
+            body=body,
+            source_ip=self.client_address[0],
+            protocol=self.request_version,
+        )
+        return self.server.gateway.handle(request)
 
-        def _send(self, response: HttpResponse) -> None:
-            self.send_response(response.status)
-            skip = {"content-length", "transfer-encoding", "connection"}
-            for name, value in response.headers:
-                if name.lower() not in skip:
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
+    def _target(self) -> str:
+        # http.server folds a leading "//" into "/" in self.path; API Gateway routes the path as sent.
+        parts = self.requestline.split()
+        return parts[1] if len(parts) == 3 else self.path
 
-        def log_message(self, format: str, *args: Any) -> None:
-            """The access line is printed by ``_serve``; the stdlib's own is left out."""
+    def _read_body(self) -> bytes:
+        """The body; ``TimeoutError`` when it stalls for ``BODY_READ_TIMEOUT_SECONDS``."""
+        connection: socket.socket = self.connection
+        connection.settimeout(BODY_READ_TIMEOUT_SECONDS)
+        try:
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                return _read_chunked(self.rfile, MAX_PAYLOAD_BYTES)
+            length_header = self.headers.get("Content-Length") or "0"
+            if not length_header.isdigit():
+                raise ValueError("Content-Length is not a number")
+            length = int(length_header)
+            if length > MAX_PAYLOAD_BYTES:
+                raise ValueError(f"payload too large: {length} bytes; API Gateway accepts {MAX_PAYLOAD_BYTES}")
+            body = self.rfile.read(length) if length else b""
+            if len(body) < length:
+                raise ValueError(f"the body ended after {len(body)} of {length} bytes (Content-Length)")
+            return body
+        finally:
+            connection.settimeout(IDLE_TIMEOUT_SECONDS)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+    def _send(self, response: HttpResponse) -> None:
+        self.send_response(response.status)
+        skip = {"content-length", "transfer-encoding", "connection"}
+        for name, value in response.headers:
+            if name.lower() not in skip:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
 
-    return RequestHandler
+    def log_message(self, format: str, *args: Any) -> None:
+        """The access line is printed by ``_serve``; the stdlib's own is left out."""
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
