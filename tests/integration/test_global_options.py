@@ -12,7 +12,7 @@ import subprocess
 import boto3
 import pytest
 
-from beacon.settings import get_settings
+from local.caches import reset_caches
 from local.template import ROOT
 from ops.main import main
 
@@ -27,7 +27,7 @@ def environment(monkeypatch):
     yield
     os.environ.clear()
     os.environ.update(saved)
-    get_settings.cache_clear()
+    reset_caches()
 
 
 def create_stack(name: str, outputs: dict[str, str]) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from beacon.errors import UnauthorizedError
 from beacon.services import authenticate as auth
+from local.caches import reset_caches
 from ops.main import main
 
 
@@ -36,7 +37,7 @@ def test_a_created_key_works_is_never_stored_in_clear_and_stops_working_once_rev
     # When it is revoked, it is refused once the cache entry has expired
     status, lines = run(capsys, "keys", "revoke", "--project", "shop-eu", "--key-id", created["key_id"])
     assert status == 0 and json.loads(lines[0])["status"] == "revoked"
-    auth.key_cache.clear()
+    reset_caches()
     with pytest.raises(UnauthorizedError, match="revoked"):
         auth.authenticate(raw_key, "header")
 
@@ -75,16 +76,14 @@ def test_every_command_holds_one_project_id_rule(tables, capsys, argv):
 
 
 def test_a_command_with_no_stack_to_talk_to_says_how_to_point_it_at_one(tables, capsys, monkeypatch):
-    from beacon.settings import get_settings
-
     for name in ("CHARGES_TABLE_NAME", "SUMMARIES_TABLE_NAME", "API_KEYS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME"):
         monkeypatch.delenv(name, raising=False)
-    get_settings.cache_clear()
+    reset_caches()
     try:
         status = main(["keys", "list", "--project", "local"])
     finally:
         monkeypatch.undo()
-        get_settings.cache_clear()
+        reset_caches()
 
     [line] = capsys.readouterr().err.splitlines()
     assert status == 2

@@ -2,7 +2,6 @@
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -20,15 +19,6 @@ from ops import stream_failures
 from ops.main import main
 from tests.faults import THROTTLED, install
 from tests.stream_builders import T0, charge, expected_summaries, put_charges, stored_summaries
-
-
-@pytest.fixture(autouse=True)
-def fresh_clients() -> Iterator[None]:
-    stream_failures.streams_client.cache_clear()
-    stream_failures.sqs_client.cache_clear()
-    yield
-    stream_failures.streams_client.cache_clear()
-    stream_failures.sqs_client.cache_clear()
 
 
 def run(capsys, *argv: str) -> tuple[int, list[str]]:

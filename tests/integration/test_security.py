@@ -31,6 +31,7 @@ from functions.bulk_charges.app import lambda_handler as bulk_charges
 from functions.create_charge.app import lambda_handler as create_charge
 from functions.get_summary.app import lambda_handler as get_summary
 from functions.summarize_charges.app import lambda_handler as summarize_charges
+from local.caches import reset_caches
 from local.template import ROOT, template
 from ops.main import main
 from tests.builders import FakeLambdaContext, call, http_event, load_event
@@ -158,7 +159,7 @@ def clock(monkeypatch) -> FakeMonotonicClock:
 def test_a_revoked_key_works_until_its_cache_entry_expires_and_never_after(tables, capsys, clock, monkeypatch):
     # Given a key cached for 60 s by a function that just used it
     monkeypatch.setenv("API_KEY_CACHE_TTL_SECONDS", "60")
-    auth.get_settings.cache_clear()
+    reset_caches()
     key = created_key(capsys, "shop-eu", "public")
 
     def send(amount: int) -> int:
@@ -183,7 +184,7 @@ def test_a_revoked_key_works_until_its_cache_entry_expires_and_never_after(table
 
 def test_with_a_zero_ttl_revocation_is_immediate(tables, capsys, monkeypatch):
     monkeypatch.setenv("API_KEY_CACHE_TTL_SECONDS", "0")
-    auth.get_settings.cache_clear()
+    reset_caches()
     key = created_key(capsys, "shop-eu", "secret")
     assert auth.authenticate(key["key"], "header").project_id == "shop-eu"
     assert main(["keys", "revoke", "--project", "shop-eu", "--key-id", key["key_id"]]) == 0

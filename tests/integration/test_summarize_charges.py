@@ -28,9 +28,9 @@ from beacon.logic.fold import summarize
 from beacon.models.records import ChargeRecord
 from beacon.models.stored import StoredSummary
 from beacon.services import summarize_batch
-from beacon.settings import get_settings
 from functions.customer_jobs.app import lambda_handler as jobs_handler
 from functions.summarize_charges.app import lambda_handler
+from local.caches import reset_caches
 from tests.builders import FakeLambdaContext, load_event
 from tests.faults import THROTTLED, Call, DynamoDBFaults, aws_error, install
 from tests.stream_builders import (
@@ -411,7 +411,7 @@ def test_a_late_visit_inside_a_session_no_longer_kept_as_a_span_is_recomputed_no
     # Given a one-minute session timeout, and a customer with 12 visits five minutes apart: all recent
     # enough for a late charge to join, but only the newest 8 kept as spans (the oldest 4 counted)
     monkeypatch.setenv("SESSION_TIMEOUT_SECONDS", "60")
-    get_settings.cache_clear()
+    reset_caches()
     visits = [charge("busy", received_at=T0 + minute * 300) for minute in range(12)]
     summarized(tables, visits)
     kept = summaries_of(tables)[("local", "u#busy")].summary.sessions

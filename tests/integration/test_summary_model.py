@@ -38,8 +38,8 @@ from beacon.logic.plan import as_stored
 from beacon.models.records import ChargeRecord
 from beacon.services import summarize_batch
 from beacon.services.summarize_batch import Context, process_stream_records, recompute_customer
-from beacon.settings import get_settings
 from benchmarks.fake_dynamodb import FakeDynamoDB
+from local.caches import reset_caches
 from ops.rebuild import summary_fields
 from tests.stream_builders import count_plan_paths
 
@@ -338,7 +338,7 @@ def model(monkeypatch: pytest.MonkeyPatch) -> Model:
     """The model's settings, and a count of the paths of ``logic.plan`` and the service the runs reach."""
     monkeypatch.setenv("SESSION_TIMEOUT_SECONDS", str(TIMEOUT))
     monkeypatch.setenv("STREAM_MAX_RECORD_AGE_SECONDS", str(MAX_AGE))
-    get_settings.cache_clear()
+    reset_caches()
     monkeypatch.setattr(aws, "backoff_delay", lambda attempt: 0.0)
     model = Model()
     monkeypatch.setattr(summarize_batch, "hand_off", model.hand_off)
