@@ -18,7 +18,7 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ReadTimeoutError
 
 from beacon.dal import aws
-from local.moto_fixes import binaries_as_bytes
+from local.moto_speedups import binaries_as_bytes
 
 Answer = tuple[AWSResponse, dict[str, Any]] | None
 Fault = Callable[["Call"], Answer]

@@ -1,97 +1,134 @@
-"""The local stack's fix of moto's TransactWriteItems: a cancelled one leaves the table and its stream as they were."""
+"""local.moto_fixes and local.moto_speedups: each correctness fix against the moto behaviour it works around,
+each speed patch against moto's own answers, and the switch that leaves the speed patches out.
+
+The correctness tests run each scenario on moto as it is (and show the flaw: when a moto upgrade mends
+it, the test says so and the fix can go) and with the fix alone, without the speed patches.
+"""
 
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodbstreams.models import dynamodbstreams_backends
 
-from local import moto_fixes
+from local import moto_fixes, moto_speedups
+
+UPSTREAM_MENDED = "moto no longer does this: the fix in local/moto_fixes.py may go"
 
 
-@pytest.fixture
-def fixed_moto(tables) -> Iterator[None]:
-    moto_fixes.apply()
+@pytest.fixture(autouse=True)
+def moto_as_it_is() -> Iterator[None]:
+    moto_fixes.remove()
     yield
     moto_fixes.remove()
 
 
-@pytest.fixture
-def charges(tables, fixed_moto):
-    name = tables.names["ChargesTable"]
-    arn = tables.client.describe_table(TableName=name)["Table"]["LatestStreamArn"]
-    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
-    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-    iterator = [
-        streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-    ]
+class Charges:
+    """One partition of the charges table, with a reader that follows its stream from the start."""
 
-    def new_records() -> list[str]:
-        answer = streams.get_records(ShardIterator=iterator[0])
-        iterator[0] = answer["NextShardIterator"]
+    def __init__(self, tables: Any) -> None:
+        self.client = tables.client
+        self.name = tables.names["ChargesTable"]
+        arn = self.client.describe_table(TableName=self.name)["Table"]["LatestStreamArn"]
+        self.streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+        shard = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        self.iterator = self.streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
+
+    def new_records(self) -> list[str]:
+        answer = self.streams.get_records(ShardIterator=self.iterator)
+        self.iterator = answer["NextShardIterator"]
         return [f"{r['eventName']} {r['dynamodb']['Keys']['SK']['S']}" for r in answer["Records"]]
 
+    @staticmethod
     def key(sk: str) -> dict:
         return {"PK": {"S": "P#t#C#u#1"}, "SK": {"S": sk}}
 
-    def item(sk: str):
-        return tables.client.get_item(TableName=name, Key=key(sk)).get("Item")
+    def put(self, sk: str, n: int) -> None:
+        self.client.put_item(TableName=self.name, Item={**self.key(sk), "n": {"N": str(n)}})
 
-    tables.client.put_item(TableName=name, Item={**key("A"), "n": {"N": "1"}})
-    return name, key, item, new_records, tables.client
+    def item(self, sk: str) -> dict | None:
+        return self.client.get_item(TableName=self.name, Key=self.key(sk)).get("Item")
 
-
-def test_a_cancelled_transaction_restores_the_items_and_leaves_no_stream_record(charges):
-    name, key, item, new_records, client = charges
-    assert new_records() == ["INSERT A"]
-
-    with pytest.raises(ClientError, match="TransactionCanceled"):
-        client.transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": name, "Item": {**key("B"), "n": {"N": "2"}}}},
-                {
-                    "Update": {
-                        "TableName": name,
-                        "Key": key("A"),
-                        "UpdateExpression": "SET n = :two",
-                        "ExpressionAttributeValues": {":two": {"N": "2"}},
-                    }
-                },
-                {
-                    "ConditionCheck": {
-                        "TableName": name,
-                        "Key": key("Z"),
-                        "ConditionExpression": "attribute_exists(PK)",
-                    }
-                },
-            ]
-        )
-
-    assert item("B") is None
-    assert item("A")["n"] == {"N": "1"}
-    assert new_records() == []
-    client.put_item(TableName=name, Item={**key("C"), "n": {"N": "3"}})
-    assert new_records() == ["INSERT C"]  # the stream readers still follow the table
+    def cancelled_transaction(self) -> None:
+        """A Put and an Update, cancelled by a failed condition check."""
+        with pytest.raises(ClientError, match="TransactionCanceled"):
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.name, "Item": {**self.key("B"), "n": {"N": "2"}}}},
+                    {
+                        "Update": {
+                            "TableName": self.name,
+                            "Key": self.key("A"),
+                            "UpdateExpression": "SET n = :two",
+                            "ExpressionAttributeValues": {":two": {"N": "2"}},
+                        }
+                    },
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.name,
+                            "Key": self.key("Z"),
+                            "ConditionExpression": "attribute_exists(PK)",
+                        }
+                    },
+                ]
+            )
 
 
-def test_a_successful_transaction_is_applied_and_streamed(charges):
-    name, key, item, new_records, client = charges
-    new_records()
+def after_a_cancelled_transaction(tables: Any) -> dict[str, Any]:
+    """What a stream reader and the table show after a cancelled transaction, and after a later write."""
+    charges = Charges(tables)
+    charges.put("A", 1)
+    assert charges.new_records() == ["INSERT A"]
+    charges.cancelled_transaction()
+    seen = {"items": (charges.item("B"), charges.item("A")), "records": charges.new_records()}
+    charges.put("C", 3)
+    return seen | {"later": charges.new_records()}
 
-    client.transact_write_items(
+
+# ---------------------------------------------------------------- correctness fixes
+
+
+def test_moto_swaps_the_stream_of_a_table_whose_transaction_is_cancelled(tables):
+    # Given moto as it is, when a transaction is cancelled, then the table is rolled back but its stream's reader
+    # is left on the old stream: it reads the cancelled writes as records and never sees a later write
+    seen = after_a_cancelled_transaction(tables)
+    assert seen["items"] == (None, {**Charges.key("A"), "n": {"N": "1"}})
+    assert (seen["records"], seen["later"]) == (["INSERT B", "MODIFY A"], []), UPSTREAM_MENDED
+
+
+def test_the_fix_rolls_a_cancelled_transaction_back_in_place_and_the_stream_goes_on(tables):
+    moto_fixes.apply(speedups=False)
+
+    seen = after_a_cancelled_transaction(tables)
+
+    assert seen["items"] == (None, {**Charges.key("A"), "n": {"N": "1"}})
+    assert seen["records"] == []
+    assert seen["later"] == ["INSERT C"]  # the stream readers still follow the table
+
+
+def test_with_the_fix_a_successful_transaction_is_applied_and_streamed(tables):
+    moto_fixes.apply(speedups=False)
+    charges = Charges(tables)
+    charges.put("A", 1)
+    charges.new_records()
+
+    charges.client.transact_write_items(
         TransactItems=[
             {
                 "Put": {
-                    "TableName": name,
-                    "Item": {**key("B"), "n": {"N": "2"}},
+                    "TableName": charges.name,
+                    "Item": {**charges.key("B"), "n": {"N": "2"}},
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             },
             {
                 "Update": {
-                    "TableName": name,
-                    "Key": key("A"),
+                    "TableName": charges.name,
+                    "Key": charges.key("A"),
                     "UpdateExpression": "SET n = :two",
                     "ExpressionAttributeValues": {":two": {"N": "2"}},
                 }
@@ -99,20 +136,73 @@ def test_a_successful_transaction_is_applied_and_streamed(charges):
         ]
     )
 
-    assert item("B")["n"] == {"N": "2"}
-    assert item("A")["n"] == {"N": "2"}
-    assert new_records() == ["INSERT B", "MODIFY A"]
+    assert charges.item("B")["n"] == {"N": "2"}
+    assert charges.item("A")["n"] == {"N": "2"}
+    assert charges.new_records() == ["INSERT B", "MODIFY A"]
 
 
-def test_only_the_newest_shard_iterators_are_kept(charges, monkeypatch):
+def shard_iterators_after_polls(tables: Any, polls: int) -> tuple[int, list[str]]:
+    """How many shard iterators moto holds after ``polls`` reads of the stream, and what the reader then sees."""
+    charges = Charges(tables)
+    for _ in range(polls):
+        charges.new_records()
+    charges.put("D", 4)
+    return len(dynamodbstreams_backends["123456789012"]["us-east-1"].shard_iterators), charges.new_records()
+
+
+def test_moto_keeps_every_shard_iterator_it_hands_out(tables, monkeypatch):
     monkeypatch.setattr(moto_fixes, "MAX_SHARD_ITERATORS", 3)
-    name, key, _item, new_records, client = charges
-    for _ in range(10):
-        new_records()
-    client.put_item(TableName=name, Item={**key("D"), "n": {"N": "4"}})
+    held, records = shard_iterators_after_polls(tables, 10)
+    assert held > 10, UPSTREAM_MENDED
+    assert records == ["INSERT D"]
 
-    assert len(dynamodbstreams_backends["123456789012"]["us-east-1"].shard_iterators) <= 3
-    assert new_records() == ["INSERT D"]  # the iterator in use is among the newest
+
+def test_the_fix_keeps_only_the_newest_shard_iterators(tables, monkeypatch):
+    monkeypatch.setattr(moto_fixes, "MAX_SHARD_ITERATORS", 3)
+    moto_fixes.apply(speedups=False)
+
+    held, records = shard_iterators_after_polls(tables, 10)
+
+    assert held <= 3
+    assert records == ["INSERT D"]  # the iterator in use is among the newest
+
+
+# ---------------------------------------------------------------- the switch
+
+
+def moto_attributes_in_place(patches: moto_fixes.Patches) -> list[bool]:
+    return [
+        getattr(owner, name) is original
+        for (owner, name), original in zip(patches.targets, patches.originals, strict=True)
+    ]
+
+
+@pytest.mark.parametrize("value", ["0", "false", "off", "no"])
+def test_local_moto_speedups_off_leaves_every_speed_patch_out_and_applies_the_fixes(monkeypatch, value):
+    monkeypatch.setenv(moto_fixes.SPEEDUPS_VARIABLE, value)
+
+    moto_fixes.apply()
+
+    assert all(moto_attributes_in_place(moto_speedups.PATCHES))
+    assert all(fix.applied for fix in moto_fixes.FIXES)
+
+
+def test_by_default_and_when_asked_every_speed_patch_is_in_and_remove_puts_moto_back(monkeypatch):
+    monkeypatch.delenv(moto_fixes.SPEEDUPS_VARIABLE, raising=False)
+    moto_fixes.apply()
+    assert moto_speedups.PATCHES.applied and not any(moto_attributes_in_place(moto_speedups.PATCHES))
+
+    moto_fixes.remove()
+    assert all(moto_attributes_in_place(moto_speedups.PATCHES))
+    assert all(all(moto_attributes_in_place(fix)) for fix in moto_fixes.FIXES)
+
+    # An argument wins over the environment
+    monkeypatch.setenv(moto_fixes.SPEEDUPS_VARIABLE, "0")
+    moto_fixes.apply(speedups=True)
+    assert moto_speedups.PATCHES.applied
+
+
+# ---------------------------------------------------------------- speed patches: moto's own answers
 
 
 def test_answers_read_and_written_with_json_equal_motos_own(tables):
@@ -151,11 +241,11 @@ def test_answers_read_and_written_with_json_equal_motos_own(tables):
         ]
 
     without_fix = answers()
-    moto_fixes.apply()
+    moto_speedups.PATCHES.apply()
     try:
         with_fix = answers()
     finally:
-        moto_fixes.remove()
+        moto_speedups.PATCHES.remove()
 
     assert with_fix == without_fix
     assert with_fix[0] == every_type | {"n": {"N": "12.5"}}
@@ -218,7 +308,7 @@ def test_a_query_reads_only_its_partition_and_answers_as_moto_does(tables, monke
         )
     without_fix = _query_answers(client, table, index_table)
 
-    moto_fixes.apply()
+    moto_speedups.PATCHES.apply()
     try:
         with_fix = _query_answers(client, table, index_table)
         # Given a table query, when moto's whole-table listing is out of reach, then the query still answers.
@@ -227,7 +317,7 @@ def test_a_query_reads_only_its_partition_and_answers_as_moto_does(tables, monke
         partition_only = _query_answers(client, table, None)
         monkeypatch.setattr(Table, "all_items", original_all_items)
     finally:
-        moto_fixes.remove()
+        moto_speedups.PATCHES.remove()
 
     assert with_fix == without_fix
     assert partition_only == without_fix[:-1]
@@ -244,7 +334,7 @@ def _writes_of_every_size(client, table: str) -> list[object]:
     """
     answers: list[object] = []
     for name, blob in (("under", 404_000), ("over", 406_000)):
-        item = {"PK": {"S": f"P#t#C#u#{name}"}, "SK": {"S": "S"}}
+        item: dict[str, dict[str, Any]] = {"PK": {"S": f"P#t#C#u#{name}"}, "SK": {"S": "S"}}
         item.update({f"a{n:02d}": {"N": str(n)} for n in range(30)})
         item["blob"] = {"B": b"x" * (blob - 300)}
         try:
@@ -260,11 +350,11 @@ def test_an_item_is_sized_once_with_motos_bound_and_error(tables):
     """moto sums every attribute's size again for each attribute it adds; the fix sizes the item once."""
     client, table = tables.client, tables.names["ChargesTable"]
     without_fix = _writes_of_every_size(client, table)
-    moto_fixes.apply()
+    moto_speedups.PATCHES.apply()
     try:
         with_fix = _writes_of_every_size(client, table)
     finally:
-        moto_fixes.remove()
+        moto_speedups.PATCHES.remove()
     assert with_fix == without_fix
     assert without_fix[0] is True
     assert without_fix[1] == ("ValidationException", "Item size has exceeded the maximum allowed size")
