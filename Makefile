@@ -20,7 +20,7 @@ UVX = $(UV) tool run --python $(BIN)/python
 # boto3 comes from the Lambda runtime; botocore is pinned in the layer because aws-xray-sdk requires it.
 RUNTIME_PROVIDED := boto3 s3transfer
 
-.PHONY: help install dev test lint typecheck unit integration e2e template build check-requirements requirements bench capacity clean \
+.PHONY: help install dev test lint typecheck unit integration tooling e2e template build check-requirements requirements bench capacity clean \
 	sam-local invoke start-api deploy
 
 help: ## list the targets
@@ -59,6 +59,9 @@ unit: install ## unit tests only
 
 integration: install ## handler tests against moto
 	$(BIN)/pytest tests/integration
+
+tooling: install ## tests of the tooling: the local stack (local/)
+	$(BIN)/pytest tests/tooling
 
 e2e: install ## HTTP tests against the local stack (or a deployed one with AWS_SAM_STACK_NAME)
 	$(BIN)/pytest tests/e2e

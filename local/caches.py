@@ -4,7 +4,7 @@ Settings, the boto3 clients, the idempotency store, the API key cache and the fe
 first use are kept for the life of an execution environment; so are the operator commands' clients
 (``ops`` runs in the same process in the tests). The tests, the benchmarks and the local stack change
 the environment in process and call ``reset_caches()`` so that the next invocation reads it again.
-``tests/tooling/test_caches.py`` finds every cache in the code and fails until this list knows it.
+``tests/tooling/test_local_caches.py`` finds every cache in the code and fails until this list knows it.
 The local stack, whose functions run side by side in threads of one process (``local.lambdas``), then
 calls ``build_caches()`` so that no two threads race to build one of them (a boto3 client made from
 the default session is not safe to create in two threads).

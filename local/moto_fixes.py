@@ -1,9 +1,10 @@
 """What moto (5.2) gets wrong for a long-running local stack, mended; and the switch of its speed patches.
 
 ``apply()`` installs the two correctness fixes below, each named after the upstream behaviour it works
-around and each held by a test that shows that behaviour without the fix (``tests/tooling/test_moto_fixes.py``),
-then the speed patches of ``local.moto_speedups``, unless ``LOCAL_MOTO_SPEEDUPS=0`` (or ``apply(speedups=False)``)
-leaves moto as fast as it is: the speed patches change no answer, and the suite passes either way.
+around and each held by a test that shows that behaviour without the fix
+(``tests/tooling/test_local_moto_fixes.py``), then the speed patches of ``local.moto_speedups``, unless
+``LOCAL_MOTO_SPEEDUPS=0`` (or ``apply(speedups=False)``) leaves moto as slow as it is: the speed patches
+change no answer, and the suite passes either way.
 
 1. **A cancelled TransactWriteItems swaps the table's stream** (``DynamoDBBackend.transact_write_items``).
    moto backs a transaction up by deep-copying every table it touches and rolls a cancelled one back by

@@ -1,7 +1,7 @@
 """Speed patches of moto (5.2) for the local stack: the same answers, sooner. ``LOCAL_MOTO_SPEEDUPS=0`` leaves them out.
 
 ``local.moto_fixes.apply()`` installs them after its correctness fixes; none of them changes what moto
-answers (``tests/tooling/test_moto_fixes.py`` compares each with moto's own), so the suite passes with
+answers (``tests/tooling/test_local_moto_fixes.py`` compares each with moto's own), so the suite passes with
 or without them. They rely on the embedded server serving one call at a time (``local.aws``).
 
 - **JSON in and out.** moto reads every JSON request through a generic, model-driven parser (after
