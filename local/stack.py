@@ -105,14 +105,7 @@ class LocalStack:
         self.in_process = aws.InProcessCalls(self.aws_endpoint)
         self.in_process.install()
         aws.create_resources(self.aws_endpoint, self.resources)
-        self.environment = self._function_environment()
-        for name in _FOREIGN_AWS_VARIABLES:
-            os.environ.pop(name, None)
-        for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_")]:
-            os.environ.pop(name)
-        # Every function runs in this one process: the union of their variables is set once, here.
-        os.environ.update(self.environment)
-        reset_caches()
+        self._set_environment()
         aws.seed_keys(
             self.aws_endpoint,
             REGION,
@@ -125,6 +118,29 @@ class LocalStack:
         # Lanes run side by side from here on: what they share of the layer is made safe for that first.
         share_layer_between_lanes()
         build_caches()
+        self._make_pollers(invoker)
+        self.gateway = Gateway(http_routes(self.specs), invoker.invoke, port=self.settings.port, cors=self.cors)
+        runners = [(f"stream-{p.mapping.function}", p.run) for p in self.pollers]
+        runners += [(f"queue-{p.mapping.function}", p.run) for p in self.queue_pollers]
+        for name, run in runners:
+            thread = threading.Thread(target=run, args=(self._stop,), name=name)
+            thread.start()
+            self._threads.append(thread)
+        self.gateway.start()
+
+    def _set_environment(self) -> None:
+        """The functions' environment in this process's, with nothing of another AWS account or endpoint left."""
+        self.environment = self._function_environment()
+        for name in _FOREIGN_AWS_VARIABLES:
+            os.environ.pop(name, None)
+        for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_")]:
+            os.environ.pop(name)
+        # Every function runs in this one process: the union of their variables is set once, here.
+        os.environ.update(self.environment)
+        reset_caches()
+
+    def _make_pollers(self, invoker: Invoker) -> None:
+        """The event source mappings of the template: a poller for each enabled stream and each queue."""
         streams = aws.dynamodb_streams(self.aws_endpoint, REGION)
         for mapping in stream_mappings(self.specs, self.resources):
             if not mapping.enabled:
@@ -150,14 +166,6 @@ class LocalStack:
             )
             for mapping in queue_mappings(self.specs)
         ]
-        self.gateway = Gateway(http_routes(self.specs), invoker.invoke, port=self.settings.port, cors=self.cors)
-        runners = [(f"stream-{p.mapping.function}", p.run) for p in self.pollers]
-        runners += [(f"queue-{p.mapping.function}", p.run) for p in self.queue_pollers]
-        for name, run in runners:
-            thread = threading.Thread(target=run, args=(self._stop,), name=name)
-            thread.start()
-            self._threads.append(thread)
-        self.gateway.start()
 
     def stop(self) -> None:
         """Stop serving, let the pollers finish their batch, stop the embedded AWS."""
