@@ -1,0 +1,101 @@
+"""Erasing a customer: forgotten at once, every item of theirs deleted within minutes, never brought back.
+
+The request (``DELETE /customers``, ``beacon customers erase``) queues the erase job first, so that the
+deletion happens even if what follows fails (the client's retry is then answered the same way), then
+replaces the summary with the erasure's tombstone, so that the customer reads as unknown from that
+moment, and records the erasure under a keyed hash of the identity (``dal.identity_hash``).
+
+The tombstone holds a floor, ``erased_before`` (when the API received the erasure, UNIX ms): no charge
+received before it counts again, whatever the stream, a retry, a replay of the failure queue or a
+rebuild delivers (``logic.plan.erased``); a charge received after it starts the customer anew. It
+expires (DynamoDB's TTL) once no record of an erased charge can still come: the stream keeps records
+24 hours, the event source mapping delivers none older than ``MaximumRecordAgeInSeconds``.
+
+The job (``CustomerJobsFunction``) deletes the customer's charges received before the floor, its seen
+items, a summary of the first layout and its registry entry, then queues a final pass for when every
+charge received before the erasure has certainly been written (``WRITE_SLACK_SECONDS`` later), which
+notes the erasure done. docs/design.md, "Erasure", says what is kept and why.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from beacon.dal.charges import ChargesRepository
+from beacon.dal.identity_hash import IdentityHasher
+from beacon.dal.jobs import JobsQueue
+from beacon.dal.summaries import SummariesRepository
+from beacon.logic import plan
+from beacon.logic.seen import WRITE_SLACK_SECONDS
+from beacon.models.jobs import CustomerJob
+from beacon.models.stored import StoredSummary, SummaryWrite
+from beacon.settings import Settings, get_settings
+
+CustomerKey = tuple[str, str]
+STREAM_RETENTION_SECONDS = 86_400  # DynamoDB Streams keeps a record this long
+TOMBSTONE_MARGIN_SECONDS = 3_600
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What one pass of an erase job deleted."""
+
+    charges: int
+    other_items: int
+    final: bool
+
+
+def erase_customer(key: CustomerKey, *, erased_before: int, key_id: str, now: Callable[[], float] = time.time) -> None:
+    """Erase the customer ``key`` as of ``erased_before`` (UNIX ms): job queued, tombstone written, erasure recorded.
+
+    Safe to call again: the job is done again to no effect, the tombstone is already there.
+    """
+    settings = get_settings()
+    _jobs(settings).send(CustomerJob(kind="erase", project_id=key[0], customer_id=key[1], erased_before=erased_before))
+    summaries = _summaries(settings)
+    _tombstone(summaries, key, erased_before, settings, now)
+    summaries.record_erasure(key[0], _hash(settings, key), erased_at=erased_before // 1000, key_id=key_id)
+
+
+def run_erase_job(job: CustomerJob, *, now: Callable[[], float] = time.time) -> Erased:
+    """One pass of the erase job: every item of the customer from before the erasure deleted."""
+    assert job.erased_before is not None, "an erase job names when the customer was erased"
+    settings = get_settings()
+    key = (job.project_id, job.customer_id)
+    summaries = _summaries(settings)
+    _tombstone(summaries, key, job.erased_before, settings, now)  # if the request stopped before it
+    charges = ChargesRepository(settings.charges_table_name).delete_received_before(*key, job.erased_before)
+    others = summaries.delete_erased(*key)
+    if job.final:
+        summaries.erasure_done(key[0], _hash(settings, key), completed_at=int(now()))
+    else:
+        _jobs(settings).send(job.model_copy(update={"final": True}), delay_seconds=WRITE_SLACK_SECONDS)
+    return Erased(charges, others, job.final)
+
+
+def _tombstone(
+    summaries: SummariesRepository, key: CustomerKey, erased_before: int, settings: Settings, now: Callable[[], float]
+) -> None:
+    kept = max(STREAM_RETENTION_SECONDS, settings.stream_max_record_age_seconds) + TOMBSTONE_MARGIN_SECONDS
+    expires_at = erased_before // 1000 + kept + WRITE_SLACK_SECONDS
+
+    def tombstone(current: StoredSummary | None) -> SummaryWrite | None:
+        return plan.plan_erasure(key, current, erased_before=erased_before, expires_at=expires_at)
+
+    summaries.commit(key, summaries.get(*key), tombstone, now=now)
+
+
+def _summaries(settings: Settings) -> SummariesRepository:
+    return SummariesRepository(settings.summaries_table_name, settings.charges_table_name)
+
+
+def _jobs(settings: Settings) -> JobsQueue:
+    if not settings.customer_jobs_queue_url:
+        raise RuntimeError("CUSTOMER_JOBS_QUEUE_URL is not set: an erasure needs the customer jobs queue")
+    return JobsQueue(settings.customer_jobs_queue_url)
+
+
+def _hash(settings: Settings, key: CustomerKey) -> str:
+    if not settings.erasure_hash_key_id:
+        raise RuntimeError("ERASURE_HASH_KEY_ID is not set: an erasure is recorded under a keyed hash")
+    return IdentityHasher(settings.erasure_hash_key_id).hash(*key)
