@@ -28,11 +28,16 @@ if TYPE_CHECKING:
 @tracer.capture_method
 def do_job(record: "SQSRecord", lambda_context: LambdaContext) -> None:
     job = CustomerJob.model_validate_json(record.body)
+
+    def seconds_left() -> float:
+        return lambda_context.get_remaining_time_in_millis() / 1000
+
     if job.kind == "erase":
-        erased = run_erase_job(job)
+        erased = run_erase_job(job, seconds_left=seconds_left)
         record_fields(charges_erased=erased.charges, items_erased=erased.other_items, final=erased.final)
+        metrics.add_metric(name="ChargesErased", unit=MetricUnit.Count, value=erased.charges)
     else:
-        run_job(job, seconds_left=lambda: lambda_context.get_remaining_time_in_millis() / 1000)
+        run_job(job, seconds_left=seconds_left)
     record_fields(kind=job.kind, project_id=job.project_id)
     metrics.add_metric(name="CustomerJobsDone", unit=MetricUnit.Count, value=1)
 

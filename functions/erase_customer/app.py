@@ -8,7 +8,6 @@ a customer that does not exist, or again, is 202 as well. A 503 can be retried: 
 """
 
 from beacon.api import Response, create_resolver, current_caller, query_parameters, received_ms, secret_key, success
-from beacon.logic.identity import identify_customer
 from beacon.models.parsing import parse_model
 from beacon.models.requests import SummaryQuery
 from beacon.observability import LambdaContext, MetricUnit, correlation_paths, log_invocation, metrics, record, tracer
@@ -22,8 +21,13 @@ app = create_resolver()
 def erase() -> Response:
     query = parse_model(SummaryQuery, query_parameters(app, ("user_id", "email")))
     caller = current_caller(app)
-    customer = identify_customer(query.user_id, query.email)
-    erase_customer((caller.project_id, customer), erased_before=received_ms(app), key_id=caller.key_id)
+    erase_customer(
+        caller.project_id,
+        user_id=query.user_id,
+        email=query.email,
+        erased_before=received_ms(app),
+        key_id=caller.key_id,
+    )
     record(by="user_id" if query.user_id else "email")
     metrics.add_metric(name="CustomersErased", unit=MetricUnit.Count, value=1)
     return success(status=202)

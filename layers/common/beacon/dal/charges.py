@@ -121,27 +121,33 @@ class ChargesRepository:
             raise
         return None
 
-    def delete_received_before(self, project_id: str, customer: str, erased_before: int) -> int:
-        """Delete the customer's charges received before ``erased_before`` (UNIX ms): an erasure. How many it deleted.
+    def erase_received_before(self, project_id: str, customer: str, erased_before: int) -> Iterator[int]:
+        """Delete the customer's charges received before ``erased_before`` (UNIX ms), a page at a time.
 
-        A Query of the customer's partition for the keys and receive times, page by page, and
-        BatchWriteItem deletes, ``PUT_CONCURRENCY`` at a time. Charges received from then on stay.
+        Yields how many each page deleted, so that the caller may stop between pages and go on later
+        (a deleted charge is not read again). A Query of the customer's partition for the keys and
+        receive times, and BatchWriteItem deletes, ``PUT_CONCURRENCY`` at a time. Charges received
+        from then on stay.
         """
-        keys: list[dict[str, Any]] = []
         paginator = self.client.get_paginator("query")
-        with storage_errors("read the charges to erase"):
-            for page in paginator.paginate(
+        pages = iter(
+            paginator.paginate(
                 TableName=self.table_name,
                 KeyConditionExpression="PK = :pk",
                 ExpressionAttributeValues={":pk": {"S": charge_pk(project_id, customer)}},
                 ProjectionExpression="PK, SK, received_at, received_ms",
                 ConsistentRead=True,
-            ):
-                keys += [_key_of(item) for item in page.get("Items", []) if received_ms_of(item) < erased_before]
-        chunks = list(_chunks(keys, BATCH_WRITE_LIMIT))
+            )
+        )
         with ThreadPoolExecutor(max_workers=PUT_CONCURRENCY) as pool:
-            list(pool.map(self._batch_delete, chunks))
-        return len(keys)
+            while True:
+                with storage_errors("read the charges to erase"):
+                    page = next(pages, None)
+                if page is None:
+                    return
+                keys = [_key_of(item) for item in page.get("Items", []) if received_ms_of(item) < erased_before]
+                list(pool.map(self._batch_delete, _chunks(keys, BATCH_WRITE_LIMIT)))
+                yield len(keys)
 
     def _batch_delete(self, keys: Sequence[dict[str, Any]]) -> None:
         until_processed(

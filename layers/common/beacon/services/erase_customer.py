@@ -17,6 +17,7 @@ charge received before the erasure has certainly been written (``WRITE_SLACK_SEC
 notes the erasure done. docs/design.md, "Erasure", says what is kept and why.
 """
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from beacon.dal.identity_hash import IdentityHasher
 from beacon.dal.jobs import JobsQueue
 from beacon.dal.summaries import SummariesRepository
 from beacon.logic import plan
+from beacon.logic.identity import identify_customer
 from beacon.logic.seen import WRITE_SLACK_SECONDS
 from beacon.models.jobs import CustomerJob
 from beacon.models.stored import StoredSummary, SummaryWrite
@@ -34,6 +36,7 @@ from beacon.settings import Settings, get_settings
 CustomerKey = tuple[str, str]
 STREAM_RETENTION_SECONDS = 86_400  # DynamoDB Streams keeps a record this long
 TOMBSTONE_MARGIN_SECONDS = 3_600
+ERASE_MARGIN_SECONDS = 60  # a pass stops deleting charges with this much of its invocation left
 
 
 @dataclass(frozen=True)
@@ -43,28 +46,51 @@ class Erased:
     charges: int
     other_items: int
     final: bool
+    continued: bool = False  # more charges than one pass could delete: the job is queued again
 
 
-def erase_customer(key: CustomerKey, *, erased_before: int, key_id: str, now: Callable[[], float] = time.time) -> None:
-    """Erase the customer ``key`` as of ``erased_before`` (UNIX ms): job queued, tombstone written, erasure recorded.
+def erase_customer(
+    project_id: str,
+    *,
+    user_id: str | None,
+    email: str | None,
+    erased_before: int,
+    key_id: str,
+    now: Callable[[], float] = time.time,
+) -> None:
+    """Erase a customer as of ``erased_before`` (UNIX ms): job queued, tombstone written, erasure recorded.
 
-    Safe to call again: the job is done again to no effect, the tombstone is already there.
+    The customer is named as for the summary read (one of ``user_id``, ``email``). Safe to call again:
+    the job is done again to no effect, the tombstone is already there.
     """
     settings = get_settings()
+    key = (project_id, identify_customer(user_id, email))
     _jobs(settings).send(CustomerJob(kind="erase", project_id=key[0], customer_id=key[1], erased_before=erased_before))
     summaries = _summaries(settings)
     _tombstone(summaries, key, erased_before, settings, now)
     summaries.record_erasure(key[0], _hash(settings, key), erased_at=erased_before // 1000, key_id=key_id)
 
 
-def run_erase_job(job: CustomerJob, *, now: Callable[[], float] = time.time) -> Erased:
-    """One pass of the erase job: every item of the customer from before the erasure deleted."""
+def run_erase_job(
+    job: CustomerJob, *, seconds_left: Callable[[], float] = lambda: math.inf, now: Callable[[], float] = time.time
+) -> Erased:
+    """One pass of the erase job: every item of the customer from before the erasure deleted.
+
+    A customer with more charges than one invocation can delete stops between pages of charges, with
+    ``ERASE_MARGIN_SECONDS`` left, and queues the same job again to go on (nothing deleted is read
+    again). The pass that deletes the last charge deletes the other items and queues the final pass.
+    """
     assert job.erased_before is not None, "an erase job names when the customer was erased"
     settings = get_settings()
     key = (job.project_id, job.customer_id)
     summaries = _summaries(settings)
     _tombstone(summaries, key, job.erased_before, settings, now)  # if the request stopped before it
-    charges = ChargesRepository(settings.charges_table_name).delete_received_before(*key, job.erased_before)
+    charges = 0
+    for deleted in ChargesRepository(settings.charges_table_name).erase_received_before(*key, job.erased_before):
+        charges += deleted
+        if seconds_left() < ERASE_MARGIN_SECONDS:
+            _jobs(settings).send(job)
+            return Erased(charges, 0, final=False, continued=True)
     others = summaries.delete_erased(*key)
     if job.final:
         summaries.erasure_done(key[0], _hash(settings, key), completed_at=int(now()))
