@@ -36,8 +36,8 @@ from ops.keys import new_key_record
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
-    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_kms import KMSClient
+    from mypy_boto3_sqs import SQSClient
 
 ACCESS_KEY_ID = SECRET_ACCESS_KEY = "local"
 # Short timeouts: the server is on this machine; a call that takes seconds is a bug worth seeing.

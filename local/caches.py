@@ -22,6 +22,7 @@ def reset_caches() -> None:
     get_settings.cache_clear()
     aws.dynamodb_client.cache_clear()
     aws.sqs_client.cache_clear()
+    aws.kms_client.cache_clear()
     record_charges.idempotent_store.cache_clear()
     authenticate.key_cache.clear()
     # With POWERTOOLS_METRICS_DISABLED, Powertools never flushes (so never clears) the metric set; at 100

@@ -1,4 +1,4 @@
-"""env.json, the `--env-vars` file of `make invoke`: the local stack's resources and its endpoint, as containers see it."""
+"""env.json, the `--env-vars` file of `make invoke`: the local stack's resources and endpoint, seen from containers."""
 
 import json
 

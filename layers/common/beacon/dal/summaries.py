@@ -48,6 +48,9 @@ from beacon.errors import StorageUnavailableError
 from beacon.models.records import ChargeRecord
 from beacon.models.stored import StoredSummary, SummaryWrite
 
+BATCH_WRITE_LIMIT = 25  # requests in one BatchWriteItem
+TRANSACTION_LIMIT = 100  # items in one TransactWriteItems
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -248,24 +251,36 @@ class SummariesRepository:
             answer = self.client.get_item(TableName=self.summaries_table, Key=erasure_key(project_id, subject_hash))
         return answer.get("Item")
 
-    def delete_erased(self, project_id: str, customer: str) -> int:
-        """Delete what the summaries table holds of an erased customer but its tombstone: seen items, a summary
-        of the first layout, and its registry entry while the tombstone says it is still erased. How many."""
+    def delete_erased(self, project_id: str, customer: str, *, erasure_bucket: int) -> int:
+        """Delete what the summaries table holds of an erased customer but its tombstone: seen items, a
+        summary of the first layout, its registry entry. How many items.
+
+        Seen items of buckets before ``erasure_bucket`` (the one the erasure was received in) hold erased
+        charges only: they go. Those of it and later, and the registry entry, go while the tombstone
+        says the customer is still erased (a
+        transaction with a check of it): a charge received after the erasure makes the customer anew,
+        whose seen items and entry stay.
+        """
         expression = {":pk": {"S": seen_pk(project_id, customer)}}
-        keys = [{"PK": i["PK"], "SK": i["SK"]} for i in self._query("read the seen charges", "PK = :pk", expression)]
-        for start in range(0, len(keys), 25):
+        items = list(self._query("read the seen charges", "PK = :pk", expression))
+        before = [{"PK": i["PK"], "SK": i["SK"]} for i in items if int(i["bucket"]["N"]) < erasure_bucket]
+        after = [{"PK": i["PK"], "SK": i["SK"]} for i in items if int(i["bucket"]["N"]) >= erasure_bucket]
+        for start in range(0, len(before), BATCH_WRITE_LIMIT):
             until_processed(
                 lambda pending: self.client.batch_write_item(RequestItems=pending),
-                {self.summaries_table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]},
+                {self.summaries_table: [{"DeleteRequest": {"Key": key}} for key in before[start : start + 25]]},
                 unprocessed="UnprocessedItems",
                 action="erase the seen charges",
                 sleep=self._sleep,
             )
         self.delete_legacy(project_id, customer)
-        return len(keys) + self._unregister_if_erased(project_id, customer)
+        deleted = len(before)
+        keys = [*after, registry_key(project_id, customer)]
+        for start in range(0, len(keys), TRANSACTION_LIMIT - 1):
+            deleted += self._delete_if_erased(project_id, customer, keys[start : start + TRANSACTION_LIMIT - 1])
+        return deleted
 
-    def _unregister_if_erased(self, project_id: str, customer: str) -> int:
-        # A charge received after the erasure makes the customer anew, registered again: its entry stays.
+    def _delete_if_erased(self, project_id: str, customer: str, keys: Sequence[dict[str, Any]]) -> int:
         transaction: list[Any] = [
             {
                 "ConditionCheck": {
@@ -275,15 +290,15 @@ class SummariesRepository:
                     "ExpressionAttributeValues": {":none": {"N": "0"}},
                 }
             },
-            {"Delete": {"TableName": self.summaries_table, "Key": registry_key(project_id, customer)}},
+            *({"Delete": {"TableName": self.summaries_table, "Key": key}} for key in keys),
         ]
         try:
-            with storage_errors("erase the registry entry"):
+            with storage_errors("erase the seen charges and the registry entry"):
                 self.client.transact_write_items(TransactItems=transaction)
         except ClientError as exc:
             _raise_unless_refused(exc)
             return 0
-        return 1
+        return len(keys)
 
     # ------------------------------------------------------------ the charges a recompute reads
 

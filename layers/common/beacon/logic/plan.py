@@ -168,10 +168,12 @@ def plan_erasure(
     key: CustomerKey, stored: StoredSummary | None, *, erased_before: int, expires_at: int
 ) -> SummaryWrite | None:
     """The erasure's tombstone in place of ``stored``: nothing counted, no identity but the key, a floor below
-    which no charge counts, an expiry (``None``: the customer is erased as late already)."""
-    if stored is not None and stored.is_erased and (stored.erased_before or 0) >= erased_before:
+    which no charge counts, an expiry. ``None`` when the summary has this erasure's floor or a later one
+    already: the tombstone is there, or the charges counted since were received after it (a new customer,
+    which a later pass of the same erasure must leave whole)."""
+    if stored is not None and (stored.erased_before or 0) >= erased_before:
         return None
-    floor = max(erased_before, (stored.erased_before or 0) if stored else 0)
+    floor = erased_before
     window = SeenWindow(since=stored.seen.since) if stored else EMPTY_WINDOW
     tombstone = StoredSummary(
         key[0], key[1], EMPTY_SUMMARY, (stored.version if stored else 0) + 1, window, floor, expires_at

@@ -26,7 +26,7 @@ from beacon.dal.charges import ChargesRepository
 from beacon.dal.identity_hash import IdentityHasher
 from beacon.dal.jobs import JobsQueue
 from beacon.dal.summaries import SummariesRepository
-from beacon.logic import plan
+from beacon.logic import plan, seen
 from beacon.logic.identity import identify_customer
 from beacon.logic.seen import WRITE_SLACK_SECONDS
 from beacon.models.jobs import CustomerJob
@@ -91,7 +91,7 @@ def run_erase_job(
         if seconds_left() < ERASE_MARGIN_SECONDS:
             _jobs(settings).send(job)
             return Erased(charges, 0, final=False, continued=True)
-    others = summaries.delete_erased(*key)
+    others = summaries.delete_erased(*key, erasure_bucket=seen.bucket_of(job.erased_before // 1000))
     if job.final:
         summaries.erasure_done(key[0], _hash(settings, key), completed_at=int(now()))
     else:
