@@ -165,7 +165,7 @@ def jobs_queue(tables: Tables, monkeypatch: pytest.MonkeyPatch) -> JobsQueue:
 
 @pytest.fixture
 def erasure_key(jobs_queue: JobsQueue, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The HMAC key of template.yaml that hashes erased identities, in moto (ERASURE_HASH_KEY_ID), with the jobs queue."""
+    """The HMAC key of template.yaml that hashes erased identities, in moto (ERASURE_HASH_KEY_ID); the jobs queue."""
     kms = boto3.client("kms", region_name="us-east-1")
     key_id = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
     monkeypatch.setenv("ERASURE_HASH_KEY_ID", key_id)

@@ -67,7 +67,7 @@ def erase_customer(
     key = (project_id, identify_customer(user_id, email))
     _jobs(settings).send(CustomerJob(kind="erase", project_id=key[0], customer_id=key[1], erased_before=erased_before))
     summaries = _summaries(settings)
-    _tombstone(summaries, key, erased_before, settings, now)
+    tombstone(summaries, key, erased_before, settings.stream_max_record_age_seconds, now)
     summaries.record_erasure(key[0], _hash(settings, key), erased_at=erased_before // 1000, key_id=key_id)
 
 
@@ -84,31 +84,52 @@ def run_erase_job(
     settings = get_settings()
     key = (job.project_id, job.customer_id)
     summaries = _summaries(settings)
-    _tombstone(summaries, key, job.erased_before, settings, now)  # if the request stopped before it
-    charges = 0
-    for deleted in ChargesRepository(settings.charges_table_name).erase_received_before(*key, job.erased_before):
-        charges += deleted
-        if seconds_left() < ERASE_MARGIN_SECONDS:
-            _jobs(settings).send(job)
-            return Erased(charges, 0, final=False, continued=True)
-    others = summaries.delete_erased(*key, erasure_bucket=seen.bucket_of(job.erased_before // 1000))
-    if job.final:
+    charges = ChargesRepository(settings.charges_table_name)
+    tombstone(summaries, key, job.erased_before, settings.stream_max_record_age_seconds, now)  # if the request stopped
+    erased = delete_erased(summaries, charges, key, job.erased_before, seconds_left)
+    if erased.continued:
+        _jobs(settings).send(job)
+    elif job.final:
         summaries.erasure_done(key[0], _hash(settings, key), completed_at=int(now()))
     else:
         _jobs(settings).send(job.model_copy(update={"final": True}), delay_seconds=WRITE_SLACK_SECONDS)
-    return Erased(charges, others, job.final)
+    return Erased(
+        erased.charges, erased.other_items, final=job.final and not erased.continued, continued=erased.continued
+    )
 
 
-def _tombstone(
-    summaries: SummariesRepository, key: CustomerKey, erased_before: int, settings: Settings, now: Callable[[], float]
+def tombstone(
+    summaries: SummariesRepository,
+    key: CustomerKey,
+    erased_before: int,
+    max_record_age: int,
+    now: Callable[[], float] = time.time,
 ) -> None:
-    kept = max(STREAM_RETENTION_SECONDS, settings.stream_max_record_age_seconds) + TOMBSTONE_MARGIN_SECONDS
+    """Replace the customer's summary with the erasure's tombstone (``plan.plan_erasure``), unless it is there."""
+    kept = max(STREAM_RETENTION_SECONDS, max_record_age) + TOMBSTONE_MARGIN_SECONDS
     expires_at = erased_before // 1000 + kept + WRITE_SLACK_SECONDS
 
-    def tombstone(current: StoredSummary | None) -> SummaryWrite | None:
+    def in_place_of(current: StoredSummary | None) -> SummaryWrite | None:
         return plan.plan_erasure(key, current, erased_before=erased_before, expires_at=expires_at)
 
-    summaries.commit(key, summaries.get(*key), tombstone, now=now)
+    summaries.commit(key, summaries.get(*key), in_place_of, now=now)
+
+
+def delete_erased(
+    summaries: SummariesRepository,
+    charges: ChargesRepository,
+    key: CustomerKey,
+    erased_before: int,
+    seconds_left: Callable[[], float] = lambda: math.inf,
+) -> Erased:
+    """Delete the customer's charges received before ``erased_before``, then its other items (``final`` unset)."""
+    deleted = 0
+    for page in charges.erase_received_before(*key, erased_before):
+        deleted += page
+        if seconds_left() < ERASE_MARGIN_SECONDS:
+            return Erased(deleted, 0, final=False, continued=True)
+    others = summaries.delete_erased(*key, erasure_bucket=seen.bucket_of(erased_before // 1000))
+    return Erased(deleted, others, final=False)
 
 
 def _summaries(settings: Settings) -> SummariesRepository:
