@@ -25,5 +25,7 @@ class JobsQueue:
         job can be done again and change nothing more)."""
         with storage_errors("queue the job"):
             self.client.send_message(
-                QueueUrl=self.queue_url, MessageBody=job.model_dump_json(), DelaySeconds=delay_seconds
+                QueueUrl=self.queue_url,
+                MessageBody=job.model_dump_json(exclude_defaults=True),
+                DelaySeconds=delay_seconds,
             )
