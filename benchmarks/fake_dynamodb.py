@@ -4,8 +4,9 @@ It keeps items in dicts and answers the calls the functions make (GetItem, PutIt
 DeleteItem, BatchWriteItem, BatchGetItem, Query, Scan, TransactWriteItems), counting each one, one
 call at a time (a lock: DynamoDB applies each call atomically). It keeps DynamoDB's rules where our
 code depends on them: a PutItem's condition (``attribute_not_exists(PK)`` or ``version = :expected``)
-is checked, a transaction applies all of its Puts or none (``TransactionCanceledException`` with a
-reason per item), a Query reads one partition in sort key order (``PK = :pk``, ``begins_with(SK,
+is checked, a transaction applies all of its Puts and Deletes or none, as its conditions hold (a
+ConditionCheck: the erasure's, that the summary is a tombstone), with ``TransactionCanceledException``
+and a reason per item, a Query reads one partition in sort key order (``PK = :pk``, ``begins_with(SK,
 ...)``, ``SK BETWEEN``) in pages of ``page_size`` items. It does not evaluate update expressions nor
 filters: a benchmark that needs more runs on moto (see ``capacity``).
 
@@ -87,6 +88,22 @@ class FakeDynamoDB:
             return current is not None and current["version"] == put["ExpressionAttributeValues"][":expected"]
         return True
 
+    def _action_holds(self, action: dict[str, Any]) -> bool:
+        if "Put" in action:
+            return self._holds(action["Put"])
+        if "ConditionCheck" in action:
+            return self._checks(action["ConditionCheck"])
+        return True
+
+    def _checks(self, check: dict[str, Any]) -> bool:
+        """Whether a ConditionCheck holds (the one our code makes: the summary is an erasure's tombstone)."""
+        condition = check["ConditionExpression"]
+        if condition != "attribute_exists(erased_before) AND charge_count = :none":
+            raise NotImplementedError(condition)
+        current = self.table(check["TableName"]).get(_key(check["Key"]))
+        none = check["ExpressionAttributeValues"][":none"]
+        return current is not None and "erased_before" in current and current["charge_count"] == none
+
     def update_item(self, *, TableName: str, Key: Item, **_: Any) -> dict[str, Any]:
         def answer() -> dict[str, Any]:
             self.table(TableName).setdefault(_key(Key), dict(Key))
@@ -162,12 +179,14 @@ class FakeDynamoDB:
 
     def transact_write_items(self, *, TransactItems: list[Item], **_: Any) -> dict[str, Any]:
         def answer() -> dict[str, Any]:
-            puts = [action["Put"] for action in TransactItems if "Put" in action]
-            holds = [self._holds(put) for put in puts]
+            holds = [self._action_holds(action) for action in TransactItems]
             if not all(holds):
                 raise _transaction_cancelled(holds)
-            for put in puts:
-                self.table(put["TableName"])[_key(put["Item"])] = put["Item"]
+            for action in TransactItems:
+                if "Put" in action:
+                    self.table(action["Put"]["TableName"])[_key(action["Put"]["Item"])] = action["Put"]["Item"]
+                elif "Delete" in action:
+                    self.table(action["Delete"]["TableName"]).pop(_key(action["Delete"]["Key"]), None)
             return {}
 
         return self._call("TransactWriteItems", {"TransactItems": TransactItems}, answer)

@@ -39,6 +39,7 @@ class FunctionSpec:
 def _resources(overrides: Mapping[str, str] | None = None) -> sam.LocalResources:
     document = template()
     queues = resources_of_type("AWS::SQS::Queue", document)
+    keys = resources_of_type("AWS::KMS::Key", document)
     return sam.LocalResources(
         region=REGION,
         stack_name="bench",
@@ -48,6 +49,7 @@ def _resources(overrides: Mapping[str, str] | None = None) -> sam.LocalResources
         queue_urls={
             logical_id: f"https://sqs.{REGION}.amazonaws.com/{sam.ACCOUNT_ID}/{logical_id}" for logical_id in queues
         },
+        key_names={logical_id: f"alias/bench-{logical_id}" for logical_id in keys},
     )
 
 

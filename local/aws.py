@@ -36,6 +36,7 @@ from ops.keys import new_key_record
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_kms import KMSClient
     from mypy_boto3_sqs import SQSClient
 
 ACCESS_KEY_ID = SECRET_ACCESS_KEY = "local"
@@ -105,6 +106,7 @@ _SERVICES = {
     "DynamoDB_20120810": ("dynamodb", "dynamodb.{region}.amazonaws.com"),
     "DynamoDBStreams_20120810": ("dynamodbstreams", "streams.dynamodb.{region}.amazonaws.com"),
     "AmazonSQS": ("sqs", "sqs.{region}.amazonaws.com"),
+    "TrentService": ("kms", "kms.{region}.amazonaws.com"),
 }
 Dispatch = Callable[[Any, str, Any], tuple[int, dict[str, str], str | bytes]]
 
@@ -211,8 +213,13 @@ def sqs(endpoint: str, region: str) -> "SQSClient":
     return boto3.client("sqs", endpoint_url=endpoint, region_name=region, config=_CLIENT_CONFIG, **_CREDENTIALS)
 
 
+def kms(endpoint: str, region: str) -> "KMSClient":
+    """A KMS client of the embedded AWS."""
+    return boto3.client("kms", endpoint_url=endpoint, region_name=region, config=_CLIENT_CONFIG, **_CREDENTIALS)
+
+
 def create_resources(endpoint: str, resources: LocalResources) -> None:
-    """Create the template's DynamoDB tables (keys, indexes, stream) and SQS queues; record their names."""
+    """Create the template's DynamoDB tables (keys, indexes, stream), SQS queues and KMS keys; record their names."""
     ddb = dynamodb(endpoint, resources.region)
     for logical_id, definition in table_definitions().items():
         name = f"{resources.stack_name}-{logical_id}"
@@ -226,6 +233,15 @@ def create_resources(endpoint: str, resources: LocalResources) -> None:
         name = f"{resources.stack_name}-{logical_id}" + (".fifo" if fifo else "")
         created = queues.create_queue(QueueName=name, Attributes={"FifoQueue": "true"}) if fifo else None
         resources.queue_urls[logical_id] = (created or queues.create_queue(QueueName=name))["QueueUrl"]
+    keys = kms(endpoint, resources.region)
+    for logical_id, key in resources_of_type("AWS::KMS::Key").items():
+        spec = {name: key["Properties"][name] for name in ("KeySpec", "KeyUsage") if name in key["Properties"]}
+        created_key = keys.create_key(Description=logical_id, **spec)["KeyMetadata"]
+        # In AWS !Ref gives the key's id; here an alias, which KMS takes wherever it takes the id, so
+        # that env.json can name the key of a stack not yet started.
+        alias = f"alias/{resources.stack_name}-{logical_id}"
+        keys.create_alias(AliasName=alias, TargetKeyId=created_key["KeyId"])
+        resources.key_arns[logical_id], resources.key_names[logical_id] = created_key["Arn"], alias
 
 
 def seed_keys(endpoint: str, region: str, table_name: str, project: str, public_key: str, secret_key: str) -> None:

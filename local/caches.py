@@ -21,6 +21,7 @@ CACHES = (
     ("beacon.settings", "get_settings"),
     ("beacon.dal.aws", "dynamodb_client"),
     ("beacon.dal.aws", "sqs_client"),
+    ("beacon.dal.aws", "kms_client"),
     ("beacon.events", "sqs_batch"),
     ("beacon.models.requests", "_sent_at_adapter"),
     ("beacon.services.authenticate", "key_cache"),

@@ -34,6 +34,8 @@ class LocalResources:
     tables: dict[str, str] = field(default_factory=dict)
     table_stream_arns: dict[str, str] = field(default_factory=dict)
     queue_urls: dict[str, str] = field(default_factory=dict)
+    key_arns: dict[str, str] = field(default_factory=dict)
+    key_names: dict[str, str] = field(default_factory=dict)  # what !Ref gives: an alias, known before the stack runs
 
     def table_arn(self, logical_id: str) -> str:
         return f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{self.tables[logical_id]}"
@@ -118,6 +120,8 @@ class LocalResources:
             return self.tables[name]
         if name in self.queue_urls:
             return self.queue_urls[name]
+        if name in self.key_names:
+            return self.key_names[name]
         raise TemplateError(f"!Ref {name}: the local stack has no such parameter or resource")
 
     def _get_att(self, logical_id: str, attribute: str) -> str:
@@ -131,6 +135,8 @@ class LocalResources:
             return self.queue_urls[logical_id]
         if logical_id in self.queue_urls and attribute == "QueueName":
             return self.queue_urls[logical_id].rsplit("/", 1)[-1]
+        if logical_id in self.key_arns and attribute == "Arn":
+            return self.key_arns[logical_id]
         raise TemplateError(f"!GetAtt {logical_id}.{attribute} is not available locally")
 
     def _sub(self, argument: Any) -> str:

@@ -161,3 +161,13 @@ def jobs_queue(tables: Tables, monkeypatch: pytest.MonkeyPatch) -> JobsQueue:
     monkeypatch.setenv("CUSTOMER_JOBS_QUEUE_URL", url)
     reset_caches()
     return JobsQueue(client, url, arn)
+
+
+@pytest.fixture
+def erasure_key(jobs_queue: JobsQueue, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The HMAC key of template.yaml that hashes erased identities, in moto (ERASURE_HASH_KEY_ID); the jobs queue."""
+    kms = boto3.client("kms", region_name="us-east-1")
+    key_id = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+    monkeypatch.setenv("ERASURE_HASH_KEY_ID", key_id)
+    reset_caches()
+    return key_id

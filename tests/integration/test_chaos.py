@@ -19,6 +19,9 @@ delivers them to the stream handler while faults are injected:
 - records delivered again long after they were counted: the rewinds reach records hours older
   than the window of counted charges (``beacon.logic.seen``), whose customers are recomputed from
   the stored charges, and records just inside it, which the window recognises;
+- customers erased while their records are still in the stream (and later rewound over, delivered
+  late, retried), their erase jobs done at any later step: no charge received before an erasure
+  counts again, one received after it starts the customer anew;
 - bulk requests of up to 1,000 charges of one customer, whose ids overflow into seen items; with the
   window's limits shrunk (``LIMITS``), a batch takes several writes and a recompute drops its oldest
   minutes, and the run counts both.
@@ -44,12 +47,15 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from beacon.dal import aws
 from beacon.dal.charges import ChargesRepository
+from beacon.dal.item_keys import seen_pk
 from beacon.dal.items import charge_from_item, charge_item, seen_item, summary_item
+from beacon.dal.summaries import SummariesRepository
 from beacon.logic import seen
 from beacon.logic.fold import summarize
 from beacon.models.records import ChargeRecord
 from beacon.models.stored import StoredSummary
 from beacon.observability import metrics
+from beacon.services.erase_customer import delete_erased, tombstone
 from functions.summarize_charges.app import lambda_handler
 from local import moto_fixes
 from ops.rebuild import summary_fields
@@ -88,7 +94,9 @@ ALSO_SEEN = (
     "several_writes",
     "drop_oldest_minutes",
     "split",
+    "erased",
 )
+ERASE_RATE = 0.08  # erasures per group of requests written: a few customers a run
 
 
 class HandlerKilled(BaseException):
@@ -203,6 +211,8 @@ class FaultyWrites:
         return self._write("put_item", kwargs["Item"], kwargs)
 
     def transact_write_items(self, **kwargs: Any) -> Any:
+        if "Put" not in kwargs["TransactItems"][0]:  # an erase job's deletes, outside any invocation
+            return self.real["transact_write_items"](**kwargs)
         self.seen["seen_items"] += 1
         return self._write("transact_write_items", kwargs["TransactItems"][0]["Put"]["Item"], kwargs)
 
@@ -394,12 +404,57 @@ class ChaosStream:
             shard.position += len(window)
 
 
-def assert_exactly_once(tables: Any, seed: int, charges: list[ChargeRecord]) -> None:
+class Erasures:
+    """Customers erased while the run writes (``DELETE /customers``: the tombstone at once), and their erase
+    jobs, done at a later step; ``finish`` is every erasure's final pass."""
+
+    def __init__(self, tables: Any, rng: random.Random, spared: str) -> None:
+        self.summaries = SummariesRepository(tables.names["SummariesTable"], tables.names["ChargesTable"])
+        self.charges = ChargesRepository(tables.names["ChargesTable"])
+        self.rng, self.spared = rng, spared  # the busy customer of the run's end keeps its paths
+        self.floors: dict[tuple[str, str], int] = {}
+        self.jobs: list[tuple[tuple[str, str], int]] = []
+        self.happened: Counter[str] = Counter()
+
+    def step(self, written: list[ChargeRecord], *, halfway: bool) -> None:
+        """Maybe erase a customer (surely halfway through a run without one yet), maybe run a job."""
+        erasable = [c for c in written if c.customer_id != self.spared]
+        if erasable and (self.rng.random() < ERASE_RATE or (halfway and not self.floors)):
+            erased = self.rng.choice(erasable)
+            key = (erased.project_id, erased.customer_id)
+            floor = max(c.received_ms for c in written) + 1
+            tombstone(self.summaries, key, floor, 3_600, now=lambda: floor / 1000)
+            self.floors[key] = floor
+            self.jobs.append((key, floor))
+            self.happened["erased"] += 1
+        if self.jobs and self.rng.random() < 0.2:
+            delete_erased(self.summaries, self.charges, *self.jobs.pop(0))
+
+    def finish(self) -> None:
+        for key, floor in self.floors.items():
+            delete_erased(self.summaries, self.charges, key, floor)
+
+    def alive(self, charge: ChargeRecord) -> bool:
+        return charge.received_ms >= self.floors.get((charge.project_id, charge.customer_id), 0)
+
+
+def assert_exactly_once(tables: Any, seed: int, charges: list[ChargeRecord], erasures: Erasures) -> None:
+    """Every summary is what the stored charges received after its customer's last erasure give; an erased
+    customer with none has its tombstone and no seen item, and no charge received before an erasure is left."""
     stored_items = tables.charges()
+    assert all(erasures.alive(charge_from_item(item)) for item in stored_items), f"seed {seed}: erased charges left"
     written = {charge.charge_id: charge_item(charge) for charge in charges}
     changed = [item["charge_id"]["S"] for item in stored_items if item != written[item["charge_id"]["S"]]]
     assert not changed, f"seed {seed}: the stream changed {len(changed)} charge items"
     stored = stored_summaries(tables.client, tables.names["SummariesTable"])
+    for key in [key for key, summary in stored.items() if summary.is_erased]:
+        assert key in erasures.floors, f"seed {seed}: {key} reads erased"
+        assert not tables.client.query(
+            TableName=tables.names["SummariesTable"],
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": seen_pk(*key)}},
+        )["Items"], f"seed {seed}: seen items of erased {key} left"
+        del stored[key]
     expected = expected_summaries([charge_from_item(item) for item in stored_items], stored)
     assert set(stored) == set(expected), f"seed {seed}: summaries of {set(stored) ^ set(expected)}"
     for key, summary in expected.items():
@@ -419,7 +474,8 @@ class StreamRecords:
         self.rng = rng
 
     def new(self) -> list[dict[str, Any]]:
-        records = self.reader.read_new(self.arn, self.positions)
+        # The event source mapping's filter passes INSERTs only (an erase job's deletes are REMOVEs)
+        records = [r for r in self.reader.read_new(self.arn, self.positions) if r["eventName"] == "INSERT"]
         for record in records:
             received_at = int(record["dynamodb"]["NewImage"]["received_at"]["N"])
             record["dynamodb"]["ApproximateCreationDateTime"] = received_at + self.rng.randint(0, 5)
@@ -453,21 +509,27 @@ def run(tables: Any, seed: int, count: int, monkeypatch: pytest.MonkeyPatch, max
     watch_paths(monkeypatch, paths)
     stream = ChaosStream(faults, rng, max_batch, split_at=rng.randint(count // 4, count // 2))
     written = StreamRecords(tables, rng)
+    # Erasures draw from a generator of their own: the rest of the seed's schedule stays as it was
+    erasures = Erasures(tables, random.Random(f"erasures {seed}"), spared=charges[-1].customer_id)
+    stored: list[ChargeRecord] = []
     for requests in chunks_of(charges, rng):
         store(requests, tables.names["ChargesTable"], tables.client)
+        stored += requests
         stream.add(written.new())
+        erasures.step(stored, halfway=len(stored) >= count // 2)
         for _ in range(rng.randint(0, 3)):
             stream.step()
     while stream.step():
         pass
+    erasures.finish()
     assert len(stream.every) == len(charges)
     # Then the oldest record of the last customer, replayed as the failure queue would hand it back: older
     # than the window, it makes that customer recomputed while its fifteen minutes are recent, more
     # minutes than one write holds
     last = charges[-1].customer_id
     invoke([next(r for r in stream.every if r["dynamodb"]["NewImage"]["customer_id"]["S"] == last)])
-    assert_exactly_once(tables, seed, charges)
-    return stream.happened + faults.seen + paths
+    assert_exactly_once(tables, seed, charges, erasures)
+    return stream.happened + faults.seen + paths + erasures.happened
 
 
 def chunks_of(charges: list[ChargeRecord], rng: random.Random) -> Iterator[list[ChargeRecord]]:

@@ -5,7 +5,7 @@ Once per session: the Lambda base image (the official one when it can be pulled,
 ``scripts/build-lambda-image.sh`` builds, once, cached by Docker), a copy of the built template with
 timeouts for emulated CPUs, ``.pyc`` files for the built code, and the local stack (``python -m local``)
 listening where containers reach it. The functions get the local stack's table names and its DynamoDB
-(``AWS_ENDPOINT_URL_DYNAMODB``) from ``env.json``, as ``make invoke`` gives them.
+(``AWS_ENDPOINT_URL``, its queue and its key) from ``env.json``, as ``make invoke`` gives them.
 """
 
 import compileall
@@ -162,12 +162,16 @@ class Sam:
 
     @property
     def env_vars(self) -> Path:
-        """env.json, with the port of this stack's DynamoDB instead of ``make dev``'s."""
+        """env.json, with the port of this stack's endpoint instead of ``make dev``'s."""
         port = self.stack.exports["AWS_ENDPOINT_URL"].rsplit(":", 1)[1]
         document = json.loads((ROOT / "env.json").read_text(encoding="utf-8"))
-        endpoint = document["Parameters"]["AWS_ENDPOINT_URL_DYNAMODB"]
+        endpoint = document["Parameters"]["AWS_ENDPOINT_URL"]
         assert endpoint.startswith(f"http://{DOCKER_HOST_NAME}:"), endpoint
-        document["Parameters"]["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://{DOCKER_HOST_NAME}:{port}"
+        ours = f"http://{DOCKER_HOST_NAME}:{port}"
+        document["Parameters"] = {
+            name: value.replace(endpoint, ours) if value.startswith(endpoint) else value
+            for name, value in document["Parameters"].items()
+        }
         path = self.stack.log_path.parent / "env.json"
         path.write_text(json.dumps(document), encoding="utf-8")
         return path

@@ -108,6 +108,7 @@ CHECKED = {
     "summarize_charges.json",
     "customer_jobs.json",
     "get_summary.json",
+    "erase_customer.json",
     "create_charge.json",
     "create_charge_beacon.json",
     "create_charge_idempotent.json",
@@ -236,6 +237,17 @@ def test_an_unknown_method_gets_405_naming_the_method(api: LambdaApi):
     assert body["errors"][0]["field"] == "method"
 
 
+def test_an_erased_customer_reads_404_at_once_and_its_charges_are_deleted_by_the_jobs_queue(api: LambdaApi):
+    # (Last: user_42, whom the tests above charge, is erased.)
+    assert api.charges(user_id="user_42")
+    status, _, body = api.http("erase_customer.json")
+    assert (status, body) == (202, {"success": True, "code": 202, "data": None})
+    status, _, body = api.http("get_summary.json")
+    assert status == 404, body
+    # The erase job went to the local stack's jobs queue (env.json), whose poller runs it.
+    _wait_until(lambda: not api.charges(user_id="user_42"))
+
+
 def _summary_of(api: LambdaApi, key: dict[str, Any]) -> dict[str, Any] | None:
     item = api.dynamodb.get_item(TableName=api.tables["SUMMARIES_TABLE_NAME"], Key=key, ConsistentRead=True)
     return item.get("Item")
@@ -250,5 +262,5 @@ def _added(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[di
 def _wait_until(condition: Any, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
-        assert time.monotonic() < deadline, "the local stack's stream poller did not summarize the batch"
+        assert time.monotonic() < deadline, "the local stack's pollers (stream, jobs queue) did not get there in time"
         time.sleep(0.2)

@@ -33,6 +33,8 @@ def local_resources(**overrides) -> LocalResources:
         name: f"http://127.0.0.1:8000/123456789012/beacon-local-{name}"
         for name in ("FailureQueue", "SummarizeFailureQueue", "CustomerJobsQueue", "CustomerJobsDeadLetterQueue")
     }
+    resources.key_arns = {"ErasureHashKey": "arn:aws:kms:us-east-1:123456789012:key/0b7e-erasure"}
+    resources.key_names = {"ErasureHashKey": "alias/beacon-local-ErasureHashKey"}
     return resources
 
 
@@ -76,6 +78,7 @@ def test_environment_resolves_tables_and_parameter_defaults():
     assert env["API_KEYS_TABLE_NAME"] == "beacon-local-ApiKeysTable"
     default_ttl = template()["Parameters"]["ApiKeyCacheTtlSeconds"]["Default"]
     assert env["API_KEY_CACHE_TTL_SECONDS"] == str(default_ttl)
+    assert env["ERASURE_HASH_KEY_ID"] == "alias/beacon-local-ErasureHashKey"  # !Ref of a KMS key: its alias here
 
 
 def test_parameter_overrides_replace_defaults_and_unknown_ones_are_refused():

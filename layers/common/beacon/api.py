@@ -50,7 +50,12 @@ MAX_BODY_BYTES = 1_048_576  # the JSON as read: after inflating a gzip body (who
 MAX_JSON_DEPTH = 32  # a charge sits at depth 3 (body > charges > charge); nothing valid comes near
 # text/plain is what navigator.sendBeacon sends for a string body.
 JSON_MEDIA_TYPES = frozenset({"application/json", "text/plain"})
-ROUTES: dict[str, list[str]] = {"/charges": ["POST"], "/charges/bulk": ["POST"], "/customers/summary": ["GET"]}
+ROUTES: dict[str, list[str]] = {
+    "/charges": ["POST"],
+    "/charges/bulk": ["POST"],
+    "/customers/summary": ["GET"],
+    "/customers": ["DELETE"],
+}
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 # The errors worth retrying after a moment. Not every 409: a charge_id stored with other content is final.
 RETRY_AFTER: dict[type[BeaconError], str] = {RequestInFlightError: "1", StorageUnavailableError: "1"}
@@ -97,11 +102,11 @@ def create_resolver() -> APIGatewayHttpResolver:
     return app
 
 
-def success(data: Any = None, headers: dict[str, str] | None = None) -> Response:
-    """``200 {"success": true, "code": 200, "data": ...}``."""
-    envelope = SuccessEnvelope(data=data.model_dump(mode="json") if isinstance(data, BaseModel) else data)
+def success(data: Any = None, headers: dict[str, str] | None = None, *, status: int = 200) -> Response:
+    """``200 {"success": true, "code": 200, "data": ...}`` (or another 2xx: 202 for an erasure recorded)."""
+    envelope = SuccessEnvelope(code=status, data=data.model_dump(mode="json") if isinstance(data, BaseModel) else data)
     return Response(
-        status_code=200,
+        status_code=status,
         content_type=content_types.APPLICATION_JSON,
         body=envelope.model_dump(mode="json"),
         headers=headers,

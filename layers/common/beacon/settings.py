@@ -23,6 +23,8 @@ class Settings(BaseModel):
     stream_max_record_age_seconds: int = Field(alias="STREAM_MAX_RECORD_AGE_SECONDS", default=3_600, ge=60, le=604_800)
     # Where the stream hands a customer it has no time to recompute (the jobs function's queue).
     customer_jobs_queue_url: str | None = Field(alias="CUSTOMER_JOBS_QUEUE_URL", default=None)
+    # The KMS key that hashes an erased customer's identity for the erasure record (an HMAC key).
+    erasure_hash_key_id: str | None = Field(alias="ERASURE_HASH_KEY_ID", default=None)
 
 
 @lru_cache(maxsize=1)

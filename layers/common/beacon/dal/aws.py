@@ -14,6 +14,7 @@ from beacon.errors import StorageUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kms import KMSClient
     from mypy_boto3_sqs import SQSClient
 
 # Throttling and server-side faults: the request may succeed if sent again.
@@ -48,6 +49,12 @@ _BOTO_CONFIG = Config(
 def dynamodb_client() -> "DynamoDBClient":
     """The DynamoDB client of this execution environment (``AWS_ENDPOINT_URL`` points it elsewhere)."""
     return boto3.client("dynamodb", config=_BOTO_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def kms_client() -> "KMSClient":
+    """The KMS client of this execution environment, created on first use (only to hash an erased identity)."""
+    return boto3.client("kms", config=_BOTO_CONFIG)
 
 
 @lru_cache(maxsize=1)

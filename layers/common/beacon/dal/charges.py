@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from beacon.dal.aws import BATCH_ATTEMPTS, batch_get_items, dynamodb_client, error_code, storage_errors, until_processed
-from beacon.dal.items import AttributeValues, charge_content, charge_item, charge_key
+from beacon.dal.item_keys import charge_pk
+from beacon.dal.items import AttributeValues, charge_content, charge_item, charge_key, received_ms_of
 from beacon.models.records import ChargeRecord
 
 if TYPE_CHECKING:
@@ -120,6 +121,43 @@ class ChargesRepository:
             raise
         return None
 
+    def erase_received_before(self, project_id: str, customer: str, erased_before: int) -> Iterator[int]:
+        """Delete the customer's charges received before ``erased_before`` (UNIX ms), a page at a time.
+
+        Yields how many each page deleted, so that the caller may stop between pages and go on later
+        (a deleted charge is not read again). A Query of the customer's partition for the keys and
+        receive times, and BatchWriteItem deletes, ``PUT_CONCURRENCY`` at a time. Charges received
+        from then on stay.
+        """
+        paginator = self.client.get_paginator("query")
+        pages = iter(
+            paginator.paginate(
+                TableName=self.table_name,
+                KeyConditionExpression="PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": charge_pk(project_id, customer)}},
+                ProjectionExpression="PK, SK, received_at, received_ms",
+                ConsistentRead=True,
+            )
+        )
+        with ThreadPoolExecutor(max_workers=PUT_CONCURRENCY) as pool:
+            while True:
+                with storage_errors("read the charges to erase"):
+                    page = next(pages, None)
+                if page is None:
+                    return
+                keys = [_key_of(item) for item in page.get("Items", []) if received_ms_of(item) < erased_before]
+                list(pool.map(self._batch_delete, _chunks(keys, BATCH_WRITE_LIMIT)))
+                yield len(keys)
+
+    def _batch_delete(self, keys: Sequence[dict[str, Any]]) -> None:
+        until_processed(
+            lambda pending: self.client.batch_write_item(RequestItems=pending),
+            {self.table_name: [{"DeleteRequest": {"Key": key}} for key in keys]},
+            unprocessed="UnprocessedItems",
+            action="erase the charges",
+            sleep=self._sleep,
+        )
+
     def _batch_write(self, items: Sequence[dict[str, Any]]) -> None:
         for chunk in _chunks(items, BATCH_WRITE_LIMIT):
             until_processed(
@@ -157,6 +195,10 @@ class ChargesRepository:
 def _content(item: AttributeValues) -> tuple[int, int | None] | None:
     """The content of the item a failed condition returned (``None`` if none came back: never the same)."""
     return charge_content(item) if item else None
+
+
+def _key_of(item: dict[str, Any]) -> dict[str, Any]:
+    return {"PK": item["PK"], "SK": item["SK"]}
 
 
 def _pk_sk(item: dict[str, Any]) -> tuple[str, str]:

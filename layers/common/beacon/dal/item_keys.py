@@ -10,6 +10,7 @@ CHARGE_ITEM_TYPE = "charge"
 SUMMARY_ITEM_TYPE = "summary"
 SEEN_ITEM_TYPE = "seen"
 REGISTRY_ITEM_TYPE = "customer"
+ERASURE_ITEM_TYPE = "erasure"
 
 SUMMARY_SK = "SUMMARY"
 # A project's customers are listed under this many partition keys, each written once per new customer.
@@ -69,6 +70,11 @@ def registry_pk(project_id: str, shard: int) -> str:
 def registry_sk(customer: str) -> str:
     """Sort key of a customer's registry entry."""
     return f"C#{customer}"
+
+
+def erasures_pk(project_id: str) -> str:
+    """Partition key of a project's erasure records (a keyed hash of each erased identity: no identity)."""
+    return f"P#{project_id}#ERASURES"
 
 
 def api_key_pk(key_hash: str) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 from beacon.dal.item_keys import (
     CHARGE_ITEM_TYPE,
+    ERASURE_ITEM_TYPE,
     REGISTRY_ITEM_TYPE,
     SEEN_ITEM_TYPE,
     SUMMARY_ITEM_TYPE,
@@ -13,6 +14,7 @@ from beacon.dal.item_keys import (
     api_key_pk,
     charge_pk,
     charge_sk,
+    erasures_pk,
     legacy_summary_pk,
     legacy_summary_sk,
     registry_pk,
@@ -78,7 +80,7 @@ def charge_from_item(item: AttributeValues) -> ChargeRecord:
     Items written before ``received_ms`` and ``position`` existed count as received at the start of
     their second, first in their request: the order among them is then decided by their ids.
     """
-    received_ms = _int(item, "received_ms") if "received_ms" in item else _int(item, "received_at") * 1000
+    received_ms = received_ms_of(item)
     return ChargeRecord(
         project_id=item["project_id"]["S"],
         customer_id=item["customer_id"]["S"],
@@ -93,6 +95,11 @@ def charge_from_item(item: AttributeValues) -> ChargeRecord:
         client_charge_id=item["client_charge_id"]["S"] if "client_charge_id" in item else None,
         client_created_at=_opt_int(item, "client_created_at"),
     )
+
+
+def received_ms_of(item: AttributeValues) -> int:
+    """When the API received a charge (UNIX ms); items written before milliseconds were kept hold seconds."""
+    return _int(item, "received_ms") if "received_ms" in item else _int(item, "received_at") * 1000
 
 
 # ---------------------------------------------------------------- API keys
@@ -144,7 +151,8 @@ def summary_item(stored: StoredSummary, updated_at: int) -> AttributeValues:
     """The summary item. Every number is an ``N`` of at most 16 digits: no stream sequence number is stored.
 
     The window of counted charges (``logic.seen``): ``seen_since``, ``seen`` (bucket -> the ids as
-    16-byte binaries, concatenated) and ``seen_overflow`` (the buckets that have seen items).
+    16-byte binaries, concatenated) and ``seen_overflow`` (the buckets that have seen items). An erased
+    customer's: ``erased_before`` (UNIX ms), and on the tombstone ``expiration`` (the table's TTL attribute).
     """
     charges, sessions = stored.summary.charges, stored.summary.sessions
     item: AttributeValues = {
@@ -181,6 +189,7 @@ def summary_item(stored: StoredSummary, updated_at: int) -> AttributeValues:
             last_position=_n(position),
             last_charge_id=_s(charge_id),
         )
+    optional.update(erased_before=_n(stored.erased_before), expiration=_n(stored.expires_at))
     item.update({name: value for name, value in optional.items() if value is not None})
     item.update(_window_attributes(stored.seen))
     return item
@@ -238,6 +247,8 @@ def summary_from_item(item: AttributeValues) -> StoredSummary:
         summary=summary,
         version=_int(item, "version"),
         seen=window,
+        erased_before=_opt_int(item, "erased_before"),
+        expires_at=_opt_int(item, "expiration"),
     )
 
 
@@ -253,14 +264,38 @@ def _arrival(item: AttributeValues, prefix: str) -> Arrival:
     return received_ms, _opt_int(item, f"{prefix}_position") or 0, item[f"{prefix}_charge_id"]["S"]
 
 
+# ---------------------------------------------------------------- erasures
+
+
+def erasure_item(project_id: str, subject_hash: str, *, erased_at: int, key_id: str) -> AttributeValues:
+    """The record that a customer of the project was erased: a keyed hash of its identity, never the identity."""
+    return {
+        "PK": {"S": erasures_pk(project_id)},
+        "SK": {"S": subject_hash},
+        "type": {"S": ERASURE_ITEM_TYPE},
+        "project_id": {"S": project_id},
+        "erased_at": {"N": str(erased_at)},
+        "key_id": {"S": key_id},
+    }
+
+
+def erasure_key(project_id: str, subject_hash: str) -> AttributeValues:
+    """The primary key of an erasure record."""
+    return {"PK": {"S": erasures_pk(project_id)}, "SK": {"S": subject_hash}}
+
+
 # ---------------------------------------------------------------- the customer registry
+
+
+def registry_key(project_id: str, customer: str) -> AttributeValues:
+    """The primary key of a customer's registry entry."""
+    return {"PK": {"S": registry_pk(project_id, registry_shard(customer))}, "SK": {"S": registry_sk(customer)}}
 
 
 def registry_item(project_id: str, customer: str, registered_at: int) -> AttributeValues:
     """A customer's entry in its project's registry, written once, with its first summary."""
     return {
-        "PK": {"S": registry_pk(project_id, registry_shard(customer))},
-        "SK": {"S": registry_sk(customer)},
+        **registry_key(project_id, customer),
         "type": {"S": REGISTRY_ITEM_TYPE},
         "project_id": {"S": project_id},
         "customer_id": {"S": customer},

@@ -20,7 +20,12 @@ class JobsQueue:
     def client(self) -> "SQSClient":
         return self._client or sqs_client()
 
-    def send(self, job: CustomerJob) -> None:
-        """Queue one job (it may be queued twice: every job can be done again and change nothing more)."""
+    def send(self, job: CustomerJob, *, delay_seconds: int = 0) -> None:
+        """Queue one job, done ``delay_seconds`` from now at the earliest (a job may be queued twice: every
+        job can be done again and change nothing more)."""
         with storage_errors("queue the job"):
-            self.client.send_message(QueueUrl=self.queue_url, MessageBody=job.model_dump_json())
+            self.client.send_message(
+                QueueUrl=self.queue_url,
+                MessageBody=job.model_dump_json(exclude_defaults=True),
+                DelaySeconds=delay_seconds,
+            )

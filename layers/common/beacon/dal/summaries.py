@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from beacon.dal import aws
-from beacon.dal.aws import batch_get_items, dynamodb_client, error_code, storage_errors
+from beacon.dal.aws import batch_get_items, dynamodb_client, error_code, storage_errors, until_processed
 from beacon.dal.item_keys import (
     CHARGE_ITEM_TYPE,
     REGISTRY_SHARDS,
@@ -33,8 +33,11 @@ from beacon.dal.item_keys import (
 )
 from beacon.dal.items import (
     charge_from_item,
+    erasure_item,
+    erasure_key,
     legacy_summary_key,
     registry_item,
+    registry_key,
     seen_ids_from_item,
     seen_item,
     summary_from_item,
@@ -44,6 +47,9 @@ from beacon.dal.items import (
 from beacon.errors import StorageUnavailableError
 from beacon.models.records import ChargeRecord
 from beacon.models.stored import StoredSummary, SummaryWrite
+
+BATCH_WRITE_LIMIT = 25  # requests in one BatchWriteItem
+TRANSACTION_LIMIT = 100  # items in one TransactWriteItems
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -144,7 +150,7 @@ class SummariesRepository:
         items = self._seen_items(summary, write.seen_items, now=now)
         try:
             with storage_errors("write the summary"):
-                if write.is_new_customer:
+                if write.registers:
                     self.register(summary.project_id, summary.customer_id, now=now)
                 if items:
                     transaction: list[Any] = [{"Put": put}, *({"Put": item} for item in items)]
@@ -220,6 +226,79 @@ class SummariesRepository:
                 condition, expression[":after"] = "PK = :pk AND SK > :after", {"S": start}
             for item in self._query("list the customers", condition, expression, page_size=page_size):
                 yield shard, item["customer_id"]["S"]
+
+    # ------------------------------------------------------------ erasures
+
+    def record_erasure(self, project_id: str, subject_hash: str, *, erased_at: int, key_id: str) -> None:
+        """Keep the record that a customer was erased: when, by which key, its identity only as a keyed hash."""
+        with storage_errors("record the erasure"):
+            item = erasure_item(project_id, subject_hash, erased_at=erased_at, key_id=key_id)
+            self.client.put_item(TableName=self.summaries_table, Item=item)
+
+    def erasure_done(self, project_id: str, subject_hash: str, *, completed_at: int) -> None:
+        """Note on the erasure record when the customer's items were deleted."""
+        with storage_errors("complete the erasure"):
+            self.client.update_item(
+                TableName=self.summaries_table,
+                Key=erasure_key(project_id, subject_hash),
+                UpdateExpression="SET completed_at = :at",
+                ExpressionAttributeValues={":at": {"N": str(completed_at)}},
+            )
+
+    def erasure(self, project_id: str, subject_hash: str) -> dict[str, Any] | None:
+        """The erasure record of a keyed hash (an audit: was this identity erased, when, by which key)."""
+        with storage_errors("read the erasure"):
+            answer = self.client.get_item(TableName=self.summaries_table, Key=erasure_key(project_id, subject_hash))
+        return answer.get("Item")
+
+    def delete_erased(self, project_id: str, customer: str, *, erasure_bucket: int) -> int:
+        """Delete what the summaries table holds of an erased customer but its tombstone: seen items, a
+        summary of the first layout, its registry entry. How many items.
+
+        Seen items of buckets before ``erasure_bucket`` (the one the erasure was received in) hold erased
+        charges only: they go. Those of it and later, and the registry entry, go while the tombstone
+        says the customer is still erased (a
+        transaction with a check of it): a charge received after the erasure makes the customer anew,
+        whose seen items and entry stay.
+        """
+        expression = {":pk": {"S": seen_pk(project_id, customer)}}
+        items = list(self._query("read the seen charges", "PK = :pk", expression))
+        before = [{"PK": i["PK"], "SK": i["SK"]} for i in items if int(i["bucket"]["N"]) < erasure_bucket]
+        after = [{"PK": i["PK"], "SK": i["SK"]} for i in items if int(i["bucket"]["N"]) >= erasure_bucket]
+        for start in range(0, len(before), BATCH_WRITE_LIMIT):
+            until_processed(
+                lambda pending: self.client.batch_write_item(RequestItems=pending),
+                {self.summaries_table: [{"DeleteRequest": {"Key": key}} for key in before[start : start + 25]]},
+                unprocessed="UnprocessedItems",
+                action="erase the seen charges",
+                sleep=self._sleep,
+            )
+        self.delete_legacy(project_id, customer)
+        deleted = len(before)
+        keys = [*after, registry_key(project_id, customer)]
+        for start in range(0, len(keys), TRANSACTION_LIMIT - 1):
+            deleted += self._delete_if_erased(project_id, customer, keys[start : start + TRANSACTION_LIMIT - 1])
+        return deleted
+
+    def _delete_if_erased(self, project_id: str, customer: str, keys: Sequence[dict[str, Any]]) -> int:
+        transaction: list[Any] = [
+            {
+                "ConditionCheck": {
+                    "TableName": self.summaries_table,
+                    "Key": summary_key(project_id, customer),
+                    "ConditionExpression": "attribute_exists(erased_before) AND charge_count = :none",
+                    "ExpressionAttributeValues": {":none": {"N": "0"}},
+                }
+            },
+            *({"Delete": {"TableName": self.summaries_table, "Key": key}} for key in keys),
+        ]
+        try:
+            with storage_errors("erase the seen charges and the registry entry"):
+                self.client.transact_write_items(TransactItems=transaction)
+        except ClientError as exc:
+            _raise_unless_refused(exc)
+            return 0
+        return len(keys)
 
     # ------------------------------------------------------------ the charges a recompute reads
 

@@ -21,7 +21,7 @@ from beacon.logic import seen
 from beacon.logic.fold import close_sessions, fold_charges
 from beacon.models.records import ChargeRecord
 from beacon.models.stored import EMPTY_WINDOW, SeenWindow, StoredSummary, SummaryWrite
-from beacon.models.summary import CustomerSummary
+from beacon.models.summary import EMPTY_SUMMARY, CustomerSummary
 
 CustomerKey = tuple[str, str]  # (project_id, customer_id)
 
@@ -57,7 +57,7 @@ def plan_fold(
     ``elsewhere``: the ids in the seen items of ``buckets_to_read``; ``since``: how far the window may
     be pruned (``seen.horizon`` of the newest record of the batch).
     """
-    unique = list({charge.charge_id: charge for charge in charges}.values())
+    unique = [c for c in {charge.charge_id: charge for charge in charges}.values() if not erased(stored, c)]
     window = stored.seen if stored else None
     verdicts = [seen.classify(window, c.charge_id, c.received_at, elsewhere) for c in unique]
     if seen.Verdict.UNKNOWN in verdicts or stored is None:
@@ -90,14 +90,17 @@ def plan_recompute(
     since: int,
     session_timeout: int,
     limits: seen.WindowLimits = seen.LIMITS,
-) -> SummaryWrite:
+) -> SummaryWrite | None:
     """The write that replaces ``stored`` with the summary of every stored charge (``full``, no span closed).
 
     ``recent``: the ids of the charges read, by bucket (those of expired buckets may be left out).
     The window is refilled with them; when more than one write holds, ``since`` moves forward past
     the oldest buckets: records of those charges, if any still come, are unknown again and their
-    customer is recomputed again (right, only slower).
+    customer is recomputed again (right, only slower). ``None``: nothing to write, no charge counts
+    and there is no summary (or only an erasure's tombstone) to replace.
     """
+    if full.charges.count == 0 and (stored is None or stored.is_erased):
+        return None
     base = seen.advance(stored.seen if stored else EMPTY_WINDOW, since)
     kept = {bucket: ids for bucket, ids in recent.items() if not seen.expired(bucket, base.since)}
     window = _fit_one_write(SeenWindow(since=base.since), kept, limits)
@@ -147,11 +150,35 @@ def _write(
     """The write of ``summary`` and ``window`` in place of ``stored``, its older sessions closed."""
     version = stored.version if stored else 0
     closed = as_stored(summary, window, session_timeout=session_timeout, limits=limits)
+    erased_before = stored.erased_before if stored else None  # charges from then on: no expiry
     return SummaryWrite(
-        StoredSummary(key[0], key[1], closed, version + 1, window),
+        StoredSummary(key[0], key[1], closed, version + 1, window, erased_before=erased_before),
         expected_version=stored.version if stored else None,
         seen_items={bucket: _parts(ids, limits.ids_per_seen_item) for bucket, ids in seen_items.items()},
+        registers=stored is None or stored.is_erased,
     )
+
+
+def erased(stored: StoredSummary | None, charge: ChargeRecord) -> bool:
+    """The charge was received before the customer was erased: it never counts again."""
+    return stored is not None and stored.erased_before is not None and charge.received_ms < stored.erased_before
+
+
+def plan_erasure(
+    key: CustomerKey, stored: StoredSummary | None, *, erased_before: int, expires_at: int
+) -> SummaryWrite | None:
+    """The erasure's tombstone in place of ``stored``: nothing counted, no identity but the key, a floor below
+    which no charge counts, an expiry. ``None`` when the summary has this erasure's floor or a later one
+    already: the tombstone is there, or the charges counted since were received after it (a new customer,
+    which a later pass of the same erasure must leave whole)."""
+    if stored is not None and (stored.erased_before or 0) >= erased_before:
+        return None
+    floor = erased_before
+    window = SeenWindow(since=stored.seen.since) if stored else EMPTY_WINDOW
+    tombstone = StoredSummary(
+        key[0], key[1], EMPTY_SUMMARY, (stored.version if stored else 0) + 1, window, floor, expires_at
+    )
+    return SummaryWrite(tombstone, expected_version=stored.version if stored else None)
 
 
 def as_stored(

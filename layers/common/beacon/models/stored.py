@@ -1,4 +1,4 @@
-"""A summary as stored: the figures, the ``version`` every write checks, and which charges it has counted."""
+"""A summary as stored: the figures, the ``version`` every write checks, which charges it counts, an erasure."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,13 +33,26 @@ EMPTY_WINDOW = SeenWindow()
 
 @dataclass(frozen=True)
 class StoredSummary:
-    """A customer's summary as stored, with the ``version`` that every write checks and increments."""
+    """A customer's summary as stored, with the ``version`` that every write checks and increments.
+
+    ``erased_before``: the customer was erased when the API received a request at that time (UNIX ms):
+    no charge received before it counts, ever. With nothing counted since, the summary is the erasure's
+    tombstone (``is_erased``): the customer reads as unknown, and the item expires (``expires_at``,
+    DynamoDB's TTL) once no record of an erased charge can still come (docs/design.md, "Erasure").
+    """
 
     project_id: str
     customer_id: str
     summary: CustomerSummary
     version: int
     seen: SeenWindow = EMPTY_WINDOW
+    erased_before: int | None = None
+    expires_at: int | None = None
+
+    @property
+    def is_erased(self) -> bool:
+        """The erasure's tombstone: erased, and no charge counted since."""
+        return self.erased_before is not None and self.summary.charges.count == 0
 
 
 @dataclass(frozen=True)
@@ -52,11 +65,7 @@ class SummaryWrite:
     seen_items: Mapping[int, tuple[frozenset[str], ...]] = field(default_factory=dict)
     counted: frozenset[str] = frozenset()  # ids of the charges it counts for the first time (a fold)
     recomputed: bool = False
-
-    @property
-    def is_new_customer(self) -> bool:
-        """The customer's first summary (its registry entry is written with it)."""
-        return self.expected_version is None
+    registers: bool = False  # the customer's first summary, or its first since it was erased: registry entry too
 
     def seen_ids(self, bucket: int) -> frozenset[str]:
         """The ids of ``bucket`` this write puts in seen items."""

@@ -1,4 +1,4 @@
-"""Reading a customer's summary, as ``GET /customers/summary`` shows it."""
+"""Reading a customer's summary, as ``GET /customers/summary`` shows it (an erased customer is unknown)."""
 
 from beacon.dal.summaries import SummariesRepository
 from beacon.errors import NotFoundError
@@ -12,11 +12,10 @@ def read_summary(project_id: str, *, user_id: str | None, email: str | None) -> 
     settings = get_settings()
     summaries = SummariesRepository(settings.summaries_table_name, settings.charges_table_name)
     customer = identify_customer(user_id, email)
-    # A summary not yet moved from the first layout (``beacon summaries migrate``) is read there.
-    stored = summaries.get(project_id, customer, consistent=False) or summaries.get_legacy(
-        project_id, customer, consistent=False
-    )
-    if stored is None:
+    # Strongly consistent: a customer erased a moment ago reads as unknown at once. A summary not yet
+    # moved from the first layout (``beacon summaries migrate``) is read there.
+    stored = summaries.get(project_id, customer) or summaries.get_legacy(project_id, customer)
+    if stored is None or stored.is_erased:
         name = "user_id" if user_id is not None else "email"
         raise NotFoundError(f"no customer with this {name} in the project has a summarized charge", field=name)
     return SummaryView.of(stored.summary)

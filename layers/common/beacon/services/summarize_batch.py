@@ -298,14 +298,15 @@ def _key(stored: StoredSummary) -> CustomerKey:
 # ---------------------------------------------------------------- the recompute
 
 
-def recompute_customer(context: Context, key: CustomerKey, *, first: "Recompute | None" = None) -> SummaryWrite:
+def recompute_customer(context: Context, key: CustomerKey, *, first: "Recompute | None" = None) -> SummaryWrite | None:
     """Replace the customer's summary with what its stored charges give, exactly once.
 
     The charges are read page by page and tallied (memory: the spans of the sessions, the ids of the
     window's buckets). When the summary changes while they are read, what it counted meanwhile is
     folded into the recompute (``plan.missed_by``), so that a long history is read again only when
     that cannot be told. ``RecomputeHandoffError`` when the reading would pass the deadline.
-    ``first``: a recompute already read (``ops.rebuild`` compares before it repairs).
+    ``first``: a recompute already read (``ops.rebuild`` compares before it repairs). ``None`` back:
+    nothing to write (no charge counts, and no summary but an erasure's tombstone).
     """
     for _ in range(RECOMPUTE_ATTEMPTS):
         try:
@@ -321,42 +322,47 @@ class Recompute:
     def __init__(self, context: Context, key: CustomerKey) -> None:
         self.context, self.key = context, key
         self.stored = context.summaries.get(*key)
+        # Charges received before the customer was erased never count (the erasure deletes them).
+        self.erased_before = self.stored.erased_before if self.stored else None
         base_since = seen.advance(self.stored.seen, context.since).since if self.stored else context.since
-        tally = Tally(EMPTY_SUMMARY, session_timeout=context.session_timeout)
+        self.tally = Tally(EMPTY_SUMMARY, session_timeout=context.session_timeout)
         self.charges = 0
         self.recent: dict[int, set[str]] = defaultdict(set)
         for page in context.summaries.charge_pages(*key):
             if context.time_is_short():
                 raise RecomputeHandoffError(f"recompute of {key[0]} not finished in time")
-            for charge in page:
-                tally.add(charge)
-                bucket = seen.bucket_of(charge.received_at)
-                if not seen.expired(bucket, base_since):
-                    self.recent[bucket].add(charge.charge_id)
-            self.charges += len(page)
-        self.tally = tally
+            self._add(page, since=base_since)
         self.last: SummaryWrite | None = None
+
+    def _add(self, charges: list[ChargeRecord], since: int | None) -> None:
+        """Tally charges (those received before an erasure left out); keep the ids of buckets ``since`` keeps."""
+        for charge in charges:
+            if self.erased_before is not None and charge.received_ms < self.erased_before:
+                continue
+            self.tally.add(charge)
+            self.charges += 1
+            bucket = seen.bucket_of(charge.received_at)
+            if not seen.expired(bucket, since):
+                self.recent[bucket].add(charge.charge_id)
 
     @property
     def expected(self) -> CustomerSummary:
         """The summary the stored charges give, every session span kept."""
         return self.tally.summary()
 
-    def commit(self) -> SummaryWrite:
+    def commit(self) -> SummaryWrite | None:
         """Write the recomputed summary in place of the stored one (``_StartOver`` when it cannot catch up)."""
-        write = self.context.summaries.commit(self.key, self.stored, self.plan, now=self.context.now)
-        assert write is not None  # a recompute always writes
-        return write
+        return self.context.summaries.commit(self.key, self.stored, self.plan, now=self.context.now)
 
-    def plan(self, current: StoredSummary | None) -> SummaryWrite:
+    def plan(self, current: StoredSummary | None) -> SummaryWrite | None:
         """The recompute's write in place of ``current``, with what ``current`` counted that it did not read."""
+        if (current.erased_before if current else None) != self.erased_before:
+            raise _StartOver  # erased while the charges were read: read them again, from the new floor
         if self.last is not None and current is not None:
             extra = plan.missed_by(self.last, self.context.summaries.counted_ids(current))
             if extra is None:
                 raise _StartOver
-            for charge in self.context.summaries.charges_by_id(*self.key, sorted(extra)):
-                self.tally.add(charge)
-                self.recent[seen.bucket_of(charge.received_at)].add(charge.charge_id)
+            self._add(self.context.summaries.charges_by_id(*self.key, sorted(extra)), since=0)  # all kept
         self.last = plan.plan_recompute(
             self.key,
             current,
@@ -371,8 +377,8 @@ class Recompute:
 
 def run_job(
     job: CustomerJob, *, seconds_left: SecondsLeft | None = None, now: Callable[[], float] = time.time
-) -> SummaryWrite:
-    """Do a job the stream handed over (``hand_off``): recompute the customer, with the jobs function's time."""
+) -> SummaryWrite | None:
+    """Do a recompute the stream handed over (``hand_off``), with the jobs function's time."""
     settings = get_settings()
     context = Context(
         summaries=repository(),
