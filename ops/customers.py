@@ -1,24 +1,33 @@
-"""``beacon customers list|show``: a project's customers, and one of them as the API shows it.
+"""``beacon customers list|show|erase``: a project's customers, one of them as the API shows it, erasing one.
 
 ``list`` prints the project's customers, one JSON line each, from its registry (an entry per customer,
 written with its first summary, under a few partition keys read one after the other): ``--limit``
 stops after so many and prints the ``--after`` value that resumes there. ``show`` prints the
 customer's summary as ``GET /customers/summary`` answers it (its ``data``, one JSON line), read the
-way that endpoint reads it; a customer the project has no summary for is exit status 1. Every
-subcommand names its customer the same way (``customer_arguments``).
+way that endpoint reads it; a customer the project has no summary for is exit status 1. ``erase`` does
+what ``DELETE /customers`` does (``services.erase_customer``), recorded under the key id ``operator``;
+with ``--now`` it also deletes the customer's items from this machine at once instead of leaving them
+to the jobs function (which still makes its final pass). Every subcommand names its customer the same
+way (``customer_arguments``).
 """
 
 import argparse
 import base64
 import json
 import sys
+import time
 
 from beacon.errors import NotFoundError
+from beacon.logic.identity import identify_customer
 from beacon.models.fields import check_user_id, normalize_email
+from beacon.models.jobs import CustomerJob
+from beacon.services.erase_customer import erase_customer, run_erase_job
 from beacon.services.read_summary import read_summary
 from beacon.services.summarize_batch import repository
 from ops.arguments import checked
 from ops.keys import project_argument
+
+OPERATOR = "operator"  # the key id an erasure made with this command is recorded under
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +56,23 @@ def register(parser: argparse.ArgumentParser) -> None:
     listing.add_argument("--limit", type=checked(_positive), help="at most this many customers")
     listing.add_argument("--after", type=checked(_cursor), help="go on after this point (what --limit printed)")
     listing.set_defaults(run=list_customers)
+
+    erase = commands.add_parser(
+        "erase",
+        help="erase a customer: what DELETE /customers does (its summary reads 404 at once, its items go)",
+        description="Records the erasure (a keyed hash of the identity, when, key id 'operator'), replaces the "
+        "summary with a tombstone that no charge received before now can bring back, and queues the erase job, "
+        "which deletes the customer's charges, seen items and registry entry within 10 minutes (docs/operations.md, "
+        "Erasing a customer). Erasing a customer who does not exist, or again, is done as well.",
+    )
+    project_argument(erase)
+    customer_arguments(erase)
+    erase.add_argument(
+        "--now",
+        action="store_true",
+        help="also delete the customer's items from this machine at once, and print how many",
+    )
+    erase.set_defaults(run=erase_a_customer)
 
 
 def customer_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +107,19 @@ def list_customers(args: argparse.Namespace) -> int:
             return 0
         print(json.dumps(_customer_line(customer), ensure_ascii=False))
         listed, last = listed + 1, (shard, customer)
+    return 0
+
+
+def erase_a_customer(args: argparse.Namespace) -> int:
+    erased_before = int(time.time() * 1000)
+    erase_customer(args.project, user_id=args.user_id, email=args.email, erased_before=erased_before, key_id=OPERATOR)
+    done: dict[str, object] = {"erased": True, "erased_at": erased_before // 1000}
+    if args.now:
+        customer = identify_customer(args.user_id, args.email)
+        job = CustomerJob(kind="erase", project_id=args.project, customer_id=customer, erased_before=erased_before)
+        erased = run_erase_job(job)
+        done |= {"charges_deleted": erased.charges, "other_items_deleted": erased.other_items}
+    print(json.dumps(done))
     return 0
 
 

@@ -23,6 +23,8 @@ OUTPUT_TO_ENV = {
     "SummarizeFailureQueueUrl": "SUMMARIZE_FAILURE_QUEUE_URL",
     "SessionTimeoutSeconds": "SESSION_TIMEOUT_SECONDS",
     "StreamMaxRecordAgeSeconds": "STREAM_MAX_RECORD_AGE_SECONDS",
+    "CustomerJobsQueueUrl": "CUSTOMER_JOBS_QUEUE_URL",
+    "ErasureHashKeyId": "ERASURE_HASH_KEY_ID",
 }
 # Without these a stack is not a Beacon stack: no command could work on it.
 REQUIRED_OUTPUTS = ("ChargesTableName", "SummariesTableName", "ApiKeysTableName", "IdempotencyTableName")

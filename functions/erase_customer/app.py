@@ -19,7 +19,7 @@ app = create_resolver()
 @app.delete("/customers", middlewares=[secret_key])
 @tracer.capture_method
 def erase() -> Response:
-    query = parse_model(SummaryQuery, query_parameters(app, ("user_id", "email")))
+    query = parse_model(SummaryQuery, query_parameters(app, ("user_id", "email"), only=True))
     caller = current_caller(app)
     erase_customer(
         caller.project_id,

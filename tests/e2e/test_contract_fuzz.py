@@ -30,7 +30,7 @@ def test_schemathesis_finds_nothing_over_http(tmp_path: Path):
         result, command = _fuzz(stack.base_url, "sk_local_dev", tmp_path)
 
     assert result.returncode == 0, f"{' '.join(command)}\n{result.stdout[-30000:]}\n{result.stderr[-2000:]}"
-    assert "Tested: 3" in result.stdout, result.stdout[-3000:]
+    assert "Tested: 4" in result.stdout, result.stdout[-3000:]
 
 
 def _fuzz(base_url: str, secret_key: str, scratch: Path) -> tuple["subprocess.CompletedProcess[str]", list[str]]:

@@ -20,6 +20,7 @@ from functions.customer_jobs.app import lambda_handler as jobs_handler
 from functions.erase_customer.app import lambda_handler
 from functions.get_summary.app import lambda_handler as get_summary_handler
 from functions.summarize_charges.app import lambda_handler as summarize_handler
+from ops.main import main
 from tests.builders import FakeLambdaContext, call, http_event
 from tests.conftest import OTHER_PROJECT_SECRET_KEY, PROJECT, PUBLIC_KEY, SECRET_KEY, JobsQueue
 from tests.stream_builders import charge, charge_records, put_charges, stream_event
@@ -190,8 +191,13 @@ def test_an_other_projects_key_erases_its_own_customer_of_that_name_not_this_one
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [({}, "user_id"), ({"user_id": USER, "email": "ada@example.com"}, "user_id"), ({"email": "nope"}, "email")],
-    ids=["neither", "both", "bad-email"],
+    [
+        ({}, "user_id"),
+        ({"user_id": USER, "email": "ada@example.com"}, "user_id"),
+        ({"email": "nope"}, "email"),
+        ({"user_id": USER, "project": "elsewhere"}, "project"),
+    ],
+    ids=["neither", "both", "bad-email", "unknown-parameter"],
 )
 def test_a_bad_query_is_400_naming_the_field_and_erases_nothing(tables, customer, jobs_queue, query, field):
     answer = call(lambda_handler, http_event("erase_customer.json", query=query))
@@ -292,3 +298,26 @@ def test_idempotency_records_hold_no_identity_so_an_erasure_leaves_them(tables, 
     assert answer.status == 200, answer.body
     idempotency = tables.client.scan(TableName=tables.names["IdempotencyTable"])["Items"]
     assert idempotency and all(USER not in json.dumps(i) and "ada@" not in json.dumps(i) for i in idempotency)
+
+
+def test_the_operators_command_erases_as_the_api_does(tables, customer, jobs_queue, capsys):
+    status = main(["customers", "erase", "--project", PROJECT, "--user-id", USER])
+
+    assert status == 0
+    assert json.loads(capsys.readouterr().out)["erased"] is True
+    assert read().status == 404
+    [record] = erasure_records(tables)
+    assert record["key_id"] == {"S": "operator"}
+    assert [job.kind for job in run_jobs(jobs_queue)] == ["erase"]
+    assert list(items_of(tables)) == ["SummariesTable"]  # the tombstone
+
+
+def test_the_operators_command_with_now_deletes_at_once_and_says_how_much(tables, customer, jobs_queue, capsys):
+    status = main(["customers", "erase", "--project", PROJECT, "--user-id", USER, "--now"])
+
+    assert status == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["charges_deleted"] == MANY and printed["other_items_deleted"] >= 2  # seen items, registry entry
+    assert list(items_of(tables)) == ["SummariesTable"]
+    assert [i["type"]["S"] for i in items_of(tables)["SummariesTable"]] == ["summary"]
+    assert read().status == 404

@@ -354,13 +354,19 @@ def _count_rejected_charges(app: APIGatewayHttpResolver) -> None:
         metrics.add_metric(name="ChargesRejected", unit=MetricUnit.Count, value=_charge_count(app))
 
 
-def query_parameters(app: APIGatewayHttpResolver, names: tuple[str, ...]) -> dict[str, str]:
+def query_parameters(app: APIGatewayHttpResolver, names: tuple[str, ...], *, only: bool = False) -> dict[str, str]:
     """The query parameters ``names``, each sent at most once (400 naming a repeated one).
 
     API Gateway joins a repeated parameter's values with commas (``?user_id=a&user_id=b`` arrives as
     ``user_id=a,b``), which could be mistaken for one value; the raw query string tells them apart.
+    ``only``: any other parameter (``api_key`` aside, which authentication reads) is a 400 naming it, for
+    an endpoint that must not act on a request it half understood.
     """
     sent = [name for name, _ in parse_qsl(app.current_event.raw_query_string or "", keep_blank_values=True)]
+    unknown = [name for name in sent if name not in names and name != "api_key"] if only else []
+    if unknown:
+        listed = " or ".join(names)
+        raise InvalidRequestError(f"unknown query parameter {unknown[0]!r}: send {listed}", field=unknown[0] or "query")
     for name in names:
         if sent.count(name) > 1:
             raise InvalidRequestError(f"{name} must be sent once; it appears {sent.count(name)} times", field=name)
