@@ -8,14 +8,19 @@ is checked, a transaction applies all of its Puts and Deletes or none, as its co
 ConditionCheck: the erasure's, that the summary is a tombstone), with ``TransactionCanceledException``
 and a reason per item, a Query reads one partition in sort key order (``PK = :pk``, ``begins_with(SK,
 ...)``, ``SK BETWEEN``) in pages of ``page_size`` items. It does not evaluate update expressions nor
-filters: a benchmark that needs more runs on moto (see ``capacity``).
+filters: a benchmark that needs more runs on moto (see ``capacity``). Beyond DynamoDB it answers the
+two calls an erasure makes: SQS's SendMessage (the message kept in ``messages``) and KMS's GenerateMac
+(an HMAC-SHA-256 keyed by the key id).
 
 ``latency`` adds a fixed delay to every call (outside the lock: calls overlap, as DynamoDB's do);
 ``hooks`` see each call before it is answered (a model test interleaves other work there).
 """
 
+import hashlib
+import hmac
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +46,7 @@ class FakeDynamoDB:
         self.latency = latency
         self.page_size = page_size
         self.hooks: list[Hook] = []
+        self.messages: list[dict[str, Any]] = []
         self._lock = threading.RLock()
 
     def table(self, name: str) -> dict[tuple[str, ...], Item]:
@@ -198,6 +204,20 @@ class FakeDynamoDB:
 
         return self._call("TransactGetItems", {"TransactItems": TransactItems}, answer)
 
+    def send_message(self, **params: Any) -> dict[str, Any]:
+        def answer() -> dict[str, Any]:
+            self.messages.append(params)
+            return {"MessageId": str(uuid.uuid4())}
+
+        return self._call("SendMessage", params, answer)
+
+    def generate_mac(self, *, KeyId: str, Message: bytes, MacAlgorithm: str, **_: Any) -> dict[str, Any]:
+        def answer() -> dict[str, Any]:
+            mac = hmac.new(KeyId.encode(), Message, hashlib.sha256).digest()
+            return {"Mac": mac, "KeyId": KeyId, "MacAlgorithm": MacAlgorithm}
+
+        return self._call("GenerateMac", {"KeyId": KeyId}, answer)
+
     def answer(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """Dispatch by operation name (``PutItem``), as a botocore ``before-call`` hook sees it."""
         method: Callable[..., dict[str, Any]] = getattr(self, _snake(operation))
@@ -252,12 +272,13 @@ def _register(events: Any, fake: FakeDynamoDB) -> None:
         except ClientError as exc:
             return AWSResponse("", 400, {}, None), dict(exc.response)  # type: ignore[arg-type]
 
-    events.register_first("before-parameter-build.dynamodb", keep_params)
-    events.register("before-call.dynamodb", answer)
+    for service in ("dynamodb", "sqs", "kms"):
+        events.register_first(f"before-parameter-build.{service}", keep_params)
+        events.register(f"before-call.{service}", answer)
 
 
 def attach_to_session(session: Any, fake: FakeDynamoDB) -> None:
-    """Every DynamoDB client the boto3 ``session`` creates from now on answers from ``fake``."""
+    """Every DynamoDB (and SQS, KMS) client the boto3 ``session`` creates from now on answers from ``fake``."""
     _register(session.events, fake)
 
 

@@ -80,8 +80,11 @@ def function_specs(overrides: Mapping[str, str] | None = None) -> list[FunctionS
 
 
 def in_process_environment(specs: list[FunctionSpec]) -> dict[str, str]:
-    """The template's variables with fake credentials and the Tracer off: handlers run in this process."""
-    environment = {**specs[0].environment} if specs else {}
+    """The template's variables (every function's; the first function's where they differ) with fake
+    credentials and the Tracer off: handlers run in this process."""
+    environment: dict[str, str] = {}
+    for spec in reversed(specs):
+        environment.update(spec.environment)
     environment.update(
         {
             "AWS_DEFAULT_REGION": REGION,

@@ -140,6 +140,11 @@ def _job_event() -> Event:
     return event
 
 
+def _erase_event() -> Event:
+    event: Event = json.loads((EVENTS_DIR / "erase_customer.json").read_text(encoding="utf-8"))
+    return event
+
+
 def measure(count: int = 20) -> LogReport:
     """The bytes of each kind of invocation, ``count`` of each."""
     fake = FakeDynamoDB()
@@ -148,7 +153,7 @@ def measure(count: int = 20) -> LogReport:
     with in_process(fake, lambda table: seed_keys(fake, table), sink=sink) as handlers:
         create, bulk = handlers["create_charge"].lambda_handler, handlers["bulk_charges"].lambda_handler
         read, stream = handlers["get_summary"].lambda_handler, handlers["summarize_charges"].lambda_handler
-        jobs = handlers["customer_jobs"].lambda_handler
+        jobs, erase = handlers["customer_jobs"].lambda_handler, handlers["erase_customer"].lambda_handler
         refused = http_event("create_charge.json", {"user_id": "user_1", "amount": "49.99"})
         read_event = http_event("get_summary.json", {})
         read_event["headers"]["authorization"] = "Bearer sk_local_dev"
@@ -169,5 +174,6 @@ def measure(count: int = 20) -> LogReport:
             ),
             _case(sink, "summary read", "GetSummaryFunction", read, lambda: copy.deepcopy(read_event), count),
             _case(sink, "customer job (a recompute)", "CustomerJobsFunction", jobs, _job_event, count),
+            _case(sink, "erasure (DELETE /customers)", "EraseCustomerFunction", erase, _erase_event, count),
         ]
     return report
