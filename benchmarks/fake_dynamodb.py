@@ -17,6 +17,7 @@ two calls an erasure makes: SQS's SendMessage (the message kept in ``messages``)
 """
 
 import hashlib
+import heapq
 import hmac
 import threading
 import time
@@ -151,14 +152,14 @@ class FakeDynamoDB:
         return self._call("Query", params, lambda: self._page(self._matching(params), params))
 
     def scan(self, **params: Any) -> dict[str, Any]:
-        return self._call("Scan", params, lambda: self._page(sorted(self.table(params["TableName"]).items()), params))
+        return self._call("Scan", params, lambda: self._page(list(self.table(params["TableName"]).items()), params))
 
     def _matching(self, params: dict[str, Any]) -> list[tuple[tuple[str, ...], Item]]:
-        """The items of a Query's partition that its sort key condition keeps, in sort key order."""
+        """The items of a Query's partition that its sort key condition keeps (``_page`` orders them)."""
         values = params["ExpressionAttributeValues"]
         condition = params["KeyConditionExpression"]
         pk = values[":pk"]["S"]
-        items = sorted((key, item) for key, item in self.table(params["TableName"]).items() if key[0] == pk)
+        items = [(key, item) for key, item in self.table(params["TableName"]).items() if key[0] == pk]
         if "begins_with(SK" in condition:
             prefix = values[condition.split("begins_with(SK, ")[1].split(")")[0]]["S"]
             items = [(key, item) for key, item in items if key[1].startswith(prefix)]
@@ -168,14 +169,19 @@ class FakeDynamoDB:
         return items
 
     def _page(self, items: list[tuple[tuple[str, ...], Item]], params: dict[str, Any]) -> dict[str, Any]:
-        """One page from ``ExclusiveStartKey``, with ``LastEvaluatedKey`` when more follow."""
+        """One page, in key order, from ``ExclusiveStartKey``, with ``LastEvaluatedKey`` when more follow.
+
+        Only the page is sorted (``heapq.nsmallest``): reading a large partition page by page stays linear.
+        """
         start = params.get("ExclusiveStartKey")
         if start is not None:
-            items = [(key, item) for key, item in items if key > _key(start)]
+            after = _key(start)
+            items = [(key, item) for key, item in items if key > after]
         size = min(params.get("Limit") or self.page_size, self.page_size)
-        page = items[:size]
+        page = heapq.nsmallest(size + 1, items, key=lambda entry: entry[0])
+        more, page = len(page) > size, page[:size]
         answer: dict[str, Any] = {"Items": [item for _, item in page], "Count": len(page)}
-        if len(items) > size:
+        if more:
             answer["LastEvaluatedKey"] = {name: page[-1][1][name] for name in KEY_NAMES if name in page[-1][1]}
         return answer
 
