@@ -60,10 +60,12 @@ def run_local_stack(
     dynamodb_host: str = "127.0.0.1",
     timeout: float = 60.0,
     python_args: Sequence[str] = ("-m", "local"),
+    parameter_overrides: str = "",
 ) -> Iterator[RunningStack]:
     """Start the stack (output to ``log_path``), wait for its banner, and stop it as Ctrl-C would.
 
-    ``python_args`` is what the interpreter runs: ``-m local`` unless a test wraps ``local.__main__.main``.
+    ``python_args`` is what the interpreter runs: ``-m local`` unless a test wraps ``local.__main__.main``;
+    ``parameter_overrides`` the template parameters it takes (``"SessionTimeoutSeconds=1"``), none else.
     """
     env = {
         **os.environ,
@@ -76,6 +78,8 @@ def run_local_stack(
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("PARAMETER_OVERRIDES", None)
+    if parameter_overrides:
+        env["PARAMETER_OVERRIDES"] = parameter_overrides
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, *python_args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT

@@ -52,7 +52,9 @@ class WindowLimits:
     oldest minutes, closed sessions) is reached with a few charges.
     """
 
-    inline_ids: int = 40  # ids in the summary item itself (640 bytes); more go to seen items
+    # ids in the summary item itself (256 bytes): with 8 spans and the identity, the item stays under 1 KB (one
+    # write unit) whatever the window holds; more go to seen items
+    inline_ids: int = 16
     ids_per_seen_item: int = 20_000  # 320 KB of ids, under DynamoDB's 400 KB item limit
     seen_items_per_write: int = 99  # a transaction holds 100 items: the summary and 99 seen items
     ids_per_write: int = 200_000  # 3.2 MB, under the 4 MB of a transaction
