@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from beacon.dal.item_keys import summary_pk
 from beacon.dal.items import summary_key
@@ -80,8 +81,6 @@ def short_sessions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
 
 
 def test_a_loyal_customers_summary_item_stays_under_1_kb(short_sessions: RunningStack):
-    import requests
-
     user_id = unique("e2e-loyal")
     session = requests.Session()
     headers = {"Authorization": "Bearer pk_local_dev"}
