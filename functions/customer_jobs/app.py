@@ -1,7 +1,7 @@
 """CustomerJobsQueue (SQS) -> work on one customer that needs more time than a stream batch has.
 
 Trigger: the SQS queue the stream function hands such work to (``summarize_batch.hand_off``), and an
-erasure's (``erase_customer``), one message a job. Contract: docs/design.md, "The recompute" and
+erasure's (``erase_customer``), one message a job. Contract: docs/design.md, "Recompute" and
 "Erasure". A ``recompute`` job replaces a customer's summary with what its stored charges give, under
 the version check every summary write makes, so that a job done twice, or racing the stream, still
 counts every charge once. An ``erase`` job deletes every item of an erased customer from before the

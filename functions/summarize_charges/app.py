@@ -3,8 +3,9 @@
 Trigger: the DynamoDB stream of the charges table (NEW_IMAGE), through an event source mapping whose
 filter passes only INSERTs of charge items; anything else that reaches the function is ignored.
 Contract: docs/design.md "Exactly once". Each batch is grouped by customer and each customer's summary is
-written once, with a conditional write that also records which charges it counted
-(``beacon.logic.seen``: a window of recent charge ids in the summary item).
+written with one conditional write that also records which charges it counted (``beacon.logic.seen``: a
+window of recent charge ids in the summary item); more writes only when one cannot hold the customer's
+records, when a write is refused, or when the customer is recomputed (docs/design.md, "Recompute").
 
 Failure semantics: a customer whose summary cannot be written has all its records reported in
 ``batchItemFailures`` (ReportBatchItemFailures); Lambda retries from the lowest of them, and the
@@ -12,9 +13,9 @@ records of other customers that come back with the retry are duplicates by then 
 their summaries' windows). Bisect, a bounded number of retries and the SQS on-failure destination (template.yaml)
 make sure nothing is dropped silently; ``beacon summaries replay`` re-reads what landed there.
 
-Why not Powertools' BatchProcessor: it calls a handler per record, while a summary must be written
-once per customer per batch (one conditional write for all of that customer's records). So the batch is
-read with Powertools' ``DynamoDBStreamEvent`` data class and the same partial response shape
+Why not Powertools' BatchProcessor: it calls a handler per record, while a customer's records must go
+into its summary together (one conditional write for all of them, as far as one write holds them). So the
+batch is read with Powertools' ``DynamoDBStreamEvent`` data class and the same partial response shape
 (``PartialItemFailureResponse``) is built by ``beacon.services.summarize_batch.process_stream_records``.
 """
 

@@ -293,7 +293,7 @@ def registry_key(project_id: str, customer: str) -> AttributeValues:
 
 
 def registry_item(project_id: str, customer: str, registered_at: int) -> AttributeValues:
-    """A customer's entry in its project's registry, written once, with its first summary."""
+    """A customer's entry in its project's registry, written with its first summary (and its first after an erasure)."""
     return {
         **registry_key(project_id, customer),
         "type": {"S": REGISTRY_ITEM_TYPE},

@@ -7,7 +7,7 @@ stored charges gives the very same summary (docs/design.md, "The fold"):
 - charges: count and total are sums; ``first_at`` / ``last_at`` are the min / max of ``created_at``;
   ``last_amount`` is the amount of the charge with the greatest ``(created_at, received_ms,
   position, charge_id)``: among charges created in the same second, the later request wins, and
-  within one request the later charge (docs/design.md, "The order of charges").
+  within one request the later charge (docs/design.md, "Order of charges").
 - sessions (charges with ``update_session`` only, by ``received_at``): the set of activity times
   is kept as merged spans ``[start, end]``; two times at most ``session_timeout`` apart belong to
   the same span, a gap of more than the timeout starts a new session. ``close_sessions`` turns the

@@ -12,7 +12,7 @@ class ChargeRecord(BaseModel):
 
     ``received_ms`` is when the API received the request (UNIX milliseconds) and ``position`` the
     charge's index within it: with ``charge_id`` they order a customer's charges the way they were
-    sent (docs/design.md, "The order of charges").
+    sent (docs/design.md, "Order of charges").
 
     A charge the client named keeps that name in ``client_charge_id`` (its ``charge_id`` is derived
     from it) and, when the client sent a ``created_at``, that value as sent in ``client_created_at``
