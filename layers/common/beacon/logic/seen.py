@@ -52,8 +52,9 @@ class WindowLimits:
     oldest minutes, closed sessions) is reached with a few charges.
     """
 
-    # ids in the summary item itself (256 bytes): with 8 spans and the identity, the item stays under 1 KB (one
-    # write unit) whatever the window holds; more go to seen items
+    # ids in the summary item itself (256 bytes), so that with 8 spans and a short identity the item is about 1 KB
+    # (918 bytes with the ids in one minute, 1,053 over 16 minutes; each minute listed in ``overflow`` and a long
+    # identity add to it: docs/design.md, "Summary size"); more go to seen items
     inline_ids: int = 16
     ids_per_seen_item: int = 20_000  # 320 KB of ids, under DynamoDB's 400 KB item limit
     seen_items_per_write: int = 99  # a transaction holds 100 items: the summary and 99 seen items
