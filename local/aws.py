@@ -7,6 +7,7 @@ process (the functions, the stream poller), a botocore hook that hands a call fo
 straight to moto's backend in the calling thread: no signature, no socket, no HTTP parsing, no server thread.
 """
 
+import json
 import logging
 import re
 import threading
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 ACCESS_KEY_ID = SECRET_ACCESS_KEY = "local"
 # Short timeouts: the server is on this machine; a call that takes seconds is a bug worth seeing.
@@ -228,11 +230,15 @@ def create_resources(endpoint: str, resources: LocalResources) -> None:
         if "LatestStreamArn" in description:
             resources.table_stream_arns[logical_id] = description["LatestStreamArn"]
     queues = sqs(endpoint, resources.region)
-    for logical_id, queue in resources_of_type("AWS::SQS::Queue").items():
+    templates = resources_of_type("AWS::SQS::Queue")
+    for logical_id, queue in templates.items():
         fifo = str(queue.get("Properties", {}).get("FifoQueue", "false")).lower() == "true"
         name = f"{resources.stack_name}-{logical_id}" + (".fifo" if fifo else "")
         created = queues.create_queue(QueueName=name, Attributes={"FifoQueue": "true"}) if fifo else None
         resources.queue_urls[logical_id] = (created or queues.create_queue(QueueName=name))["QueueUrl"]
+    for logical_id, queue in templates.items():  # once every queue exists: a redrive names its dead-letter queue
+        attributes = _queue_attributes(resources.resolve(queue.get("Properties", {})))
+        queues.set_queue_attributes(QueueUrl=resources.queue_urls[logical_id], Attributes=attributes)
     keys = kms(endpoint, resources.region)
     for logical_id, key in resources_of_type("AWS::KMS::Key").items():
         spec = {name: key["Properties"][name] for name in ("KeySpec", "KeyUsage") if name in key["Properties"]}
@@ -242,6 +248,20 @@ def create_resources(endpoint: str, resources: LocalResources) -> None:
         alias = f"alias/{resources.stack_name}-{logical_id}"
         keys.create_alias(AliasName=alias, TargetKeyId=created_key["KeyId"])
         resources.key_arns[logical_id], resources.key_names[logical_id] = created_key["Arn"], alias
+
+
+def _queue_attributes(properties: dict[str, Any]) -> "dict[QueueAttributeNameType, str]":
+    """The template's queue properties SQS applies (retention, visibility, delay, redrive), as SQS attributes."""
+    names: tuple[QueueAttributeNameType, ...] = (
+        "MessageRetentionPeriod",
+        "VisibilityTimeout",
+        "DelaySeconds",
+        "ReceiveMessageWaitTimeSeconds",
+    )
+    attributes: dict[QueueAttributeNameType, str] = {n: str(properties[n]) for n in names if n in properties}
+    if "RedrivePolicy" in properties:
+        attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
+    return attributes
 
 
 def seed_keys(endpoint: str, region: str, table_name: str, project: str, public_key: str, secret_key: str) -> None:
