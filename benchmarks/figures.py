@@ -6,6 +6,7 @@ part comes from. The committed file holds the committed docs/benchmarks.md run, 
 ``make capacity`` works on a fresh clone without benchmarking anything.
 """
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,10 +63,22 @@ def as_figures(results: "Results") -> dict[str, Any]:
                     "requests": dict(s.measured.requests),
                     "write_units": s.measured.write_units,
                     "read_units": s.measured.read_units,
+                    "by_type": dict(s.measured.by_type),
                     "note": s.note,
                 }
                 for s in results.capacity.scenarios
             },
+            "listing": {
+                "customers": results.capacity.listing.charges,
+                "read_units": results.capacity.listing.read_units,
+            },
+            "loyal": [dataclasses.asdict(phase) for phase in results.capacity.loyal],
+        }
+    if results.recompute and results.concurrency:
+        parts["stream"] = {
+            "run": run,
+            "recompute": dataclasses.asdict(results.recompute),
+            "concurrency": dataclasses.asdict(results.concurrency),
         }
     if results.logs:
         parts["logs"] = {

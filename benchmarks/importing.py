@@ -154,7 +154,7 @@ def section(report: ImportReport) -> list[str]:
     """The page's section on the import rate."""
     stored_ok = report.stored == report.singles_accepted + report.rows_accepted
     return [
-        "## 5. Historical import on the local stack",
+        "## 6. Historical import on the local stack",
         "",
         f"A fresh local stack. First {report.singles:,} single charges (`POST /charges`, one charge a request) from "
         f"{report.concurrency} threads; then, once the stream has caught up, `bin/beacon import`'s code imports a CSV "
@@ -172,6 +172,6 @@ def section(report: ImportReport) -> list[str]:
         f"After the import: {report.singles_accepted + report.rows_accepted:,} charges accepted, {report.stored:,} "
         f"stored ({'equal' if stored_ok else 'NOT equal'}). A bulk request carries up to 1,000 charges of one "
         "customer in one request and one idempotency record, so the import's rate grows with the charges per "
-        "customer; the stream then summarizes them at its own pace (section 4).",
+        "customer; the stream then summarizes them at its own pace (section 5).",
         "",
     ]

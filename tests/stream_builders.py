@@ -1,6 +1,5 @@
 """Builders for DynamoDB stream events (from events/summarize_charges.json) and the charges they carry."""
 
-import copy
 import itertools
 import threading
 import uuid
@@ -15,7 +14,7 @@ from beacon.logic.plan import as_stored
 from beacon.models.records import ChargeRecord
 from beacon.models.stored import StoredSummary
 from beacon.models.summary import CustomerSummary
-from tests.builders import load_event
+from ops.stream_failures import stream_record as ops_stream_record
 
 # Sequence numbers as DynamoDB writes them: decimal strings, up to 40 digits (beyond a DynamoDB Number).
 _SEQUENCE_BASE = 4_000_000_000_000_000_000_000_000_000_000_000_000_000
@@ -59,19 +58,17 @@ def charge(
 def stream_record(
     item: dict[str, Any], *, sequence: str | None = None, event_name: str = "INSERT", created_at: int | None = None
 ) -> dict[str, Any]:
-    """A Lambda-format stream record of ``item`` (attribute values), shaped like events/summarize_charges.json.
+    """A Lambda-format stream record of ``item`` (attribute values): ``ops.stream_failures.stream_record``.
 
-    ``created_at``: the record's ``ApproximateCreationDateTime`` (by default the event file's, T0 + 60).
+    ``created_at``: the record's ``ApproximateCreationDateTime`` (by default that of events/summarize_charges.json,
+    T0 + 60); ``sequence``: by default the next one.
     """
-    record = copy.deepcopy(load_event("summarize_charges.json")["Records"][0])
-    record["eventID"] = uuid.uuid4().hex
-    if created_at is not None:
-        record["dynamodb"]["ApproximateCreationDateTime"] = created_at
-    record["eventName"] = event_name
-    record["dynamodb"]["Keys"] = {"PK": item["PK"], "SK": item["SK"]}
-    record["dynamodb"]["NewImage"] = item
-    record["dynamodb"]["SequenceNumber"] = sequence or next_sequence()
-    return record
+    return ops_stream_record(
+        item,
+        sequence=sequence or next_sequence(),
+        created_at=T0 + 60 if created_at is None else created_at,
+        event_name=event_name,
+    )
 
 
 def stream_event(records: Iterable[dict[str, Any]]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from beacon.services.summarize_batch import Context, process_stream_records, rec
 from beacon.settings import get_settings
 from benchmarks.fake_dynamodb import FakeDynamoDB
 from ops.rebuild import summary_fields
+from ops.stream_failures import stream_record
 from tests.stream_builders import count_plan_paths
 
 SEEDS = int(os.environ.get("MODEL_SEEDS", "500"))
@@ -120,7 +121,8 @@ class World:
             self.charges.append(charge)
             item = charge_item(charge)
             self.fake.seed(CHARGES, item)
-            self.records.append(_record(item, len(self.records), created=self.clock + self.rng.randint(0, 5)))
+            sequence = str(4 * 10**39 + len(self.records))
+            self.records.append(stream_record(item, sequence=sequence, created_at=self.clock + self.rng.randint(0, 5)))
         return self.records[written:]
 
     # ------------------------------------------------------------ the stream
@@ -242,21 +244,6 @@ class World:
             )
             assert summary_fields(stored[key].summary) == summary_fields(expected), key
             assert stored[key].summary.sessions.count == expected.sessions.count, key
-
-
-def _record(item: dict[str, Any], index: int, *, created: int) -> dict[str, Any]:
-    return {
-        "eventID": str(index),
-        "eventName": "INSERT",
-        "eventSource": "aws:dynamodb",
-        "dynamodb": {
-            "ApproximateCreationDateTime": created,
-            "Keys": {"PK": item["PK"], "SK": item["SK"]},
-            "NewImage": item,
-            "SequenceNumber": str(4 * 10**39 + index),
-            "StreamViewType": "NEW_IMAGE",
-        },
-    }
 
 
 def _customer_of(query: dict[str, Any]) -> tuple[str, str]:
