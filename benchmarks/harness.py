@@ -19,12 +19,12 @@ from types import ModuleType
 from typing import Any
 from unittest import mock
 
-from beacon.dal.items import charge_item
+from beacon.dal.items import charge_item, stream_record
+from beacon.logic.identity import identify_customer
 from beacon.models.records import ChargeRecord
 from benchmarks.fake_dynamodb import FakeDynamoDB
 from benchmarks.functions import EVENTS_DIR, FunctionSpec, function_specs, in_process_environment
 from local.caches import reset_caches
-from ops.stream_failures import stream_record
 
 Event = dict[str, Any]
 Handler = Callable[[Event, Any], Any]
@@ -125,7 +125,7 @@ def charge(user_id: str, amount: int, received_at: int, *, update_session: bool 
     """A charge of the local project's customer ``user_id``, created when it was received."""
     return ChargeRecord(
         project_id="local",
-        customer_id=f"u#{user_id}",
+        customer_id=identify_customer(user_id, None),
         charge_id=uuid.uuid4().hex,
         user_id=user_id,
         email=None,

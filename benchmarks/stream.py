@@ -20,9 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from beacon.models.records import ChargeRecord
+from beacon.dal.item_keys import charge_pk, charge_sk
+from beacon.dal.items import charge_item
+from beacon.logic.identity import identify_customer
 from benchmarks.fake_dynamodb import FakeDynamoDB, attach_to_client, seed_keys, seed_summaries
-from benchmarks.harness import in_process, stream_event
+from benchmarks.harness import charge, in_process, stream_event
+from benchmarks.metering import item_size
 from benchmarks.stats import median
 from local.template import ROOT
 
@@ -91,28 +94,13 @@ class _History:
     charges 30 s apart, in sort key order (random ids in life, so another order than their times)."""
 
     def __init__(self, customer: str, charges: int) -> None:
-        from beacon.dal.items import charge_item
-        from benchmarks.metering import item_size
-
         self.charges, self.spent = charges, 0.0
-        ids, amount, created, received_ms = "f" * 32, 7_777_777, 1_111_111_111, 2_222_222_222_222
-        item = charge_item(
-            ChargeRecord(
-                project_id="local",
-                customer_id=f"u#{customer}",
-                charge_id=ids,
-                user_id=customer,
-                email=None,
-                amount=amount,
-                created_at=created,
-                received_ms=received_ms,
-                update_session=True,
-            )
-        )
+        item = charge_item(charge(customer, 7_777_777, 1_111_111_111))
         self.per_page = PAGE_BYTES // item_size(item)
         text = json.dumps(item, separators=(",", ":")).replace("%", "%%")
-        for value, name in ((ids, "i"), (received_ms, "ms"), (received_ms // 1000, "t"), (created, "t"), (amount, "a")):
-            text = text.replace(str(value), f"%({name})s")
+        marks = ((item["charge_id"]["S"], "i"), (item["received_ms"]["N"], "ms"), ("1111111111", "t"), ("7777777", "a"))
+        for value, name in marks:
+            text = text.replace(value, f"%({name})s")
         self.template = text
 
     def time_of(self, n: int) -> int:
@@ -124,7 +112,7 @@ class _History:
     def page(self, request: dict[str, Any]) -> bytes:
         started = time.thread_time()
         start_key = request.get("ExclusiveStartKey")
-        first = int(start_key["SK"]["S"].removeprefix("CHARGE#"), 16) + 1 if start_key else 0
+        first = int(start_key["SK"]["S"].removeprefix(charge_sk("")), 16) + 1 if start_key else 0
         last = min(self.charges, first + self.per_page)
         items = []
         for position in range(first, last):
@@ -132,8 +120,8 @@ class _History:
             items.append(self.template % {"i": f"{position:032x}", "ms": at * 1000, "t": at, "a": 100 + at % 900})
         parts = [f'{{"Count":{last - first},"ScannedCount":{last - first},"Items":[', ",".join(items), "]"]
         if last < self.charges:
-            pk = request["ExpressionAttributeValues"][":pk"]["S"]
-            parts.append(f',"LastEvaluatedKey":{{"PK":{{"S":"{pk}"}},"SK":{{"S":"CHARGE#{last - 1:032x}"}}}}')
+            key = {"PK": request["ExpressionAttributeValues"][":pk"], "SK": {"S": charge_sk(f"{last - 1:032x}")}}
+            parts.append(f',"LastEvaluatedKey":{json.dumps(key)}')
         self.spent += time.thread_time() - started
         return ("".join(parts) + "}").encode()
 
@@ -175,23 +163,23 @@ def _probe(charges: int) -> dict[str, Any]:
         AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", **_table_names()
     )
     from beacon.dal import aws
-    from beacon.dal.item_keys import charge_pk
     from beacon.dal.summaries import SummariesRepository
     from beacon.logic import seen
     from beacon.services.summarize_batch import Context, recompute_customer
 
-    histories = {charge_pk("local", f"u#{name}"): _History(name, n) for name, n in (("small", 1_000), ("big", charges))}
+    small, big_one = (("local", identify_customer(name, None)) for name in ("small", "big"))
+    histories = {charge_pk(*small): _History("small", 1_000), charge_pk(*big_one): _History("big", charges)}
     written: list[dict[str, Any]] = []
     client = aws.dynamodb_client()
     _answer_before_sending(client, histories, written)
     repository = SummariesRepository("SummariesTable", "ChargesTable", client)
-    big = histories[charge_pk("local", "u#big")]
+    big = histories[charge_pk(*big_one)]
     now = big.time_of(charges - 1) + 60  # the record that started the recompute: a minute after the last charge
     context = Context(repository, since=seen.horizon(now, 3_600), session_timeout=1_800, now=lambda: now)
-    recompute_customer(context, ("local", "u#small"))
+    recompute_customer(context, small)
     Path("/proc/self/clear_refs").write_text("5", encoding="ascii")  # resets VmHWM to the resident set now
     before, cpu, wall = _memory_kb("VmRSS"), time.process_time(), time.perf_counter()
-    write = recompute_customer(context, ("local", "u#big"))
+    write = recompute_customer(context, big_one)
     cpu, wall = time.process_time() - cpu - big.spent, time.perf_counter() - wall
     return {
         "charges": charges,

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from beacon.dal.item_keys import charge_pk, charge_sk
+from beacon.dal.items import summary_key
 from benchmarks.fake_dynamodb import FakeDynamoDB, attach_to_client, seed_keys
 from benchmarks.harness import (
     Event,
@@ -101,14 +103,13 @@ def bare_summarize(client: Any, summaries_table: str) -> Handler:
         for record in event["Records"]:
             image = record["dynamodb"]["NewImage"]
             groups[image["customer_id"]["S"]].append(image)
-        keys = [{"PK": {"S": f"P#local#C#{customer}"}, "SK": {"S": "SUMMARY"}} for customer in groups]
+        keys = [summary_key("local", customer) for customer in groups]
         client.batch_get_item(RequestItems={summaries_table: {"Keys": keys, "ConsistentRead": True}})
         for customer, images in groups.items():
             total = sum(int(image["amount"]["N"]) for image in images)
             ids = b"".join(bytes.fromhex(image["charge_id"]["S"]) for image in images)
             summary = {
-                "PK": {"S": f"P#local#C#{customer}"},
-                "SK": {"S": "SUMMARY"},
+                **summary_key("local", customer),
                 "total": {"N": str(total)},
                 "seen": {"B": ids},
             }
@@ -121,8 +122,8 @@ def bare_summarize(client: Any, summaries_table: str) -> Handler:
 def _bare_item(user_id: str, charge: dict[str, Any], now: int) -> dict[str, Any]:
     charge_id = uuid.uuid4().hex
     return {
-        "PK": {"S": f"P#local#C#u#{user_id}"},
-        "SK": {"S": f"CHARGE#{charge_id}"},
+        "PK": {"S": charge_pk("local", f"u#{user_id}")},
+        "SK": {"S": charge_sk(charge_id)},
         "amount": {"N": str(charge["amount"])},
         "created_at": {"N": str(charge.get("created_at") or now)},
     }

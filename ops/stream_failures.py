@@ -7,7 +7,6 @@ sequence number). The records stay readable in the stream for 24 hours.
 
 import json
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -112,43 +111,6 @@ def to_lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     converted = json.loads(json.dumps(record, default=_json_default))
     converted["eventSourceARN"] = stream_arn
     return converted
-
-
-# The stream of events/summarize_charges.json: what a record built here names as its source.
-EXAMPLE_STREAM_ARN = (
-    "arn:aws:dynamodb:us-east-1:123456789012:table/beacon-charges-ChargesTable-1ABCDEF/stream/2026-11-25T08:00:00.000"
-)
-
-
-def stream_record(
-    item: dict[str, Any],
-    *,
-    sequence: str,
-    created_at: int,
-    event_name: str = "INSERT",
-    stream_arn: str = EXAMPLE_STREAM_ARN,
-) -> dict[str, Any]:
-    """The stream record of writing ``item`` (attribute values) at ``created_at``, as Lambda delivers it.
-
-    The one builder of stream records for the tests and the benchmarks (a ``NEW_IMAGE`` stream, as the
-    charges table's): ``created_at`` is its ``ApproximateCreationDateTime``.
-    """
-    record = {
-        "eventID": uuid.uuid4().hex,
-        "eventName": event_name,
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
-        "dynamodb": {
-            "ApproximateCreationDateTime": created_at,
-            "Keys": {"PK": item["PK"], "SK": item["SK"]},
-            "NewImage": item,
-            "SequenceNumber": sequence,
-            "SizeBytes": len(json.dumps(item)),
-            "StreamViewType": "NEW_IMAGE",
-        },
-    }
-    return to_lambda_record(record, stream_arn)
 
 
 def _json_default(value: object) -> object:

@@ -30,7 +30,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from beacon.dal import aws
-from beacon.dal.items import charge_item, summary_from_item
+from beacon.dal.item_keys import charge_pk
+from beacon.dal.items import charge_item, stream_record, summary_from_item
 from beacon.dal.summaries import SummariesRepository
 from beacon.logic import seen
 from beacon.logic.fold import summarize
@@ -41,7 +42,6 @@ from beacon.services.summarize_batch import Context, process_stream_records, rec
 from beacon.settings import get_settings
 from benchmarks.fake_dynamodb import FakeDynamoDB
 from ops.rebuild import summary_fields
-from ops.stream_failures import stream_record
 from tests.stream_builders import count_plan_paths
 
 SEEDS = int(os.environ.get("MODEL_SEEDS", "500"))
@@ -247,9 +247,8 @@ class World:
 
 
 def _customer_of(query: dict[str, Any]) -> tuple[str, str]:
-    """The customer whose charges a Query reads (``P#<project>#C#<customer>``)."""
-    _, project, _, customer = query["ExpressionAttributeValues"][":pk"]["S"].split("#", 3)
-    return project, customer
+    """The customer whose charges a Query reads."""
+    return next(c for c in CUSTOMERS if charge_pk(*c) == query["ExpressionAttributeValues"][":pk"]["S"])
 
 
 def _is_summary_write(operation: str, params: dict[str, Any], fault: str) -> bool:
