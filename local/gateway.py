@@ -313,93 +313,98 @@ def _read_chunked(stream: Any, limit: int) -> bytes:
             raise ValueError("payload too large")
 
 
-def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:  # noqa: C901 (one nested class of small methods)
-    class RequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "beacon-local"
-        # Headers and body leave in two writes: with Nagle's algorithm on, a keep-alive client waits
-        # for a delayed ACK (40-200 ms) before the body arrives.
-        disable_nagle_algorithm = True
-        timeout = IDLE_TIMEOUT_SECONDS
+class _RequestHandler(BaseHTTPRequestHandler):
+    """Every request to the gateway ``_handler_class`` binds it to."""
 
-        def __getattr__(self, name: str) -> Any:
-            # http.server answers a method without a do_<METHOD> with its own HTML 501; every method is routed here.
-            if name.startswith("do_"):
-                return self._serve
-            raise AttributeError(name)
+    gateway: Gateway
+    protocol_version = "HTTP/1.1"
+    server_version = "beacon-local"
+    # Headers and body leave in two writes: with Nagle's algorithm on, a keep-alive client waits
+    # for a delayed ACK (40-200 ms) before the body arrives.
+    disable_nagle_algorithm = True
+    timeout = IDLE_TIMEOUT_SECONDS
 
-        def _serve(self) -> None:
-            started = time.perf_counter()
-            try:
-                body = self._read_body()
-            except TimeoutError:
-                self.close_connection = True
-                message = f"the request body did not arrive within {BODY_READ_TIMEOUT_SECONDS:g} s"
-                response, function = _envelope(408, "body", message), "-"
-            except ValueError as exc:
-                self.close_connection = True
-                response, function = _envelope(413 if "large" in str(exc) else 400, "body", str(exc)), "-"
-            else:
-                request = HttpRequest(
-                    method=self.command,
-                    target=self._target(),
-                    headers=list(self.headers.items()),
-                    body=body,
-                    source_ip=self.client_address[0],
-                    protocol=self.request_version,
-                )
-                response, function = gateway.handle(request)
-            try:
-                self._send(response)
-            except (BrokenPipeError, ConnectionResetError):
-                # The client stopped waiting (its timeout): nothing left to answer, no error of ours.
-                self.close_connection = True
-                print(f"{self.command} {self._target()} -> {function}: the client closed the connection", flush=True)
-                return
-            elapsed = (time.perf_counter() - started) * 1000
-            print(f"{self.command} {self._target()} -> {function} {response.status} ({elapsed:.0f} ms)", flush=True)
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method without a do_<METHOD> with its own HTML 501; every method is routed here.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
-        def _target(self) -> str:
-            # http.server folds a leading "//" into "/" in self.path; API Gateway routes the path as sent.
-            parts = self.requestline.split()
-            return parts[1] if len(parts) == 3 else self.path
+    def _serve(self) -> None:
+        started = time.perf_counter()
+        try:
+            body = self._read_body()
+        except TimeoutError:
+            self.close_connection = True
+            message = f"the request body did not arrive within {BODY_READ_TIMEOUT_SECONDS:g} s"
+            response, function = _envelope(408, "body", message), "-"
+        except ValueError as exc:
+            self.close_connection = True
+            response, function = _envelope(413 if "large" in str(exc) else 400, "body", str(exc)), "-"
+        else:
+            request = HttpRequest(
+                method=self.command,
+                target=self._target(),
+                headers=list(self.headers.items()),
+                body=body,
+                source_ip=self.client_address[0],
+                protocol=self.request_version,
+            )
+            response, function = self.gateway.handle(request)
+        try:
+            self._send(response)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client stopped waiting (its timeout): nothing left to answer, no error of ours.
+            self.close_connection = True
+            print(f"{self.command} {self._target()} -> {function}: the client closed the connection", flush=True)
+            return
+        elapsed = (time.perf_counter() - started) * 1000
+        print(f"{self.command} {self._target()} -> {function} {response.status} ({elapsed:.0f} ms)", flush=True)
 
-        def _read_body(self) -> bytes:
-            """The body; ``TimeoutError`` when it stalls for ``BODY_READ_TIMEOUT_SECONDS``."""
-            connection: socket.socket = self.connection
-            connection.settimeout(BODY_READ_TIMEOUT_SECONDS)
-            try:
-                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                    return _read_chunked(self.rfile, MAX_PAYLOAD_BYTES)
-                length_header = self.headers.get("Content-Length") or "0"
-                if not length_header.isdigit():
-                    raise ValueError("Content-Length is not a number")
-                length = int(length_header)
-                if length > MAX_PAYLOAD_BYTES:
-                    raise ValueError(f"payload too large: {length} bytes; API Gateway accepts {MAX_PAYLOAD_BYTES}")
-                body = self.rfile.read(length) if length else b""
-                if len(body) < length:
-                    raise ValueError(f"the body ended after {len(body)} of {length} bytes (Content-Length)")
-                return body
-            finally:
-                connection.settimeout(IDLE_TIMEOUT_SECONDS)
+    def _target(self) -> str:
+        # http.server folds a leading "//" into "/" in self.path; API Gateway routes the path as sent.
+        parts = self.requestline.split()
+        return parts[1] if len(parts) == 3 else self.path
 
-        def _send(self, response: HttpResponse) -> None:
-            self.send_response(response.status)
-            skip = {"content-length", "transfer-encoding", "connection"}
-            for name, value in response.headers:
-                if name.lower() not in skip:
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
+    def _read_body(self) -> bytes:
+        """The body; ``TimeoutError`` when it stalls for ``BODY_READ_TIMEOUT_SECONDS``."""
+        connection: socket.socket = self.connection
+        connection.settimeout(BODY_READ_TIMEOUT_SECONDS)
+        try:
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                return _read_chunked(self.rfile, MAX_PAYLOAD_BYTES)
+            length_header = self.headers.get("Content-Length") or "0"
+            if not length_header.isdigit():
+                raise ValueError("Content-Length is not a number")
+            length = int(length_header)
+            if length > MAX_PAYLOAD_BYTES:
+                raise ValueError(f"payload too large: {length} bytes; API Gateway accepts {MAX_PAYLOAD_BYTES}")
+            body = self.rfile.read(length) if length else b""
+            if len(body) < length:
+                raise ValueError(f"the body ended after {len(body)} of {length} bytes (Content-Length)")
+            return body
+        finally:
+            connection.settimeout(IDLE_TIMEOUT_SECONDS)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            """The access line is printed by ``_serve``; the stdlib's own is left out."""
+    def _send(self, response: HttpResponse) -> None:
+        self.send_response(response.status)
+        skip = {"content-length", "transfer-encoding", "connection"}
+        for name, value in response.headers:
+            if name.lower() not in skip:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+    def log_message(self, format: str, *args: Any) -> None:
+        """The access line is printed by ``_serve``; the stdlib's own is left out."""
 
-    return RequestHandler
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+
+
+def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
+    """The request handler class of a server in front of ``gateway``."""
+    return type("RequestHandler", (_RequestHandler,), {"gateway": gateway})
