@@ -1,19 +1,10 @@
 """Capacity model: what running 1x to 100,000x the realistic day takes on AWS, and what it costs.
 
-Inputs, and nothing else:
-
-- the figures of a benchmark run (docs/benchmarks.json, written by ``make bench``): CPU per request, the DynamoDB
-  units of requests and stream batches (customers with a summary, and new ones), a stream batch's duration with
-  its customers written concurrently, a recompute's CPU, the realistic day's shape;
-- template.yaml's settings, read through ``local.sam`` as the local stack reads them: memory and timeouts, the
-  summarizer's event source mapping, the stage throttle, log retention, what the dashboard and alarms chart;
-- AWS's published quotas and prices (``PUBLISHED``, each with its source and the date it states);
-- the assumptions that neither gives (``Assumptions``), each stated on the page.
-
-For each scale it computes requests/s at peak, Lambda concurrency per function, DynamoDB units/s per table and
-on the hottest partition keys (a customer's charges, a customer's summary, a registry shard), the stream's shards
-and batches, the summary lag, every limit with what lifts it, and the monthly bill beside its floor. The stream
-side is checked by the discrete-event simulation in ``benchmarks.stream_sim``.
+Its inputs: a benchmark run's figures (docs/benchmarks.json), template.yaml's settings (read through ``local.sam``
+as the local stack reads them), AWS's published quotas and prices (``PUBLISHED``, each with its source) and the
+``Assumptions`` neither gives, each stated on the page. For each scale it computes requests/s at peak, Lambda
+concurrency, DynamoDB units/s per table and on the hottest partition keys, the stream's shards, batches and lag,
+every limit with what lifts it, and the monthly bill beside its floor; ``benchmarks.stream_sim`` checks the lag.
 """
 
 import itertools
@@ -24,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import numpy
 
 from beacon.dal.item_keys import REGISTRY_SHARDS
 from benchmarks import figures
@@ -36,7 +29,6 @@ HOT_SHARE = 0.10
 SECONDS_PER_DAY = 86_400
 DAYS_PER_MONTH = 30
 STREAM_FUNCTION, JOBS_FUNCTION = "SummarizeChargesFunction", "CustomerJobsFunction"
-API_FUNCTIONS = ("CreateChargeFunction", "BulkChargesFunction", "GetSummaryFunction")
 HEADROOM = 1.25  # a value to set leaves this much over the busiest hour's demand
 
 
@@ -107,13 +99,7 @@ class Assumptions:
     """The busiest hour runs at this multiple of the day's mean rate (12.5% of the day in one hour)."""
     peak_hours: float = 1.0
     latency_ms: Mapping[str, float] = field(
-        default_factory=lambda: {
-            "GetItem": 4.0,
-            "PutItem": 5.0,
-            "UpdateItem": 5.0,
-            "BatchGetItem": 6.0,
-            "BatchWriteItem": 8.0,
-        }
+        default_factory=lambda: {"GetItem": 4, "PutItem": 5, "UpdateItem": 5, "BatchGetItem": 6, "BatchWriteItem": 8}
     )
     """DynamoDB round trip per call of the API functions, in Region (typical single-digit ms; not measured here)."""
     api_overhead_ms: float = 2.0
@@ -219,19 +205,12 @@ NEW_CUSTOMERS = "stream batch of 100 records over 100 new customers"
 
 
 def _solve(rows: list[list[float]], values: list[float]) -> Fit:
-    """Least squares for three unknowns (normal equations, Gaussian elimination); negatives become 0."""
-    a = [[sum(r[i] * r[j] for r in rows) for j in range(3)] for i in range(3)]
-    b = [sum(r[i] * v for r, v in zip(rows, values, strict=True)) for i in range(3)]
-    for col in range(3):
-        pivot = max(range(col, 3), key=lambda r: abs(a[r][col]))
-        if abs(a[pivot][col]) < 1e-12:
-            raise ValueError("the stream scenarios do not determine the per-record, per-customer and per-batch costs")
-        a[col], a[pivot], b[col], b[pivot] = a[pivot], a[col], b[pivot], b[col]
-        for r in [r for r in range(3) if r != col]:
-            f = a[r][col] / a[col][col]
-            a[r] = [x - f * y for x, y in zip(a[r], a[col], strict=True)]
-            b[r] -= f * b[col]
-    return (round(max(0.0, b[0] / a[0][0]), 6), round(max(0.0, b[1] / a[1][1]), 6), round(max(0.0, b[2] / a[2][2]), 6))
+    """Least squares for the three unknowns; negatives become 0."""
+    solution, _, rank, _ = numpy.linalg.lstsq(numpy.array(rows), numpy.array(values), rcond=None)
+    if rank < 3:
+        raise ValueError("the stream scenarios do not determine the per-record, per-customer and per-batch costs")
+    per_record, per_customer, per_batch = (round(max(0.0, float(x)), 6) for x in solution)
+    return per_record, per_customer, per_batch
 
 
 def load_inputs(path: Path | None = None) -> Inputs:

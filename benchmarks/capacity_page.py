@@ -8,6 +8,7 @@ Nothing is measured here: ``make bench`` measures, then runs this.
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from benchmarks.capacity_model import (
     recompute_seconds,
     run_model,
 )
+from benchmarks.text import met, table
 from local.sam import parse_parameter_overrides
 from local.template import ROOT
 
@@ -97,22 +99,15 @@ def binding_scale(model: Model, name: str, *, hot: bool = False) -> float | None
 
 def binding_scales(model: Model, *, hot: bool = False) -> dict[str, float | None]:
     """Every limit's binding scale (``None``: not below 10,000,000x)."""
-    return {
-        limit.name: binding_scale(model, limit.name, hot=hot)
-        for limit in (model.hot if hot else model.scales)[-1].limits
-    }
+    limits = (model.hot if hot else model.scales)[-1].limits
+    return {limit.name: binding_scale(model, limit.name, hot=hot) for limit in limits}
 
 
 def largest_scale_parameters(model: Model) -> dict[str, str]:
     """The template parameters the advice at the largest scale sets (samconfig.toml's example environment)."""
-    row = model.scales[-1]
-    parameters = {}
-    for limit in row.limits:
-        if limit.kind == "parameter" and limit.utilization >= 1 / 1.25:
-            for assignment in limit.lift.split("`")[1::2]:
-                if "=" in assignment:
-                    name, value = assignment.split("=")
-                    parameters[name] = value.replace(",", "")
+    lifts = [limit.lift for limit in model.scales[-1].limits if limit.kind == "parameter" and limit.utilization >= 0.8]
+    assignments = (a.split("=") for lift in lifts for a in lift.split("`")[1::2] if "=" in a)
+    parameters = {name: value.replace(",", "") for name, value in assignments}
     if "ThrottlingRateLimit" in parameters:
         parameters["ThrottlingBurstLimit"] = str(2 * int(parameters["ThrottlingRateLimit"]))
     return parameters
@@ -124,34 +119,28 @@ def largest_scale_parameters(model: Model) -> dict[str, str]:
 def chart(model: Model, checks: list[LagCheck], path: Path) -> None:
     """Monthly cost and summary lag against scale."""
     scales = [r.scale for r in model.scales]
-    fig, cost_ax = plt.subplots(figsize=(9, 5.6))
-    cost_ax.plot(scales, [r.monthly_total for r in model.scales], "o-", color="#4477aa", label="monthly cost")
-    cost_ax.plot(scales, [r.floor_total for r in model.scales], ":", color="#4477aa", label="its floor")
-    cost_ax.set_xscale("log")
-    cost_ax.set_yscale("log")
-    cost_ax.set_xticks(scales, [_x(s) for s in scales])
-    cost_ax.set_xlabel("scale of the realistic day (10,000 charges a day at 1x)")
-    cost_ax.set_ylabel("US$ a month (us-east-1)")
-    lag_ax = cost_ax.twinx()
-    lag_ax.set_yscale("log")
-    lag_ax.plot(scales, [r.lag.max_lag_s for r in model.scales], "s--", color="#cc3311", label="oldest summary lag")
-    hot = f"same, one customer {HOT_SHARE:.0%}"
-    lag_ax.plot(scales, [r.lag.max_lag_s for r in model.hot], "^:", color="#ee7733", label=hot)
+    fig, cost = plt.subplots(figsize=(9, 5.6))
+    cost.plot(scales, [r.monthly_total for r in model.scales], "o-", color="#4477aa", label="monthly cost")
+    cost.plot(scales, [r.floor_total for r in model.scales], ":", color="#4477aa", label="its floor")
+    cost.set(xscale="log", yscale="log", ylabel="US$ a month (us-east-1)")
+    cost.set(xlabel="scale of the realistic day (10,000 charges a day at 1x)")
+    cost.set_xticks(scales, [_x(s) for s in scales])
+    lag = cost.twinx()
+    lag.set(yscale="log", ylabel="seconds from a charge to its summary (log)")
+    lag.plot(scales, [r.lag.max_lag_s for r in model.scales], "s--", color="#cc3311", label="oldest summary lag")
+    lag.plot(
+        scales, [r.lag.max_lag_s for r in model.hot], "^:", color="#ee7733", label=f"same, one customer {HOT_SHARE:.0%}"
+    )
     advised = [_with_factor(model, r, min(10, r.stream.parallelization_needed)).lag.max_lag_s for r in model.scales]
-    lag_ax.plot(scales, advised, "d-.", color="#228833", label="lag with the advised StreamParallelizationFactor")
+    lag.plot(scales, advised, "d-.", color="#228833", label="lag with the advised StreamParallelizationFactor")
     simulated = [c for c in checks if c.hot_share == 0]
-    lag_ax.plot(
-        [c.scale for c in simulated], [c.sim.max_lag_s for c in simulated], "x", color="black", label="simulation"
-    )
-    lag_ax.axhline(model.settings.maximum_record_age_s, color="#999999", linestyle=":", linewidth=1)
-    lag_ax.text(scales[0], model.settings.maximum_record_age_s * 1.15, "MaximumRecordAgeInSeconds", fontsize=7)
-    lag_ax.set_ylabel("seconds from a charge to its summary (log)")
-    lines, labels = cost_ax.get_legend_handles_labels()
-    more, more_labels = lag_ax.get_legend_handles_labels()
-    cost_ax.legend(
-        lines + more, labels + more_labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=8
-    )
-    cost_ax.set_title("Cost and summary lag against scale (template defaults)")
+    lag.plot([c.scale for c in simulated], [c.sim.max_lag_s for c in simulated], "x", color="black", label="simulation")
+    oldest = model.settings.maximum_record_age_s
+    lag.axhline(oldest, color="#999999", linestyle=":", linewidth=1)
+    lag.text(scales[0], oldest * 1.15, "MaximumRecordAgeInSeconds", fontsize=7)
+    (lines, labels), (more, more_labels) = cost.get_legend_handles_labels(), lag.get_legend_handles_labels()
+    cost.legend(lines + more, labels + more_labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=8)
+    cost.set_title("Cost and summary lag against scale (template defaults)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -169,66 +158,67 @@ def _line(label: str, values: list[str]) -> str:
     return f"| {label} | " + " | ".join(values) + " |"
 
 
-def _scale_table(rows: list[Scale], alarm_s: float) -> list[str]:
-    def lag(r: Scale) -> str:
-        slot = r.lag
-        behind = " **behind; older records go to the failure queue**" if slot.gives_up else " **behind**"
-        return _s(slot.max_lag_s) + (behind if slot.behind else "")
+def _by_scale(rows: list[Scale], figures: list[tuple[str, Callable[[Scale], str]]]) -> list[str]:
+    """A table with a column per scale and a row per figure."""
+    head = [_line("", [_x(r.scale) for r in rows]), "| --- |" + " ---: |" * len(rows)]
+    return [*head, *[_line(label, [cell(r) for r in rows]) for label, cell in figures], ""]
 
-    return [
-        _line("", [_x(r.scale) for r in rows]),
-        "| --- |" + " ---: |" * len(rows),
-        _line("charges a day", [_n(r.day.charges) for r in rows]),
-        _line("API requests/s at peak", [_n(r.peak_requests_per_s) for r in rows]),
-        _line("charges/s at peak", [_n(r.peak_charges_per_s) for r in rows]),
-        *[
-            _line(f"concurrency: {name.removesuffix('Function')}", [_n(r.concurrency[name]) for r in rows])
-            for name in rows[0].concurrency
+
+def _lag(r: Scale) -> str:
+    behind = " **behind; older records go to the failure queue**" if r.lag.gives_up else " **behind**"
+    return _s(r.lag.max_lag_s) + (behind if r.lag.behind else "")
+
+
+def _scale_table(rows: list[Scale]) -> list[str]:
+    first = rows[0]
+    limits = "; ".join
+    return _by_scale(
+        rows,
+        [
+            ("charges a day", lambda r: _n(r.day.charges)),
+            ("API requests/s at peak", lambda r: _n(r.peak_requests_per_s)),
+            ("charges/s at peak", lambda r: _n(r.peak_charges_per_s)),
+            *[(f"concurrency: {f.removesuffix('Function')}", _get("concurrency", f)) for f in first.concurrency],
+            *[(f"{table} WRU/s", _get("table_wru_per_s", table)) for table in first.table_wru_per_s],
+            ("SummariesTable RRU/s", _get("table_rru_per_s", "SummariesTable")),
+            *[(f"hottest key: {key}, WCU/s", _get("hot_keys", key)) for key in first.hot_keys],
+            ("stream shards (table partitions)", lambda r: str(r.stream.shards)),
+            ("records/s per batch slot (of capacity)", lambda r: f"{_n(r.lag.rate)} ({_n(r.lag.capacity)})"),
+            ("records per batch", lambda r: _n(r.lag.batch)),
+            ("batch duration", lambda r: _s(r.lag.handler_s)),
+            ("summary lag, mean", lambda r: _s(r.lag.mean_lag_s)),
+            ("summary lag, oldest", _lag),
+            ("`StreamParallelizationFactor` needed", lambda r: str(r.stream.parallelization_needed)),
+            *[(f"{service} a month", _get("monthly_cost", service, _usd)) for service in first.monthly_cost],
+            ("**total a month**", lambda r: f"**{_usd(r.monthly_total)}**"),
+            ("per million charges", lambda r: _usd(r.per_million)),
+            ("**floor** per million charges", lambda r: _usd(r.floor_per_million)),
+            ("x floor", lambda r: f"{r.per_million / r.floor_per_million:.2f}x"),
+            (
+                "limits exceeded at peak",
+                lambda r: limits(f"{x.name} ({x.utilization:.1f}x)" for x in r.binding) or "none",
+            ),
         ],
-        *[_line(f"{table} WRU/s", [_n(r.table_wru_per_s[table]) for r in rows]) for table in rows[0].table_wru_per_s],
-        _line("SummariesTable RRU/s", [_n(r.table_rru_per_s["SummariesTable"]) for r in rows]),
-        *[_line(f"hottest key: {key}, WCU/s", [_n(r.hot_keys[key]) for r in rows]) for key in rows[0].hot_keys],
-        _line("stream shards (table partitions)", [str(r.stream.shards) for r in rows]),
-        _line("records/s per batch slot (of capacity)", [f"{_n(r.lag.rate)} ({_n(r.lag.capacity)})" for r in rows]),
-        _line("records per batch", [_n(r.lag.batch) for r in rows]),
-        _line("batch duration", [_s(r.lag.handler_s) for r in rows]),
-        _line("summary lag, mean", [_s(r.lag.mean_lag_s) for r in rows]),
-        _line("summary lag, oldest", [lag(r) for r in rows]),
-        _line("`StreamParallelizationFactor` needed", [str(r.stream.parallelization_needed) for r in rows]),
-        *[
-            _line(f"{service} a month", [_usd(r.monthly_cost[service]) for r in rows])
-            for service in rows[0].monthly_cost
-        ],
-        _line("**total a month**", [f"**{_usd(r.monthly_total)}**" for r in rows]),
-        _line("per million charges", [_usd(r.per_million) for r in rows]),
-        _line("**floor** per million charges", [_usd(r.floor_per_million) for r in rows]),
-        _line("x floor", [f"{r.per_million / r.floor_per_million:.2f}x" for r in rows]),
-        _line(
-            "limits exceeded at peak",
-            ["; ".join(f"{x.name} ({x.utilization:.1f}x)" for x in r.binding) or "none" for r in rows],
-        ),
-    ]
+    )
+
+
+def _get(field: str, key: str, show: Callable[[float], str] = _n) -> Callable[[Scale], str]:
+    return lambda row: show(getattr(row, field)[key])
 
 
 def _limits_table(rows: list[Scale], at: dict[str, float | None]) -> list[str]:
-    lines = [
-        "| limit | value | binds at | "
-        + " | ".join(_x(r.scale) for r in rows)
-        + " | lifted by (the value at the largest scale) |",
-        "| --- | ---: | ---: |" + " ---: |" * len(rows) + " --- |",
-    ]
+    header = ["limit", "value", "binds at", *[_x(r.scale) for r in rows], "lifted by (the value at the largest scale)"]
+    lines = []
     for name in sorted(at, key=lambda n: at[n] or math.inf):
         found: list[Limit] = [next(x for x in r.limits if x.name == name) for r in rows]
         values = sorted({round(x.limit, 1) for x in found})
         value = _n(values[0]) if len(values) == 1 else f"{_n(values[0])} to {_n(values[-1])}"
         cells = [f"**{x.utilization:.2f}**" if x.utilization >= 1 else f"{x.utilization:.2g}" for x in found]
-        scale = at[name]
+        scale, last = at[name], found[-1]
         lines.append(
-            f"| {name} | {value} {found[0].unit} | {_x(scale) if scale else 'never'} | "
-            + " | ".join(cells)
-            + f" | {found[-1].lift} ({found[-1].kind}) |"
+            [name, f"{value} {last.unit}", _x(scale) if scale else "never", *cells, f"{last.lift} ({last.kind})"]
         )
-    return lines
+    return table(header, "lrr" + "r" * len(rows) + "l", lines)
 
 
 def _advice(model: Model) -> list[str]:
@@ -238,17 +228,13 @@ def _advice(model: Model) -> list[str]:
         steps = []
         for limit in [*row.binding, *[x for x in hot_row.binding if x.name not in names]]:
             hot = "" if limit.name in names else f" (with one customer at {HOT_SHARE:.0%})"
-            again = limit.name in said and limit.kind == "design"
-            said.add(limit.name)
-            if not again:
+            if not (limit.name in said and limit.kind == "design"):
                 steps.append(
                     f"  - {limit.name}{hot}: {_n(limit.demand)} against {_n(limit.limit)} {limit.unit}. {limit.lift}."
                 )
-        steps += [
-            f"  - close: {x.name} at {x.utilization:.0%} of {_n(x.limit)} {x.unit}."
-            for x in row.limits
-            if 0.5 <= x.utilization < 1
-        ]
+            said.add(limit.name)
+        close = [x for x in row.limits if 0.5 <= x.utilization < 1]
+        steps += [f"  - close: {x.name} at {x.utilization:.0%} of {_n(x.limit)} {x.unit}." for x in close]
         tightest = row.tightest
         quiet = f"nothing to change; the tightest limit, {tightest.name}, is at {tightest.utilization:.0%}."
         lines += [f"- **{_x(row.scale)}**:", *steps] if steps else [f"- **{_x(row.scale)}**: {quiet}"]
@@ -256,52 +242,45 @@ def _advice(model: Model) -> list[str]:
 
 
 def _checks_table(checks: list[LagCheck]) -> list[str]:
-    lines = [
-        f"| scale | day | slot rate | compared | model | simulation | difference | within {LAG_TOLERANCE:.0%} "
-        "| simulated p99 / oldest | records given up |",
-        "| ---: | --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: |",
-    ]
-    for c in checks:
-        model_value, sim_value = c.figures
+    header = ["scale", "day", "slot rate", "compared", "model", "simulation", "difference"]
+    header += [f"within {LAG_TOLERANCE:.0%}", "simulated p99 / oldest", "records given up"]
+
+    def row(c: LagCheck) -> list[str]:
         day = f"one customer {c.hot_share:.0%}" if c.hot_share else "realistic"
-        lines.append(
-            f"| {_x(c.scale)} | {day} | {_n(c.model.rate)}/s | {c.what} | {_s(model_value)} | {_s(sim_value)} | "
-            f"{c.error:.1%} "
-            f"| {'yes' if c.agrees else '**no**'} | {_s(c.sim.p99_lag_s)} / {_s(c.sim.max_lag_s)} | {c.sim.given_up:,} "
-            "|"
-        )
-    return lines
+        model, sim, agrees = _s(c.figures[0]), _s(c.figures[1]), "yes" if c.agrees else "**no**"
+        lags, rate = f"{_s(c.sim.p99_lag_s)} / {_s(c.sim.max_lag_s)}", f"{_n(c.model.rate)}/s"
+        return [_x(c.scale), day, rate, c.what, model, sim, f"{c.error:.1%}", agrees, lags, f"{c.sim.given_up:,}"]
+
+    rows = [row(c) for c in checks]
+    return table(header, "rlrlrrrlrr", rows)
 
 
 def _binds_first(model: Model, at: dict[str, float | None], at_hot: dict[str, float | None]) -> list[str]:
     largest = model.scales[-1]
-    ordered = ", ".join(f"{name} ({_x(scale)}, {kind})" for name, scale, kind in _order(largest, at) if scale)
-    design = [(name, scale) for name, scale, kind in _order(largest, at) if kind == "design"]
-    first_design = min((s for _, s in design if s), default=math.inf)
+    kinds = {x.name: x.kind for x in largest.limits}
+    ordered = sorted(at, key=lambda n: at[n] or math.inf)
+    design = [name for name in ordered if kinds[name] == "design"]
+    first_design = min((at[name] or math.inf for name in design), default=math.inf)
     design_at = f"beyond {_x(largest.scale)}" if first_design > largest.scale else f"at {_x(first_design)}"
-    design_text = ", ".join(f"{name} ({_x(scale) if scale else 'never'})" for name, scale in design)
-    first, hot_first = model.first_binding(), model.first_binding(model.hot)
+    scale_of = {name: _x(at[name]) if at[name] else "never" for name in ordered}  # type: ignore[arg-type]
     lines = [
-        f"On the realistic day, in order, the limits that bind: {ordered}. Up to {_x(largest.scale)} every one of them "
-        "is a quota or a parameter, lifted as *What to change at each step* says; the limits only a change of design "
-        f"lifts bind {design_at}: {design_text}."
+        "On the realistic day, in order, the limits that bind: "
+        + ", ".join(f"{name} ({scale_of[name]}, {kinds[name]})" for name in ordered if at[name])
+        + f". Up to {_x(largest.scale)} every one of them is a quota or a parameter, lifted as *What to change at "
+        "each step* says; the limits only a change of design lifts bind "
+        f"{design_at}: {', '.join(f'{name} ({scale_of[name]})' for name in design)}."
     ]
-    if first:
+    if first := model.first_binding():
         lines.append(
             f"The first is **{first[1].name}**, at {_x(at[first[1].name] or first[0].scale)}: {first[1].lift}."
         )
-    if hot_first:
+    if hot_first := model.first_binding(model.hot):
         limit = hot_first[1]
         lines.append(
             f"With one customer taking {HOT_SHARE:.0%} of the charges, the first is **{limit.name}** at "
             f"{_x(at_hot[limit.name] or hot_first[0].scale)}."
         )
     return [" ".join(lines), ""]
-
-
-def _order(row: Scale, at: dict[str, float | None]) -> list[tuple[str, float | None, str]]:
-    kinds = {x.name: x.kind for x in row.limits}
-    return [(name, at[name], kinds[name]) for name in sorted(at, key=lambda n: at[n] or math.inf)]
 
 
 def _hot_customer(model: Model, at_hot: dict[str, float | None]) -> list[str]:
@@ -314,48 +293,41 @@ def _hot_customer(model: Model, at_hot: dict[str, float | None]) -> list[str]:
     return [
         "### How far one customer goes",
         "",
-        f"One customer's charges share one partition key, and its records one batch slot. What binds it first is "
+        "One customer's charges share one partition key, and its records one batch slot. What binds it first is "
         f"**{first.name}**, at {_x(scale)} on this day: about {per_second:,.0f} charges a second from that one "
-        "customer "
-        f"at the busiest hour ({_n(first.limit)} {first.unit} for {', '.join(x.name for x in keys)} at "
+        f"customer at the busiest hour ({_n(first.limit)} {first.unit} for {', '.join(x.name for x in keys)} at "
         f"{_x(row.scale)}). Past it the customer's summary lags (its records wait in their slot, for up to "
         "`MaximumRecordAgeInSeconds`), or its writes are throttled and retried; the other customers are not held up.",
         "",
         "What would lift it: the stream function's memory (a slot's CPU: a full vCPU at 1,769 MB, against 512 MB "
         "now), then less CPU a record; past 1,000 write units a second, one customer's charges under several "
-        "partition keys (a suffix, read back by one Query per suffix), a change of design. DynamoDB itself may help "
-        "before that, without a figure one can plan on: it can split a busy item collection (one partition key, "
-        "many sort keys) between partitions by sort key, as long as its traffic does not follow a rising or falling "
-        "sort key, and not on a table with a local secondary index ([split for heat]"
-        f"({SPLIT_FOR_HEAT})). ChargesTable qualifies (random charge ids, no local secondary index), but AWS "
-        "publishes neither when a split happens nor how far it goes; each partition still takes at most 1,000 write "
-        "units a second, and a single item never more. The model counts none of it. Lambda, for its part, documents "
-        "in-order processing per item (partition and sort key) across a shard's concurrent batches "
-        f"([with-ddb]({IN_ORDER})): "
-        "a customer's records may spread over the slots of its shard; the model keeps them in one, the worse case.",
+        "partition keys (a suffix, read back by one Query per suffix), a change of design. DynamoDB may split a busy "
+        "item collection between partitions by sort key when its traffic does not follow the sort key and the table "
+        f"has no local secondary index ([split for heat]({SPLIT_FOR_HEAT})), as ChargesTable's (random charge ids), "
+        "but AWS publishes neither when nor how far, and a partition still takes at most 1,000 write units a second: "
+        "the model counts none of it. Lambda documents in-order processing per item across a shard's concurrent "
+        f"batches ([with-ddb]({IN_ORDER})), so a customer's records may spread over its shard's slots; the model "
+        "keeps them in one, the worse case.",
         "",
     ]
 
 
 def _jobs(model: Model) -> list[str]:
-    inputs, settings = model.inputs, model.settings
-    million = 1_000_000
-    pages = math.ceil(million / inputs.recompute_charges_per_page)
-    cpu = inputs.recompute_cpu_s_per_charge * million
+    inputs, settings, million = model.inputs, model.settings, 1_000_000
+    pages, cpu = math.ceil(million / inputs.recompute_charges_per_page), inputs.recompute_cpu_s_per_charge * million
     jobs_s = recompute_seconds(cpu, pages, settings.memory_mb[JOBS_FUNCTION], model.assumptions)
     stream_s = recompute_seconds(cpu, pages, settings.memory_mb[STREAM_FUNCTION], model.assumptions)
-    budget = settings.timeout_s[STREAM_FUNCTION] - 10
     at_once = published("sqs_mapping_concurrency")
     return [
         "## The recompute and the jobs function",
         "",
         "On the realistic day every recompute is a new customer's (tens of charges, one Query page) and runs in the "
-        f"stream function. A customer of {million:,} charges takes about {_s(stream_s)} there, past the {budget} s "
-        f"its `Timeout` leaves: it goes to `{JOBS_FUNCTION}` ({settings.memory_mb[JOBS_FUNCTION]:,} MB, "
-        f"{settings.timeout_s[JOBS_FUNCTION]:,} s), which takes about {_s(jobs_s)} (docs/benchmarks.md, section 4). "
-        f"Its SQS event source mapping runs up to {at_once:,.0f} jobs at once (adding up to 300 a minute), within "
-        f"the account's Lambda concurrency: about {at_once / jobs_s:,.1f} such recomputes a second; the queue holds "
-        "the rest (its messages wait, they are not lost, and a job failed three times goes to its dead-letter queue).",
+        f"stream function. A customer of {million:,} charges takes about {_s(stream_s)} there, past the "
+        f"{settings.timeout_s[STREAM_FUNCTION] - 10} s its `Timeout` leaves: it goes to `{JOBS_FUNCTION}` "
+        f"({settings.memory_mb[JOBS_FUNCTION]:,} MB, {settings.timeout_s[JOBS_FUNCTION]:,} s), which takes about "
+        f"{_s(jobs_s)} (docs/benchmarks.md, section 4). Its SQS event source mapping runs up to {at_once:,.0f} jobs at "
+        f"once (adding up to 300 a minute), within the account's Lambda concurrency: about {at_once / jobs_s:,.1f} "
+        "such recomputes a second; the queue holds the rest (a job failed three times goes to its dead-letter queue).",
         "",
     ]
 
@@ -367,7 +339,13 @@ def _floor_section(model: Model, opt_ins: dict[str, Model]) -> list[str]:
     above = sorted(
         ((name, cost - at.floor_cost.get(name, 0.0)) for name, cost in at.monthly_cost.items()), key=lambda p: -p[1]
     )
-    lines = [
+    extra: list[tuple[str, Callable[[Scale], str]]] = []
+    for label, other in opt_ins.items():
+        extra += [
+            (label, _more(other, "monthly_total")),
+            (f"{label}, per million charges", _more(other, "per_million")),
+        ]
+    return [
         "## The bill against its floor",
         "",
         "The floor is what any implementation of this API on this stack pays for the same day: API Gateway's and "
@@ -376,8 +354,7 @@ def _floor_section(model: Model, opt_ins: dict[str, Model]) -> list[str]:
         "read, and storing the charges and summaries; no logs, traces, metrics, backups or compute beyond the "
         "requests.",
         "",
-        f"**Goal at {_x(FLOOR_SCALE)}: ≤ {FLOOR_TARGET}x the floor:** "
-        f"{'**met**' if ratio <= FLOOR_TARGET else '**missed**'}: "
+        f"**Goal at {_x(FLOOR_SCALE)}: ≤ {FLOOR_TARGET}x the floor:** {met(ratio <= FLOOR_TARGET)}: "
         f"{_usd(at.per_million)} against {_usd(at.floor_per_million)} per million charges ({ratio:.2f}x). Above the "
         f"floor, a month at {_x(at.scale)}: "
         + "; ".join(f"{name} {_usd(cost)}" for name, cost in above if cost > 0.005)
@@ -386,78 +363,67 @@ def _floor_section(model: Model, opt_ins: dict[str, Model]) -> list[str]:
         "",
         "The parameters that buy more observability, priced at each scale (a month, on top of the defaults):",
         "",
-        _line("", [_x(r.scale) for r in rows]),
-        "| --- |" + " ---: |" * len(rows),
-    ]
-    for label, other in opt_ins.items():
-        pairs = list(zip(other.scales, rows, strict=True))
-        lines.append(_line(label, [f"+{_usd(o.monthly_total - r.monthly_total)}" for o, r in pairs]))
-        lines.append(
-            _line(f"{label}, per million charges", [f"+{_usd(o.per_million - r.per_million)}" for o, r in pairs])
-        )
-    return [
-        *lines,
-        "",
+        *_by_scale(rows, extra),
         "`Tracing=Active` records Lambda's own trace of 1 invocation a second and 5% of the rest, per function; "
         "`TracingSubsegments=true` adds the handler's, the route's and each DynamoDB call's subsegments to those "
-        "traces "
-        "at no extra X-Ray cost, for a longer cold start (docs/benchmarks.md). `SystemLogLevel=INFO` writes Lambda's "
-        "START and REPORT lines for every invocation.",
+        "traces at no extra X-Ray cost, for a longer cold start (docs/benchmarks.md). `SystemLogLevel=INFO` writes "
+        "Lambda's START and REPORT lines for every invocation.",
         "",
     ]
+
+
+def _more(other: Model, figure: str) -> Callable[[Scale], str]:
+    """What ``other`` adds to a scale's ``figure``."""
+    by_scale = {row.scale: row for row in other.scales}
+    return lambda row: f"+{_usd(getattr(by_scale[row.scale], figure) - getattr(row, figure))}"
 
 
 def _inputs_section(model: Model) -> list[str]:
-    inputs, settings = model.inputs, model.settings
-    measured, modelled = inputs.day_stream_check
-    wru, rru = inputs.stream_wru, inputs.stream_rru
-    logs = ", ".join(f"{name.removesuffix('Function')} {n:,.0f}" for name, n in inputs.log_bytes.items())
+    i, t = model.inputs, model.settings
+    (measured, modelled), wru, rru = i.day_stream_check, i.stream_wru, i.stream_rru
+    logs = ", ".join(f"{name.removesuffix('Function')} {n:,.0f}" for name, n in i.log_bytes.items())
+    memory = ", ".join(f"{name.removesuffix('Function')} {mb:,} MB" for name, mb in t.memory_mb.items())
+    batch = f"at {i.slot_latency_s * 1000:g} ms a call ({i.slot_records} records, {i.slot_workers} at once)"
+    cpu = f"{i.single_cpu_ms * 1000:,.0f} µs / {i.bulk_cpu_ms_per_charge * 1000:,.1f} µs"
+    slot = f"{i.slot_cpu_ms_per_record * 1000:,.0f} µs; {_s(i.slot_wait_s)}"
+    recompute = f"{i.recompute_cpu_s_per_charge * 1e5:,.2f} s; {i.recompute_charges_per_page:,.0f}"
+    log_bytes = f"platform {i.platform_log_bytes:,.0f} (at INFO), access log {i.access_log_bytes:,.0f}"
+    new, check = f"{i.new_customer_wru:g}; {i.new_customer_rru:g}", f"{measured:,.0f} / {modelled:,.0f}"
+    counts = f"{t.custom_metrics} / {t.alarm_metrics} / {t.dashboards}"
+    measured_rows = {
+        "CPU of a single charge (warm handler) / per charge of the largest bulk": cpu,
+        f"the concurrent stream batch: CPU per record; waiting beyond CPU {batch}": slot,
+        "a recompute's CPU per 100,000 charges; charges per Query page": recompute,
+        f"log bytes per invocation: {logs} (a stream invocation is a batch)": log_bytes,
+        "write units of a single charge / per charge of a bulk": f"{i.single_wru:g} / {i.bulk_wru_per_charge:g}",
+        "stream write units, customers with a summary: per record, per customer in a batch, per batch": _fit(wru),
+        "stream read units, likewise": _fit(rru),
+        "a new customer's, beyond those: write units (its registry entry); read units (its recompute)": new,
+        "check of that fit: the benchmark day's stream write units, measured / modelled": check,
+    }
+    template_rows = {
+        "MemorySize": memory,
+        "BatchSize / MaximumBatchingWindowInSeconds": f"{t.batch_size} / {t.batching_window_s:g}",
+        "ParallelizationFactor (`StreamParallelizationFactor`)": t.parallelization_factor,
+        "MaximumRecordAgeInSeconds / MaximumRetryAttempts": f"{t.maximum_record_age_s:,} / {t.maximum_retry_attempts}",
+        "ThrottlingRateLimit / ThrottlingBurstLimit": f"{t.throttling_rate:g} / {t.throttling_burst:g}",
+        "LogRetentionDays; Tracing / SystemLogLevel": f"{t.log_retention_days}; {t.tracing} / {t.system_log_level}",
+        "dashboard metrics (custom) / alarm metrics / dashboards": counts,
+    }
     return [
         "## Inputs",
         "",
-        "| measured (docs/benchmarks.json) | value |",
-        "| --- | ---: |",
-        "| CPU of a single charge (warm handler) / per charge of the largest bulk | "
-        f"{inputs.single_cpu_ms * 1000:,.0f} µs / {inputs.bulk_cpu_ms_per_charge * 1000:,.1f} µs |",
-        f"| the concurrent stream batch: CPU per record; waiting beyond CPU at {inputs.slot_latency_s * 1000:g} ms a "
-        "call "
-        f"({inputs.slot_records} records, {inputs.slot_workers} at once) | {inputs.slot_cpu_ms_per_record * 1000:,.0f} "
-        f"µs; {_s(inputs.slot_wait_s)} |",
-        "| a recompute's CPU per 100,000 charges; charges per Query page | "
-        f"{inputs.recompute_cpu_s_per_charge * 1e5:,.2f} s; {inputs.recompute_charges_per_page:,.0f} |",
-        f"| log bytes per invocation: {logs} (a stream invocation is a batch) | platform "
-        f"{inputs.platform_log_bytes:,.0f} (at INFO), access log {inputs.access_log_bytes:,.0f} |",
-        f"| write units of a single charge / per charge of a bulk | {inputs.single_wru:g} / "
-        f"{inputs.bulk_wru_per_charge:g} |",
-        f"| stream write units, customers with a summary: per record, per customer in a batch, per batch | {wru[0]:g}, "
-        f"{wru[1]:g}, {wru[2]:g} |",
-        f"| stream read units, likewise | {rru[0]:g}, {rru[1]:g}, {rru[2]:g} |",
-        "| a new customer's, beyond those: write units (its registry entry); read units (its recompute) | "
-        f"{inputs.new_customer_wru:g}; {inputs.new_customer_rru:g} |",
-        f"| check of that fit: the benchmark day's stream write units, measured / modelled | {measured:,.0f} / "
-        f"{modelled:,.0f} |",
-        "",
-        "| template.yaml (through `local.sam`) | value |",
-        "| --- | ---: |",
-        "| MemorySize | "
-        + ", ".join(f"{name.removesuffix('Function')} {mb:,} MB" for name, mb in settings.memory_mb.items())
-        + " |",
-        f"| BatchSize / MaximumBatchingWindowInSeconds | {settings.batch_size} / {settings.batching_window_s:g} |",
-        f"| ParallelizationFactor (`StreamParallelizationFactor`) | {settings.parallelization_factor} |",
-        f"| MaximumRecordAgeInSeconds / MaximumRetryAttempts | {settings.maximum_record_age_s:,} / "
-        f"{settings.maximum_retry_attempts} |",
-        f"| ThrottlingRateLimit / ThrottlingBurstLimit | {settings.throttling_rate:g} / {settings.throttling_burst:g} "
-        "|",
-        f"| LogRetentionDays; Tracing / SystemLogLevel | {settings.log_retention_days}; {settings.tracing} / "
-        f"{settings.system_log_level} |",
-        f"| dashboard metrics (custom) / alarm metrics / dashboards | {settings.custom_metrics} / "
-        f"{settings.alarm_metrics} / {settings.dashboards} |",
-        "",
+        *table(["measured (docs/benchmarks.json)", "value"], "lr", [list(pair) for pair in measured_rows.items()]),
+        *table(["template.yaml (through `local.sam`)", "value"], "lr", [list(pair) for pair in template_rows.items()]),
         "Assumed (neither measured nor published):",
         "",
         *[f"- {line}" for line in model.assumptions.describe()],
         "",
     ]
+
+
+def _fit(fit: tuple[float, ...]) -> str:
+    return ", ".join(f"{x:g}" for x in fit)
 
 
 def markdown(
@@ -468,16 +434,17 @@ def markdown(
     opt_ins: dict[str, Model] | None = None,
 ) -> str:
     """The whole page."""
-    settings = model.settings
+    inputs, settings, largest = model.inputs, model.settings, model.scales[-1]
     at, at_hot = binding_scales(model), binding_scales(model, hot=True)
     params = ", ".join(f"`{k}={v}`" for k, v in overrides.items()) or "their defaults"
-    largest = " ".join(f"{name}={value}" for name, value in largest_scale_parameters(model).items())
+    parameters = " ".join(f"{name}={value}" for name, value in largest_scale_parameters(model).items())
+    sim = retried.sim
     lines = [
         "# Capacity",
         "",
         "Generated by `make capacity` (`python -m benchmarks.capacity_page`, also run by `make bench`); do not edit by "
         "hand. Inputs: the figures of docs/benchmarks.json, from the benchmark run on "
-        + "; ".join(sorted(set(model.inputs.runs.values())))
+        + "; ".join(sorted(set(inputs.runs.values())))
         + f", template.yaml with its parameters at {params}, AWS's published quotas and prices (as published on "
         f"{PUBLISHED_ON}, [below](#sources)) and the assumptions listed below. It is a model, not a load test: each "
         "figure follows from those inputs, and changes when they do.",
@@ -492,68 +459,61 @@ def markdown(
         "",
         *_advice(model),
         "",
-        f"samconfig.toml's `{SAMCONFIG_ENVIRONMENT}` environment holds the parameters for "
-        f"{_x(model.scales[-1].scale)}: "
-        f"`sam deploy --config-env {SAMCONFIG_ENVIRONMENT}` (`{largest}`); the quotas are asked for in Service Quotas.",
+        f"samconfig.toml's `{SAMCONFIG_ENVIRONMENT}` environment holds the parameters for {_x(largest.scale)}: "
+        f"`sam deploy --config-env {SAMCONFIG_ENVIRONMENT}` (`{parameters}`); the quotas are asked for in Service "
+        "Quotas.",
         "",
         "## The realistic day at each scale",
         "",
-        f"The day of docs/benchmarks.md: {model.inputs.day_charges:,} charges over {model.inputs.day_customers:,} new "
-        f"customers, {model.inputs.day_single_requests:,} sent one per request and {model.inputs.day_bulk_charges:,} "
-        "in "
-        f"{model.inputs.day_bulk_requests:,} bulk requests, multiplied by the scale (customers too). Peak figures are "
-        f"for the busiest hour, at **{model.assumptions.peak_to_mean:g}x the day's mean rate**; the bill uses the "
-        "daily "
+        f"The day of docs/benchmarks.md: {inputs.day_charges:,} charges over {inputs.day_customers:,} new customers, "
+        f"{inputs.day_single_requests:,} sent one per request and {inputs.day_bulk_charges:,} in "
+        f"{inputs.day_bulk_requests:,} bulk requests, multiplied by the scale (customers too). Peak figures are for "
+        f"the busiest hour, at **{model.assumptions.peak_to_mean:g}x the day's mean rate**; the bill uses the daily "
         "totals, 30 days a month.",
         "",
-        *_scale_table(model.scales, settings.iterator_age_alarm_s),
-        "",
+        *_scale_table(model.scales),
         f"## A day with one customer taking {HOT_SHARE:.0%} of the charges",
         "",
         "The same day, but one customer sends a tenth of the charges; the stream rows are its slot's.",
         "",
-        *_scale_table(model.hot, settings.iterator_age_alarm_s),
-        "",
+        *_scale_table(model.hot),
         *_hot_customer(model, at_hot),
         "## Every limit, at peak",
         "",
         "Demand over the limit at each scale (bold: exceeded), and the scale at which it reaches the limit.",
         "",
         *_limits_table(model.scales, at),
-        "",
         f"With one customer at {HOT_SHARE:.0%}:",
         "",
         *_limits_table(model.hot, at_hot),
-        "",
         *_jobs(model),
         "## The stream, simulated",
         "",
         "`benchmarks/stream_sim.py` simulates the busiest batch slot record by record: Poisson arrivals, the poller's "
-        "4 "
-        "reads a second, the batching window and batch size of the template, one batch at a time, each batch's real "
+        "4 reads a second, the batching window and batch size of the template, one batch at a time, each batch's real "
         "number of distinct customers, retries with bisection and the maximum record age. It checks the model's lag "
         f"(within {LAG_TOLERANCE:.0%}) at {', '.join(_x(s) for s in CHECKED_SCALES)}: the mean lag below capacity, the "
         "iterator age when the busiest hour ends above it.",
         "",
         *_checks_table(checks),
-        "",
         f"With {RETRIED_SHARE:.0%} of the batches failing at {_x(retried.scale)} (each bisected and retried, up to "
-        f"`MaximumRetryAttempts`={settings.maximum_retry_attempts}), the simulated mean lag is "
-        f"{_s(retried.sim.mean_lag_s)} "
-        f"(p99 {_s(retried.sim.p99_lag_s)}, oldest {_s(retried.sim.max_lag_s)}; {retried.sim.failed_batches:,} of "
-        f"{retried.sim.batches:,} batches failed, {retried.sim.given_up:,} records given up): a retry costs a batch's "
-        "duration again, not a window. Below capacity the lag is the batching window plus a batch's duration; close to "
-        "capacity (a slot above about 90% busy) the model's steady-state figures understate it; above it the age "
-        "grows by (1 - capacity / rate) each second of the peak.",
+        f"`MaximumRetryAttempts`={settings.maximum_retry_attempts}), the simulated mean lag is {_s(sim.mean_lag_s)} "
+        f"(p99 {_s(sim.p99_lag_s)}, oldest {_s(sim.max_lag_s)}; {sim.failed_batches:,} of {sim.batches:,} batches "
+        f"failed, {sim.given_up:,} records given up): a retry costs a batch's duration again, not a window. Below "
+        "capacity the lag is the batching window plus a batch's duration; close to capacity (a slot above about 90% "
+        "busy) the model's steady-state figures understate it; above it the age grows by (1 - capacity / rate) each "
+        "second of the peak.",
         "",
         *_inputs_section(model),
         "## Sources",
         "",
         f"Quotas and prices as published on {PUBLISHED_ON} (us-east-1; check them before relying on them):",
         "",
-        "| value | what | source |",
-        "| ---: | --- | --- |",
-        *[f"| {p.value:,.10g} {p.unit} | {p.what} | <{p.source}> |" for p in PUBLISHED.values()],
+        *table(
+            ["value", "what", "source"],
+            "rll",
+            [[f"{p.value:,.10g} {p.unit}", p.what, f"<{p.source}>"] for p in PUBLISHED.values()],
+        ),
     ]
     return "\n".join(lines).rstrip() + "\n"
 
