@@ -1,10 +1,8 @@
 """DynamoDB work per charge: requests and capacity units of the real handlers, against the floors and a naive design.
 
-The handlers run in process against moto (``mock_aws``) with the tables of template.yaml; every call goes
-through one boto3 client metered by ``benchmarks.metering`` (units from the items' sizes, by DynamoDB's rules).
-Besides one request of each kind and stream batches, it runs the realistic day (the write path and the stream
-keeping up with it in full batches, new customers included), lists the day's customers from the registry, and
-follows a loyal customer's summary through a year of daily visits and an import of past charges.
+The handlers run in process against moto with the tables of template.yaml, their client metered by
+``benchmarks.metering``: one request of each kind, stream batches, the realistic day (the write path and the stream
+following it in full batches), the listing of the day's customers, and a loyal customer's summary over a year.
 """
 
 import json
@@ -17,10 +15,10 @@ from typing import Any
 
 from beacon.dal.items import charge_item, summary_key
 from beacon.dal.summaries import SummariesRepository
+from beacon.logic.identity import identify_customer
 from benchmarks.harness import T0, bulk_event, charge, http_event
 from benchmarks.metering import Item, Work, item_size
 from benchmarks.moto_stack import Stack, moto_stack
-from local import sam
 
 BATCH_WRITE_LIMIT = 25
 DAY = 86_400
@@ -67,8 +65,7 @@ class CapacityReport:
 
 def _single_event(customer: str, amount: int, *, idempotency_key: str = "", charge_id: str = "") -> dict[str, Any]:
     event = http_event("create_charge.json", {"user_id": customer, "amount": amount} | _named(charge_id))
-    if idempotency_key:
-        event["headers"]["idempotency-key"] = idempotency_key
+    event["headers"] |= {"idempotency-key": idempotency_key} if idempotency_key else {}
     return event
 
 
@@ -78,11 +75,9 @@ def _named(charge_id: str) -> dict[str, str]:
 
 def _bulk(customer: str, amounts: list[int], *, named: bool = False) -> dict[str, Any]:
     event = bulk_event(len(amounts), customer, amounts)
-    if named:
-        body = json.loads(event["body"])
-        body["charges"] = [c | _named(f"order-{i}") for i, c in enumerate(body["charges"])]
-        event["body"] = json.dumps(body)
-    return event
+    body = json.loads(event["body"])
+    body["charges"] = [c | _named(f"order-{i}" if named else "") for i, c in enumerate(body["charges"])]
+    return event | {"body": json.dumps(body)}
 
 
 def _floor(charges: int, requests: dict[str, int], *, writes: float = 0.0, reads: float = 0.0) -> Work:
@@ -100,12 +95,10 @@ def _naive_stream(charges: int) -> Work:
 
 
 def stream_batch_size() -> int:
-    """The event source mapping's BatchSize in template.yaml (100, Lambda's default, if none)."""
-    for spec in sam.functions().values():
-        for event in spec.events.values():
-            if event.get("Type") == "DynamoDB":
-                return int(event["Properties"].get("BatchSize", 100))
-    return 100
+    """The event source mapping's BatchSize in template.yaml."""
+    from benchmarks.capacity_model import load_settings
+
+    return load_settings().batch_size
 
 
 def measure(
@@ -140,16 +133,11 @@ def _request_scenarios(stack: Stack, bulk_sizes: tuple[int, ...]) -> list[Scenar
     key_lookup = meter.take(1)
     stack.call("create_charge", _single_event("alice", 4999))
     single = _floor(1, {"PutItem": 1}, writes=1)
-    scenarios = [
-        Scenario(
-            "single charge (POST /charges)",
-            meter.take(1),
-            single,
-            note=f"a container's first request with a key also reads it: {key_lookup.requests['GetItem']} "
-            f"GetItem, {key_lookup.read_units:g} read unit (eventually consistent), then not again for "
-            "API_KEY_CACHE_TTL_SECONDS",
-        )
-    ]
+    note = (
+        f"a container's first request with a key also reads it: {key_lookup.requests['GetItem']} GetItem, "
+        f"{key_lookup.read_units:g} read unit (eventually consistent), then not again for API_KEY_CACHE_TTL_SECONDS"
+    )
+    scenarios = [Scenario("single charge (POST /charges)", meter.take(1), single, note=note)]
     stack.call("create_charge", _single_event("alice", 4999, idempotency_key=uuid.uuid4().hex))
     note = "Powertools idempotency: one conditional PutItem (in progress) and one UpdateItem (completed)"
     scenarios.append(Scenario("single charge with Idempotency-Key", meter.take(1), single, note=note))
@@ -171,10 +159,8 @@ def _charge_id_scenarios(stack: Stack, bulk_sizes: tuple[int, ...]) -> list[Scen
         "write unit (a read first would cost every new charge a read unit), and the refusal carries the stored item "
         "to compare (ALL_OLD)"
     )
-    again = Scenario(
-        "charge_id: single charge, sent again", meter.take(1), _floor(1, {"GetItem": 1}, reads=1), note=note
-    )
-    scenarios.append(again)
+    again = _floor(1, {"GetItem": 1}, reads=1)
+    scenarios.append(Scenario("charge_id: single charge, sent again", meter.take(1), again, note=note))
     for size in bulk_sizes:
         stack.call("bulk_charges", _bulk(f"named_bulk_{size}", [100] * size, named=True))
         note = (
@@ -232,7 +218,7 @@ def _heavy_customer(stack: Stack, charges: int, batch_size: int) -> Scenario:
     stored = [charge("heavy", 100, T0 + i * 600 // charges, update_session=False) for i in range(charges)]
     for start in range(0, charges, batch_size):
         _summarize(stack, stored[start : start + batch_size])
-    summary = stack.summaries().get("u#heavy")
+    summary = stack.summaries().get(identify_customer("heavy", None))
     batches = math.ceil(charges / batch_size)
     return Scenario(
         f"heavy customer: {charges:,} charges in ten minutes",
@@ -285,26 +271,20 @@ def _run_day(
     write_floor.requests["BatchWriteItem"] = sum(math.ceil(s / BATCH_WRITE_LIMIT) for s in plan if s > 1)
     stream_floor = _stream_floor(charges, pairs, len(expected))
     note = f"{pairs} (customer, batch) pairs, {len(expected)} new customers"
+    totals = (write.plus(stream), write_floor.plus(stream_floor), write.plus(_naive_stream(charges)))
     return expected, [
         Scenario("day: write path", write, write_floor),
         Scenario(f"day: stream, full batches of {batch_size}", stream, stream_floor, _naive_stream(charges), note),
-        Scenario(
-            "day: total (write path + stream, full batches)",
-            write.plus(stream),
-            write_floor.plus(stream_floor),
-            write.plus(_naive_stream(charges)),
-        ),
+        Scenario("day: total (write path + stream, full batches)", *totals),
     ]
 
 
 def _verify(stack: Stack, expected: dict[str, tuple[int, int]]) -> tuple[bool, str]:
-    summaries = stack.summaries()
-    wrong = []
-    for customer, (count, total) in expected.items():
-        item = summaries.get(f"u#{customer}")
-        got = (int(item["charge_count"]["N"]), int(item["charge_total"]["N"])) if item else (0, 0)
-        if got != (count, total):
-            wrong.append(customer)
+    summaries = {
+        customer: (int(i["charge_count"]["N"]), int(i["charge_total"]["N"]))
+        for customer, i in stack.summaries().items()
+    }
+    wrong = [c for c, figures in expected.items() if summaries.get(identify_customer(c, None)) != figures]
     if wrong:
         return False, f"{len(wrong)} of {len(expected)} summaries differ from the charges sent, e.g. {wrong[:3]}"
     return True, f"all {len(expected)} summaries equal the count and total of the charges sent"
@@ -326,17 +306,12 @@ def _loyal_customer(stack: Stack, days: int, imported: int, batch_size: int) -> 
     end = start + days * DAY
     imports = [charge("loyal", 2_500, end + i * 60 // imported, update_session=False) for i in range(imported)]
     after = [[charge("loyal", 1_200, end + d * DAY + 36_000 + m * 300) for m in (0, 1)] for d in (1, 2, 3)]
-    phases = []
-    for name, batches in (
-        (f"a visit a day for {days} days", visits),
-        (
-            f"an import of {imported:,} past charges",
-            [imports[i : i + batch_size] for i in range(0, imported, batch_size)],
-        ),
-        ("visits after the import's minutes left the window", after),
-    ):
-        phases.append(_phase(stack, name, batches))
-    return phases
+    imported_batches = [imports[i : i + batch_size] for i in range(0, imported, batch_size)]
+    return [
+        _phase(stack, f"a visit a day for {days} days", visits),
+        _phase(stack, f"an import of {imported:,} past charges", imported_batches),
+        _phase(stack, "visits after the import's minutes left the window", after),
+    ]
 
 
 def _phase(stack: Stack, name: str, batches: list[list[Any]]) -> Phase:
@@ -346,5 +321,11 @@ def _phase(stack: Stack, name: str, batches: list[list[Any]]) -> Phase:
         step = stack.meter.take(len(batch))
         work, writes = work.plus(step), writes + step.requests["PutItem"] + step.requests["TransactWriteItems"]
         writes -= 1 if step.by_type["customer"] else 0  # the first summary's registry entry is a PutItem too
-        sizes.append(item_size(stack.meter.stored(stack.tables["SummariesTable"], summary_key("local", "u#loyal"))))
+        sizes.append(
+            item_size(
+                stack.meter.stored(
+                    stack.tables["SummariesTable"], summary_key("local", identify_customer("loyal", None))
+                )
+            )
+        )
     return Phase(name, writes, work.by_type["summary"], work.by_type["seen"], max(sizes), sizes[-1])

@@ -1,8 +1,8 @@
 """The one harness every benchmark runs the handlers with: in process, the template's environment, ready events.
 
-``in_process`` loads the handlers with every boto3 client replaced (the warm part answers from memory, the
-capacity part from moto); the event builders shape requests as events/ does, and stream records with
-``ops.stream_failures.stream_record`` from charges stored as the write path stores them (``beacon.dal.items``).
+``in_process`` loads the handlers with every boto3 client replaced (answered from memory or by moto); the builders
+shape requests as events/ does, and stream records of charges stored as the write path stores them
+(``beacon.dal.items``).
 """
 
 import contextlib
@@ -23,7 +23,7 @@ from beacon.dal.items import charge_item, stream_record
 from beacon.logic.identity import identify_customer
 from beacon.models.records import ChargeRecord
 from benchmarks.fake_dynamodb import FakeDynamoDB
-from benchmarks.functions import EVENTS_DIR, FunctionSpec, function_specs, in_process_environment
+from benchmarks.functions import EVENTS_DIR, FunctionSpec, function_specs
 from local.caches import reset_caches
 
 Event = dict[str, Any]
@@ -56,7 +56,8 @@ def in_process(
     handlers will look for them. What the handlers write (their logs and metrics) goes to ``sink``.
     """
     specs = function_specs()
-    environment = in_process_environment(specs)
+    environment = {**specs[0].environment, "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"}
+    environment |= {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
     sink = sink if sink is not None else io.StringIO()
     with (
         warnings.catch_warnings(action="ignore", category=UserWarning),
@@ -156,6 +157,6 @@ def stream_event(records: int, customers: int, fake: FakeDynamoDB | None = None,
     """A stream batch of ``records`` charge inserts spread over ``customers`` (stored in ``fake`` first)."""
     start = T0 + next(_BATCH_CLOCK) * BATCH_SPACING_SECONDS
     items = [charge_item(charge(f"stream_{i % customers}", 100 + i, start + i)) for i in range(records)]
-    for item in items if fake is not None else ():
+    for item in items if fake else ():
         fake.seed(table, item)  # type: ignore[union-attr]
     return {"Records": [record_of(item) for item in items]}

@@ -1,14 +1,11 @@
 """The stream's tails: one customer's recompute from a long history, and a batch's customers written concurrently.
 
 - **recompute**: ``recompute_customer`` of one customer with ``charges`` stored charges, in a fresh interpreter
-  (``python -m benchmarks.stream N``) so that its memory is the recompute's alone. DynamoDB is a real botocore
-  client (the layer's, with its configuration) whose requests are answered just before they would be sent, with
-  raw response bodies: every Query page goes through botocore's JSON parsing as on Lambda, 1 MB at a time, and
-  the pages are generated as they are asked for (the benchmark never holds the history). The CPU spent making
-  the pages is measured apart and left out; memory is the peak resident set above the one before the recompute.
-- **concurrency**: one stream batch of ``records`` records over as many customers that have summaries, through
-  ``process_stream_records`` with a real botocore client answered by ``FakeDynamoDB`` with a fixed added latency
-  per call, written one customer after another (``concurrency=1``) and concurrently (the default).
+  (``python -m benchmarks.stream N``) so that its memory is the recompute's alone: the layer's botocore client gets
+  raw 1 MB Query pages just before sending, made as they are asked for (their CPU left out).
+- **concurrency**: a stream batch over as many customers with summaries, through ``process_stream_records`` with the
+  layer's botocore client answered by ``FakeDynamoDB`` with a fixed added latency per call, written one customer
+  after another (``concurrency=1``) and concurrently (the default).
 """
 
 import json
@@ -128,24 +125,17 @@ class _History:
 
 class _Body:
     def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self) -> list[bytes]:
-        return [self.body]
+        self.stream = lambda: [body]
 
 
-def _answer_before_sending(client: Any, histories: dict[str, _History], written: list[dict[str, Any]]) -> None:
+def _answer_before_sending(client: Any, histories: dict[str, _History]) -> None:
     """Answer every DynamoDB request with a raw body, as DynamoDB would, just before it is sent."""
     from botocore.awsrequest import AWSResponse, HTTPHeaders
 
     def answer(request: Any, **_: Any) -> AWSResponse:
-        operation = request.headers["X-Amz-Target"].decode().rpartition(".")[2]
-        params = json.loads(request.body)
-        body = b"{}"
-        if operation == "Query":
+        params, body = json.loads(request.body), b"{}"
+        if request.headers["X-Amz-Target"].decode().endswith(".Query"):
             body = histories[params["ExpressionAttributeValues"][":pk"]["S"]].page(params)
-        elif operation in ("PutItem", "TransactWriteItems"):
-            written.append(params)
         return AWSResponse(request.url, 200, HTTPHeaders(), _Body(body))
 
     client.meta.events.register("before-send.dynamodb", answer)
@@ -159,9 +149,7 @@ def _memory_kb(field: str) -> int:
 
 def _probe(charges: int) -> dict[str, Any]:
     """Run in the fresh interpreter: a small recompute first (lazy imports, models built), then the measured one."""
-    os.environ.update(
-        AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", **_table_names()
-    )
+    os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
     from beacon.dal import aws
     from beacon.dal.summaries import SummariesRepository
     from beacon.logic import seen
@@ -169,9 +157,8 @@ def _probe(charges: int) -> dict[str, Any]:
 
     small, big_one = (("local", identify_customer(name, None)) for name in ("small", "big"))
     histories = {charge_pk(*small): _History("small", 1_000), charge_pk(*big_one): _History("big", charges)}
-    written: list[dict[str, Any]] = []
     client = aws.dynamodb_client()
-    _answer_before_sending(client, histories, written)
+    _answer_before_sending(client, histories)
     repository = SummariesRepository("SummariesTable", "ChargesTable", client)
     big = histories[charge_pk(*big_one)]
     now = big.time_of(charges - 1) + 60  # the record that started the recompute: a minute after the last charge
@@ -191,10 +178,6 @@ def _probe(charges: int) -> dict[str, Any]:
         "peak_above_mb": round((_memory_kb("VmHWM") - before) / 1024, 1),
         "counted": write.summary.summary.charges.count,
     }
-
-
-def _table_names() -> dict[str, str]:
-    return {"SUMMARIES_TABLE_NAME": "SummariesTable", "CHARGES_TABLE_NAME": "ChargesTable"}
 
 
 # ---------------------------------------------------------------- concurrent writes
