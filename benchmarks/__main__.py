@@ -1,9 +1,7 @@
-"""``python -m benchmarks`` (``make bench``): measure everything, write docs/benchmarks.md and its charts.
-
-It also writes docs/benchmarks.json, the figures the capacity model (``make capacity``) reads.
-``--quick`` is a smoke run of a few seconds per part (tiny samples, figures meaningless) that keeps the
-code from rotting; ``--only cold,warm,logs,capacity,stream,load,import`` runs some parts; ``--out`` writes elsewhere.
-The exit status is 1 when a part could not be measured (the page says why), never because of a figure.
+"""``python -m benchmarks`` (``make bench``): measure everything, write docs/benchmarks.md, its charts and
+docs/benchmarks.json (the figures ``make capacity`` reads). ``--quick``: a smoke run of a few seconds per part that
+keeps the code from rotting; ``--only cold,warm,...`` runs some parts; ``--out`` writes elsewhere. The exit status
+is 1 when a part could not be measured (the page says why), never because of a figure.
 """
 
 import argparse
@@ -35,11 +33,13 @@ def _run(results: Results, part: str, measure: Callable[[], Any]) -> Any:
     return value
 
 
-def _measures(quick: bool) -> dict[str, list[tuple[str, str, Callable[[], Any]]]]:
-    """Each part's measurements: (the field of ``Results``, a label, what measures it); ``quick`` shrinks them."""
-    q = quick
-    rates = [5.0, 10.0] if q else [15.0, 30.0, 60.0, 120.0, 240.0]
+def _measures(q: bool) -> dict[str, list[tuple[str, str, Callable[[], Any]]]]:
+    """Each part's measurements: (the field of ``Results``, a label, what measures it); ``q``: the quick run's."""
     day = {"day_charges": 100, "day_customers": 10, "heavy_charges": 1_000} if q else {}
+    loyal = {"loyal_days": 10, "loyal_import": 400} if q else {}
+    rates = [5.0, 10.0] if q else [15.0, 30.0, 60.0, 120.0, 240.0]
+    step, drain = (1.0, 30.0) if q else (12.0, 180.0)
+    history = {"rows": 200, "customers": 10, "singles": 20} if q else {"rows": 2000, "customers": 20, "singles": 200}
     return {
         "cold": [("cold", "cold start", lambda: cold_start.measure(1 if q else 15, profile=not q))],
         "warm": [
@@ -51,34 +51,15 @@ def _measures(quick: bool) -> dict[str, list[tuple[str, str, Callable[[], Any]]]
             (
                 "capacity",
                 "DynamoDB work",
-                lambda: capacity.measure(
-                    **day,
-                    bulk_sizes=(100,) if q else (100, 1000),
-                    loyal_days=10 if q else 365,
-                    loyal_import=400 if q else 5_000,
-                ),
+                lambda: capacity.measure(**day, **loyal, bulk_sizes=(100,) if q else (100, 1000)),
             )
         ],
         "stream": [
             ("recompute", "recompute", lambda: stream.recompute(20_000 if q else 1_000_000)),
             ("concurrency", "concurrent writes", lambda: stream.concurrency(rounds=1 if q else 7)),
         ],
-        "load": [
-            (
-                "load",
-                "end to end",
-                lambda: load.measure(rates=rates, step_seconds=1.0 if q else 12.0, drain_timeout=30.0 if q else 180.0),
-            )
-        ],
-        "import": [
-            (
-                "importing",
-                "import",
-                lambda: importing.measure(rows=200, customers=10, singles=20)
-                if q
-                else importing.measure(rows=2000, customers=20, singles=200),
-            )
-        ],
+        "load": [("load", "end to end", lambda: load.measure(rates=rates, step_seconds=step, drain_timeout=drain))],
+        "import": [("importing", "import", lambda: importing.measure(**history))],
     }
 
 

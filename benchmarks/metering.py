@@ -1,16 +1,13 @@
 """Metering the DynamoDB work of the real handlers: requests and capacity units, from botocore hooks on their client.
 
-Capacity units are computed from the items' sizes with DynamoDB's documented rules (moto's own
-``ConsumedCapacity`` is not size-aware), the items before a write read straight from moto's backend: a write
-is 1 unit per started KB of the larger of the item before and after, a strongly consistent read 1 unit per
-started 4 KB (eventually consistent: half), a transactional write or read twice that; a batch counts each item
-on its own, a Query the items it returns together. Prices: us-east-1 on-demand, $0.625 per million write
-request units and $0.125 per million read request units, as documented in 2025.
+Units follow DynamoDB's documented rules from the items' sizes (moto's ``ConsumedCapacity`` is not size-aware), the
+items before a write read straight from moto's backend; prices are us-east-1 on-demand.
 """
 
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -170,32 +167,24 @@ def _batch_done(params: dict[str, Any], parsed: dict[str, Any]) -> list[tuple[st
     ]
 
 
-def _query_units(params: dict[str, Any], parsed: dict[str, Any]) -> float:
-    size = sum(item_size(item) for item in parsed.get("Items", []))
-    return read_units(size, consistent=bool(params.get("ConsistentRead")))
-
-
-def _get_units(params: dict[str, Any], parsed: dict[str, Any]) -> float:
-    return read_units(item_size(parsed.get("Item")), consistent=bool(params.get("ConsistentRead")))
+def _consistent(spec: dict[str, Any], sizes: list[int], factor: int = 1) -> float:
+    return sum(factor * read_units(size, consistent=factor > 1 or bool(spec.get("ConsistentRead"))) for size in sizes)
 
 
 def _batch_get_units(params: dict[str, Any], parsed: dict[str, Any]) -> float:
     units = 0.0
     for table, spec in params["RequestItems"].items():
         found = parsed.get("Responses", {}).get(table, [])
-        sizes = [item_size(item) for item in found] + [0] * max(0, len(spec["Keys"]) - len(found))  # a miss costs
-        units += sum(read_units(size, consistent=bool(spec.get("ConsistentRead"))) for size in sizes)
-    return units
+        units += _consistent(spec, [item_size(i) for i in found] + [0] * max(0, len(spec["Keys"]) - len(found)))
+    return units  # a key not found costs a read too
 
 
-def _transact_get_units(params: dict[str, Any], parsed: dict[str, Any]) -> float:
-    return sum(2 * read_units(item_size(r.get("Item")), consistent=True) for r in parsed.get("Responses", []))
-
-
-_READS = {
-    "GetItem": _get_units,
+_READS: dict[str, Callable[[dict[str, Any], dict[str, Any]], float]] = {
+    "GetItem": lambda params, parsed: _consistent(params, [item_size(parsed.get("Item"))]),
     "BatchGetItem": _batch_get_units,
-    "Query": _query_units,
-    "Scan": _query_units,
-    "TransactGetItems": _transact_get_units,
+    "Query": lambda params, parsed: _consistent(params, [sum(item_size(i) for i in parsed.get("Items", []))]),
+    "Scan": lambda params, parsed: _consistent(params, [sum(item_size(i) for i in parsed.get("Items", []))]),
+    "TransactGetItems": lambda _, parsed: _consistent(
+        {}, [item_size(r.get("Item")) for r in parsed.get("Responses", [])], 2
+    ),
 }
