@@ -25,7 +25,7 @@ def test_every_function_answered_its_ready_event_at_cold_start(results):
     answers = {function.name: function.answer for function in results.cold.functions}
     assert answers["CreateChargeFunction"] == answers["BulkChargesFunction"] == answers["GetSummaryFunction"] == 200
     assert answers["SummarizeChargesFunction"] == answers["CustomerJobsFunction"] == {"batchItemFailures": []}
-    assert all(function.init_cpu_ms and function.init_cpu > 0 for function in results.cold.functions)
+    assert all(function.runs["init_cpu_ms"] and function.init_cpu > 0 for function in results.cold.functions)
 
 
 def test_with_tracing_subsegments_every_function_still_answers_its_ready_event(results):
