@@ -104,8 +104,7 @@ class Assumptions:
     """DynamoDB round trip per call of the API functions, in Region (typical single-digit ms; not measured here)."""
     api_overhead_ms: float = 2.0
     stream_invoke_overhead_ms: float = 20.0
-    query_page_ms: float = 20.0
-    """A 1 MB Query page's round trip (a recompute reads its history in such pages)."""
+    query_page_ms: float = 20.0  # A 1 MB Query page's round trip (a recompute reads its history in such pages).
     summary_reads_per_customer_per_day: float = 1.0
     charge_item_bytes: float = 400.0
     summary_item_bytes: float = 500.0
@@ -175,14 +174,10 @@ class Inputs:
     bulk_calls_per_charge: dict[str, float]
     stream_wru: Fit
     stream_rru: Fit
-    new_customer_wru: float
-    """Beyond the fit, per new customer: its registry entry."""
-    new_customer_rru: float
-    """Beyond the fit, per new customer: the recompute's reads (a GetItem and a Query)."""
-    slot_cpu_ms_per_record: float
-    """The concurrent stream batch's CPU per record (docs/benchmarks.md, section 4)."""
-    slot_wait_s: float
-    """That batch's wall time beyond its CPU, at ``slot_latency_s`` a call."""
+    new_customer_wru: float  # Beyond the fit, per new customer: its registry entry.
+    new_customer_rru: float  # Beyond the fit, per new customer: the recompute's reads (a GetItem and a Query).
+    slot_cpu_ms_per_record: float  # The concurrent stream batch's CPU per record (docs/benchmarks.md, section 4).
+    slot_wait_s: float  # That batch's wall time beyond its CPU, at ``slot_latency_s`` a call.
     slot_records: int
     slot_workers: int
     slot_latency_s: float
@@ -257,13 +252,9 @@ def _stream_inputs(scenarios: Mapping[str, Any], batch_size: int) -> dict[str, A
     pairs, new_customers = (int(n) for n in _DAY_NOTE.search(day["note"]).groups())  # type: ignore[union-attr]
     day_batches = math.ceil(day["charges"] / batch_size)
     modelled = at(wru, day["charges"], pairs, day_batches) + new_wru * new_customers
-    return {
-        "stream_wru": wru,
-        "stream_rru": rru,
-        "new_customer_wru": new_wru,
-        "new_customer_rru": new_rru,
-        "day_stream_check": (float(day["write_units"]), modelled),
-    }
+    check = (float(day["write_units"]), modelled)
+    units = {"stream_wru": wru, "stream_rru": rru, "new_customer_wru": new_wru, "new_customer_rru": new_rru}
+    return units | {"day_stream_check": check}
 
 
 def _slot_inputs(stream: Mapping[str, Any]) -> dict[str, Any]:
@@ -285,11 +276,8 @@ def _log_inputs(logs: Mapping[str, Any]) -> dict[str, Any]:
     for case in logs["cases"].values():
         if str(case["status"]).startswith("2"):
             by_function.setdefault(case["function"], float(case["bytes"]))
-    return {
-        "log_bytes": by_function,
-        "platform_log_bytes": float(logs["platform_bytes"]),
-        "access_log_bytes": float(logs["access_log_bytes"]),
-    }
+    platform, access = float(logs["platform_bytes"]), float(logs["access_log_bytes"])
+    return {"log_bytes": by_function, "platform_log_bytes": platform, "access_log_bytes": access}
 
 
 @dataclass(frozen=True)
@@ -306,7 +294,6 @@ class Settings:
     throttling_rate: float
     throttling_burst: float
     log_retention_days: int
-    iterator_age_alarm_s: float
     parameters: dict[str, str]
     tracing: str = "Active"
     system_log_level: str = "WARN"
@@ -343,7 +330,6 @@ def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
         throttling_rate=float(params["ThrottlingRateLimit"]),
         throttling_burst=float(params["ThrottlingBurstLimit"]),
         log_retention_days=int(params["LogRetentionDays"]),
-        iterator_age_alarm_s=float(params["IteratorAgeAlarmSeconds"]),
         parameters=params,
         tracing=str(resources.resolve(globals_.get("Tracing", "PassThrough"))),
         system_log_level=str(resources.resolve(globals_.get("LoggingConfig", {}).get("SystemLogLevel", "INFO"))),
@@ -422,14 +408,11 @@ def distinct_customers(records: float, customers: int, hot_share: float = 0.0) -
 class SlotLoad:
     """One of a shard's concurrent batch slots (``ParallelizationFactor`` per shard) in steady state."""
 
-    rate: float
-    """Records per second into this slot."""
+    rate: float  # Records per second into this slot.
     batch: float
-    cycle_s: float
-    """Seconds between two batches' starts."""
+    cycle_s: float  # Seconds between two batches' starts.
     handler_s: float
-    capacity: float
-    """Records per second the slot can take with full batches."""
+    capacity: float  # Records per second the slot can take with full batches.
     mean_lag_s: float
     max_lag_s: float
     """The oldest a record gets before its summary is written (behind: once the peak's backlog is drained)."""
@@ -623,11 +606,7 @@ def _api(day: Day, inputs: Inputs, settings: Settings, a: Assumptions) -> tuple[
         name: ms * cpu_stretch(memory[name]) + _calls_ms(calls, a) + a.api_overhead_ms
         for name, (ms, calls) in cpu.items()
     }
-    rates = {
-        "CreateChargeFunction": day.singles * peak,
-        "BulkChargesFunction": day.bulks * peak,
-        "GetSummaryFunction": day.reads * peak,
-    }
+    rates = dict(zip(cpu, (day.singles * peak, day.bulks * peak, day.reads * peak), strict=True))
     return rates, durations
 
 
