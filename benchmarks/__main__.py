@@ -1,13 +1,10 @@
-"""``python -m benchmarks`` (``make bench``): measure everything, write docs/benchmarks.md and its charts.
-
-It also writes docs/benchmarks.json, the figures the capacity model (``make capacity``) reads.
-``--quick`` is a smoke run of a few seconds per part (tiny samples, figures meaningless) that keeps the
-code from rotting; ``--only cold,warm,logs,capacity,load,import`` runs some parts; ``--out`` writes elsewhere.
-The exit status is 1 when a part could not be measured (the page says why), never because of a figure.
+"""``python -m benchmarks`` (``make bench``): measure everything, write docs/benchmarks.md, its charts and
+docs/benchmarks.json (the figures ``make capacity`` reads). ``--quick``: a smoke run of a few seconds per part that
+keeps the code from rotting; ``--only cold,warm,...`` runs some parts; ``--out`` writes elsewhere. The exit status
+is 1 when a part could not be measured (the page says why), never because of a figure.
 """
 
 import argparse
-import functools
 import sys
 import time
 import traceback
@@ -15,12 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import capacity, cold_start, figures, importing, load, log_bytes, warm
+from benchmarks import capacity, cold_start, figures, importing, load, log_bytes, stream, warm
 from benchmarks.machine import this_machine
 from benchmarks.report import Results, write
 from local.template import ROOT
 
-PARTS = ("cold", "warm", "logs", "capacity", "load", "import")
+PARTS = ("cold", "warm", "logs", "capacity", "stream", "load", "import")
 
 
 def _run(results: Results, part: str, measure: Callable[[], Any]) -> Any:
@@ -36,36 +33,44 @@ def _run(results: Results, part: str, measure: Callable[[], Any]) -> Any:
     return value
 
 
+def _measures(q: bool) -> dict[str, list[tuple[str, str, Callable[[], Any]]]]:
+    """Each part's measurements: (the field of ``Results``, a label, what measures it); ``q``: the quick run's."""
+    day = {"day_charges": 100, "day_customers": 10, "heavy_charges": 1_000} if q else {}
+    loyal = {"loyal_days": 10, "loyal_import": 400} if q else {}
+    rates = [5.0, 10.0] if q else [15.0, 30.0, 60.0, 120.0, 240.0]
+    step, drain = (1.0, 30.0) if q else (12.0, 180.0)
+    history = {"rows": 200, "customers": 10, "singles": 20} if q else {"rows": 2000, "customers": 20, "singles": 200}
+    return {
+        "cold": [("cold", "cold start", lambda: cold_start.measure(1 if q else 15, profile=not q))],
+        "warm": [
+            ("warm", "warm cost", lambda: warm.measure(0.01 if q else 1.0, mode="boto3")),
+            ("warm_stub", "warm cost (stub)", lambda: warm.measure(0.01 if q else 1.0, mode="stub")),
+        ],
+        "logs": [("logs", "log bytes", lambda: log_bytes.measure(3 if q else 20))],
+        "capacity": [
+            (
+                "capacity",
+                "DynamoDB work",
+                lambda: capacity.measure(**day, **loyal, bulk_sizes=(100,) if q else (100, 1000)),
+            )
+        ],
+        "stream": [
+            ("recompute", "recompute", lambda: stream.recompute(20_000 if q else 1_000_000)),
+            ("concurrency", "concurrent writes", lambda: stream.concurrency(rounds=1 if q else 7)),
+        ],
+        "load": [("load", "end to end", lambda: load.measure(rates=rates, step_seconds=step, drain_timeout=drain))],
+        "import": [("importing", "import", lambda: importing.measure(**history))],
+    }
+
+
 def run(parts: list[str], *, quick: bool) -> Results:
     """Measure the given parts (``PARTS``); ``quick`` is the seconds-long smoke run with tiny samples."""
     results = Results(machine=this_machine(), quick=quick)
     started = time.perf_counter()
-    if "cold" in parts:
-        results.cold = _run(results, "cold start", lambda: cold_start.measure(1 if quick else 15, profile=not quick))
-    if "warm" in parts:
-        scale = 0.01 if quick else 1.0
-        results.warm = _run(results, "warm cost", lambda: warm.measure(scale, mode="boto3"))
-        results.warm_stub = _run(results, "warm cost (stub)", lambda: warm.measure(scale, mode="stub"))
-    if "logs" in parts:
-        results.logs = _run(results, "log bytes", lambda: log_bytes.measure(3 if quick else 20))
-    if "capacity" in parts:
-        small_day = functools.partial(
-            capacity.measure, day_charges=100, day_customers=10, bulk_sizes=(100,), heavy_charges=1_000
-        )
-        results.capacity = _run(results, "DynamoDB work", small_day if quick else capacity.measure)
-    if "load" in parts:
-        rates = [5.0, 10.0] if quick else [15.0, 30.0, 60.0, 120.0, 240.0]
-        seconds = 1.0 if quick else 12.0
-        results.load = _run(
-            results,
-            "end to end",
-            lambda: load.measure(rates=rates, step_seconds=seconds, drain_timeout=30.0 if quick else 180.0),
-        )
-    if "import" in parts:
-        rows, customers, singles = (200, 10, 20) if quick else (2000, 20, 200)
-        results.importing = _run(
-            results, "import", lambda: importing.measure(rows=rows, customers=customers, singles=singles)
-        )
+    measures = _measures(quick)
+    for part in PARTS:
+        for attribute, label, measure in measures[part] if part in parts else []:
+            setattr(results, attribute, _run(results, label, measure))
     results.seconds = time.perf_counter() - started
     return results
 

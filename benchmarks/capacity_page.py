@@ -1,13 +1,14 @@
 """``python -m benchmarks.capacity_page`` (``make capacity``): docs/capacity.md and its chart, from the capacity model.
 
-Reads docs/benchmarks.json (``--figures``) and template.yaml (``--parameter-overrides`` as
-``sam deploy`` takes them), runs the model at every scale, checks its lag with the stream simulation and
-writes the page (``--out``). Nothing is measured here: ``make bench`` measures, then runs this.
+Reads docs/benchmarks.json (``--figures``) and template.yaml (``--parameter-overrides`` as ``sam deploy`` takes
+them), runs the model at every scale, checks its lag with the stream simulation and writes the page (``--out``).
+Nothing is measured here: ``make bench`` measures, then runs this.
 """
 
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,48 +19,47 @@ import matplotlib.pyplot as plt
 
 from benchmarks.capacity_model import (
     HOT_SHARE,
+    JOBS_FUNCTION,
     LAG_TOLERANCE,
     PUBLISHED,
     PUBLISHED_ON,
+    STREAM_FUNCTION,
     LagCheck,
     Limit,
     Model,
     Scale,
-    SlotLoad,
     check_lag,
     load_inputs,
     load_settings,
     model_scale,
+    published,
+    recompute_seconds,
     run_model,
 )
+from benchmarks.text import met, table
 from local.sam import parse_parameter_overrides
 from local.template import ROOT
 
 CHECKED_SCALES = (1, 100, 10_000)
-FLOOR_SCALE = 1_000
-FLOOR_TARGET = 1.3
-# The opt-ins the template offers, priced beside the defaults.
-OPT_INS = {
-    "`Tracing=Active`": {"Tracing": "Active"},
-    "`SystemLogLevel=INFO`": {"SystemLogLevel": "INFO"},
-}
+FLOOR_SCALE, FLOOR_TARGET = 1_000, 1.3
+OPT_INS = {"`Tracing=Active`": {"Tracing": "Active"}, "`SystemLogLevel=INFO`": {"SystemLogLevel": "INFO"}}
 RETRIED_SHARE = 0.01
-PAGE = "capacity.md"
-CHART = "capacity.png"
-API_FUNCTIONS = ("CreateChargeFunction", "BulkChargesFunction", "GetSummaryFunction")
-STREAM = "SummarizeChargesFunction"
-STREAM_SLOT = "stream: each batch slot (shards x `StreamParallelizationFactor`)"
+PAGE, CHART = "capacity.md", "capacity.png"
+SAMCONFIG_ENVIRONMENT = "largest-scale"
+# What AWS documents of a hot partition key with many sort keys, and of a stream's records in a slot.
+SPLIT_FOR_HEAT = (
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/burst-adaptive-capacity.html"
+    "#isolate-frequent-access-items"
+)
+IN_ORDER = "https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html"
 
 
 def _n(value: float) -> str:
     if value == 0:
         return "0"
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:,.1f}"
-    if value >= 0.01:
-        return f"{value:,.2f}"
+    for least, shown in ((100, f"{value:,.0f}"), (10, f"{value:,.1f}"), (0.01, f"{value:,.2f}")):
+        if value >= least:
+            return shown
     return f"{value:.1g}"
 
 
@@ -72,9 +72,7 @@ def _s(seconds: float) -> str:
         return f"{seconds * 1000:,.0f} ms"
     if seconds >= 3600:
         return f"{seconds / 3600:,.1f} h"
-    if seconds >= 120:
-        return f"{seconds / 60:,.0f} min"
-    return f"{seconds:,.1f} s"
+    return f"{seconds / 60:,.0f} min" if seconds >= 120 else f"{seconds:,.1f} s"
 
 
 def _x(scale: float) -> str:
@@ -82,13 +80,13 @@ def _x(scale: float) -> str:
 
 
 def binding_scale(model: Model, name: str, *, hot: bool = False) -> float | None:
-    """The scale (between 0.01x and 1,000,000x) at which the limit called ``name`` reaches its limit."""
+    """The scale (between 0.01x and 10,000,000x) at which the limit called ``name`` reaches its limit."""
 
     def utilization(scale: float) -> float:
         row = model_scale(scale, model.inputs, model.settings, model.assumptions, hot_share=HOT_SHARE if hot else 0)
         return next((lim.utilization for lim in row.limits if lim.name == name), 0.0)
 
-    low, high = 0.01, 1e6
+    low, high = 0.01, 1e7
     if utilization(high) < 1:
         return None
     if utilization(low) >= 1:
@@ -100,14 +98,19 @@ def binding_scale(model: Model, name: str, *, hot: bool = False) -> float | None
 
 
 def binding_scales(model: Model, *, hot: bool = False) -> dict[str, float | None]:
-    """Every limit's binding scale (``None``: not below 1,000,000x)."""
-    rows = model.hot if hot else model.scales
-    return {limit.name: binding_scale(model, limit.name, hot=hot) for limit in rows[-1].limits}
+    """Every limit's binding scale (``None``: not below 10,000,000x)."""
+    limits = (model.hot if hot else model.scales)[-1].limits
+    return {limit.name: binding_scale(model, limit.name, hot=hot) for limit in limits}
 
 
-def _with_factor(model: Model, row: Scale, factor: int) -> Scale:
-    settings = replace(model.settings, parallelization_factor=factor)
-    return model_scale(row.scale, model.inputs, settings, model.assumptions, hot_share=row.hot_share)
+def largest_scale_parameters(model: Model) -> dict[str, str]:
+    """The template parameters the advice at the largest scale sets (samconfig.toml's example environment)."""
+    lifts = [limit.lift for limit in model.scales[-1].limits if limit.kind == "parameter" and limit.utilization >= 0.8]
+    assignments = (a.split("=") for lift in lifts for a in lift.split("`")[1::2] if "=" in a)
+    parameters = {name: value.replace(",", "") for name, value in assignments}
+    if "ThrottlingRateLimit" in parameters:
+        parameters["ThrottlingBurstLimit"] = str(2 * int(parameters["ThrottlingRateLimit"]))
+    return parameters
 
 
 # ---------------------------------------------------------------- chart
@@ -116,212 +119,311 @@ def _with_factor(model: Model, row: Scale, factor: int) -> Scale:
 def chart(model: Model, checks: list[LagCheck], path: Path) -> None:
     """Monthly cost and summary lag against scale."""
     scales = [r.scale for r in model.scales]
-    fig, cost_ax = plt.subplots(figsize=(9, 5.6))
-    cost_ax.plot(scales, [r.monthly_total for r in model.scales], "o-", color="#4477aa", label="monthly cost")
-    cost_ax.plot(scales, [r.floor_total for r in model.scales], ":", color="#4477aa", label="its floor")
-    cost_ax.set_xscale("log")
-    cost_ax.set_yscale("log")
-    cost_ax.set_xticks(scales, [_x(s) for s in scales])
-    cost_ax.set_xlabel("scale of the realistic day (10,000 charges a day at 1x)")
-    cost_ax.set_ylabel("US$ a month (us-east-1)")
-    lag_ax = cost_ax.twinx()
-    lag_ax.set_yscale("log")
-    lag_ax.plot(scales, [r.lag.max_lag_s for r in model.scales], "s--", color="#cc3311", label="oldest summary lag")
-    lag_ax.plot(
+    fig, cost = plt.subplots(figsize=(9, 5.6))
+    cost.plot(scales, [r.monthly_total for r in model.scales], "o-", color="#4477aa", label="monthly cost")
+    cost.plot(scales, [r.floor_total for r in model.scales], ":", color="#4477aa", label="its floor")
+    cost.set(xscale="log", yscale="log", ylabel="US$ a month (us-east-1)")
+    cost.set(xlabel="scale of the realistic day (10,000 charges a day at 1x)")
+    cost.set_xticks(scales, [_x(s) for s in scales])
+    lag = cost.twinx()
+    lag.set(yscale="log", ylabel="seconds from a charge to its summary (log)")
+    lag.plot(scales, [r.lag.max_lag_s for r in model.scales], "s--", color="#cc3311", label="oldest summary lag")
+    lag.plot(
         scales, [r.lag.max_lag_s for r in model.hot], "^:", color="#ee7733", label=f"same, one customer {HOT_SHARE:.0%}"
     )
-    advised = [_with_factor(model, r, min(10, r.parallelization_needed)).lag.max_lag_s for r in model.scales]
-    lag_ax.plot(scales, advised, "d-.", color="#228833", label="lag with the advised StreamParallelizationFactor")
+    advised = [_with_factor(model, r, min(10, r.stream.parallelization_needed)).lag.max_lag_s for r in model.scales]
+    lag.plot(scales, advised, "d-.", color="#228833", label="lag with the advised StreamParallelizationFactor")
     simulated = [c for c in checks if c.hot_share == 0]
-    lag_ax.plot(
-        [c.scale for c in simulated],
-        [c.sim.max_lag_s for c in simulated],
-        "x",
-        color="black",
-        markersize=9,
-        label="simulation",
-    )
-    lag_ax.axhline(model.settings.maximum_record_age_s, color="#999999", linestyle=":", linewidth=1)
-    lag_ax.text(scales[0], model.settings.maximum_record_age_s * 1.15, "MaximumRecordAgeInSeconds", fontsize=7)
-    lag_ax.set_ylabel("seconds from a charge to its summary (log)")
-    lines, labels = cost_ax.get_legend_handles_labels()
-    more, more_labels = lag_ax.get_legend_handles_labels()
-    cost_ax.legend(
-        lines + more, labels + more_labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=8
-    )
-    cost_ax.set_title("Cost and summary lag against scale (template defaults)")
+    lag.plot([c.scale for c in simulated], [c.sim.max_lag_s for c in simulated], "x", color="black", label="simulation")
+    oldest = model.settings.maximum_record_age_s
+    lag.axhline(oldest, color="#999999", linestyle=":", linewidth=1)
+    lag.text(scales[0], oldest * 1.15, "MaximumRecordAgeInSeconds", fontsize=7)
+    (lines, labels), (more, more_labels) = cost.get_legend_handles_labels(), lag.get_legend_handles_labels()
+    cost.legend(lines + more, labels + more_labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=8)
+    cost.set_title("Cost and summary lag against scale (template defaults)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
+def _with_factor(model: Model, row: Scale, factor: int) -> Scale:
+    settings = replace(model.settings, parallelization_factor=factor)
+    return model_scale(row.scale, model.inputs, settings, model.assumptions, hot_share=row.hot_share)
+
+
 # ---------------------------------------------------------------- markdown
 
 
-def _behind(slot: SlotLoad, alarm_s: float) -> str:
-    if slot.gives_up:
-        return " **behind; older records go to the failure queue**"
-    if slot.behind:
-        return " **behind; the iterator-age alarm fires**" if slot.max_lag_s > alarm_s else " **behind**"
-    return ""
+def _line(label: str, values: list[str]) -> str:
+    return f"| {label} | " + " | ".join(values) + " |"
 
 
-def _scale_tables(rows: list[Scale], alarm_s: float) -> list[str]:
-    head = "| | " + " | ".join(_x(r.scale) for r in rows) + " |"
-    rule = "| --- |" + " ---: |" * len(rows)
+def _by_scale(rows: list[Scale], figures: list[tuple[str, Callable[[Scale], str]]]) -> list[str]:
+    """A table with a column per scale and a row per figure."""
+    head = [_line("", [_x(r.scale) for r in rows]), "| --- |" + " ---: |" * len(rows)]
+    return [*head, *[_line(label, [cell(r) for r in rows]) for label, cell in figures], ""]
 
-    def line(label: str, values: list[str]) -> str:
-        return f"| {label} | " + " | ".join(values) + " |"
 
-    return [
-        head,
-        rule,
-        line("charges a day", [_n(r.charges_per_day) for r in rows]),
-        line("API requests/s at peak", [_n(r.peak_requests_per_s) for r in rows]),
-        line("charges/s at peak", [_n(r.peak_charges_per_s) for r in rows]),
-        *[
-            line(f"concurrency: {name.removesuffix('Function')}", [_n(r.concurrency[name]) for r in rows])
-            for name in (*API_FUNCTIONS, STREAM)
+def _lag(r: Scale) -> str:
+    behind = " **behind; older records go to the failure queue**" if r.lag.gives_up else " **behind**"
+    return _s(r.lag.max_lag_s) + (behind if r.lag.behind else "")
+
+
+def _scale_table(rows: list[Scale]) -> list[str]:
+    first = rows[0]
+    limits = "; ".join
+    return _by_scale(
+        rows,
+        [
+            ("charges a day", lambda r: _n(r.day.charges)),
+            ("API requests/s at peak", lambda r: _n(r.peak_requests_per_s)),
+            ("charges/s at peak", lambda r: _n(r.peak_charges_per_s)),
+            *[(f"concurrency: {f.removesuffix('Function')}", _get("concurrency", f)) for f in first.concurrency],
+            *[(f"{table} WRU/s", _get("table_wru_per_s", table)) for table in first.table_wru_per_s],
+            ("SummariesTable RRU/s", _get("table_rru_per_s", "SummariesTable")),
+            *[(f"hottest key: {key}, WCU/s", _get("hot_keys", key)) for key in first.hot_keys],
+            ("stream shards (table partitions)", lambda r: str(r.stream.shards)),
+            ("records/s per batch slot (of capacity)", lambda r: f"{_n(r.lag.rate)} ({_n(r.lag.capacity)})"),
+            ("records per batch", lambda r: _n(r.lag.batch)),
+            ("batch duration", lambda r: _s(r.lag.handler_s)),
+            ("summary lag, mean", lambda r: _s(r.lag.mean_lag_s)),
+            ("summary lag, oldest", _lag),
+            ("`StreamParallelizationFactor` needed", lambda r: str(r.stream.parallelization_needed)),
+            *[(f"{service} a month", _get("monthly_cost", service, _usd)) for service in first.monthly_cost],
+            ("**total a month**", lambda r: f"**{_usd(r.monthly_total)}**"),
+            ("per million charges", lambda r: _usd(r.per_million)),
+            ("**floor** per million charges", lambda r: _usd(r.floor_per_million)),
+            ("x floor", lambda r: f"{r.per_million / r.floor_per_million:.2f}x"),
+            (
+                "limits exceeded at peak",
+                lambda r: limits(f"{x.name} ({x.utilization:.1f}x)" for x in r.binding) or "none",
+            ),
         ],
-        line("ChargesTable WRU/s", [_n(r.table_wru_per_s["ChargesTable"]) for r in rows]),
-        line("SummariesTable WRU/s", [_n(r.table_wru_per_s["SummariesTable"]) for r in rows]),
-        line("SummariesTable RRU/s", [_n(r.table_rru_per_s["SummariesTable"]) for r in rows]),
-        line(
-            "hottest key: `P#<project>` (summaries) WCU/s",
-            [_n(r.hot_key_wru_per_s["SummariesTable P#<project>"]) for r in rows],
-        ),
-        line(
-            "hottest key: busiest customer's charges WCU/s",
-            [_n(r.hot_key_wru_per_s["ChargesTable, busiest customer"]) for r in rows],
-        ),
-        line("stream shards (table partitions)", [str(r.shards) for r in rows]),
-        line("records/s per batch slot (of capacity)", [f"{_n(r.lag.rate)} ({_n(r.lag.capacity)})" for r in rows]),
-        line("records per batch", [_n(r.lag.batch) for r in rows]),
-        line("batch duration", [_s(r.lag.handler_s) for r in rows]),
-        line("summary lag, mean", [_s(r.lag.mean_lag_s) for r in rows]),
-        line("summary lag, oldest", [_s(r.lag.max_lag_s) + _behind(r.lag, alarm_s) for r in rows]),
-        line("`StreamParallelizationFactor` needed", [str(r.parallelization_needed) for r in rows]),
-        *[
-            line(f"{service} a month", [_usd(r.monthly_cost[service]) for r in rows])
-            for service in rows[0].monthly_cost
-        ],
-        line("**total a month**", [f"**{_usd(r.monthly_total)}**" for r in rows]),
-        line("per million charges", [_usd(r.per_million) for r in rows]),
-        line("**floor** per million charges", [_usd(r.floor_per_million) for r in rows]),
-        line("x floor", [f"{r.per_million / r.floor_per_million:.2f}x" for r in rows]),
-        line(
-            "limits exceeded at peak",
-            ["; ".join(f"{lim.name} ({lim.utilization:.1f}x)" for lim in r.binding) or "none" for r in rows],
-        ),
-    ]
+    )
+
+
+def _get(field: str, key: str, show: Callable[[float], str] = _n) -> Callable[[Scale], str]:
+    return lambda row: show(getattr(row, field)[key])
 
 
 def _limits_table(rows: list[Scale], at: dict[str, float | None]) -> list[str]:
-    lines = [
-        "| limit | value | binds at | " + " | ".join(_x(r.scale) for r in rows) + " | lifted by |",
-        "| --- | ---: | ---: |" + " ---: |" * len(rows) + " --- |",
-    ]
+    header = ["limit", "value", "binds at", *[_x(r.scale) for r in rows], "lifted by (the value at the largest scale)"]
+    lines = []
     for name in sorted(at, key=lambda n: at[n] or math.inf):
         found: list[Limit] = [next(x for x in r.limits if x.name == name) for r in rows]
         values = sorted({round(x.limit, 1) for x in found})
         value = _n(values[0]) if len(values) == 1 else f"{_n(values[0])} to {_n(values[-1])}"
         cells = [f"**{x.utilization:.2f}**" if x.utilization >= 1 else f"{x.utilization:.2g}" for x in found]
-        scale = at[name]
+        scale, last = at[name], found[-1]
         lines.append(
-            f"| {name} | {value} {found[0].unit} | {_x(scale) if scale else 'never'} | "
-            + " | ".join(cells)
-            + f" | {found[-1].lift} ({found[-1].kind}) |"
+            [name, f"{value} {last.unit}", _x(scale) if scale else "never", *cells, f"{last.lift} ({last.kind})"]
         )
-    return lines
+    return table(header, "lrr" + "r" * len(rows) + "l", lines)
 
 
 def _advice(model: Model) -> list[str]:
-    lines = []
-    seen: set[str] = set()
+    lines, said = [], set()
     for row, hot_row in zip(model.scales, model.hot, strict=True):
         names = {b.name for b in row.binding}
         steps = []
-        for limit in [*row.binding, *[lim for lim in hot_row.binding if lim.name not in names]]:
-            again = limit.name in seen and "StreamParallelizationFactor" not in limit.name
-            seen.add(limit.name)
-            if not again:
-                hot = "" if limit.name in names else f" (with one customer at {HOT_SHARE:.0%})"
+        for limit in [*row.binding, *[x for x in hot_row.binding if x.name not in names]]:
+            hot = "" if limit.name in names else f" (with one customer at {HOT_SHARE:.0%})"
+            if not (limit.name in said and limit.kind == "design"):
                 steps.append(
                     f"  - {limit.name}{hot}: {_n(limit.demand)} against {_n(limit.limit)} {limit.unit}. {limit.lift}."
                 )
-        near = [lim for lim in row.limits if 0.5 <= lim.utilization < 1]
-        steps += [f"  - close: {lim.name} at {lim.utilization:.0%} of {_n(lim.limit)} {lim.unit}." for lim in near]
-        if steps:
-            lines += [f"- **{_x(row.scale)}**:", *steps]
-        else:
-            lines.append(
-                f"- **{_x(row.scale)}**: nothing to change; the tightest limit, {row.tightest.name}, is at "
-                f"{row.tightest.utilization:.0%}."
-            )
+            said.add(limit.name)
+        close = [x for x in row.limits if 0.5 <= x.utilization < 1]
+        steps += [f"  - close: {x.name} at {x.utilization:.0%} of {_n(x.limit)} {x.unit}." for x in close]
+        tightest = row.tightest
+        quiet = f"nothing to change; the tightest limit, {tightest.name}, is at {tightest.utilization:.0%}."
+        lines += [f"- **{_x(row.scale)}**:", *steps] if steps else [f"- **{_x(row.scale)}**: {quiet}"]
     return lines
 
 
 def _checks_table(checks: list[LagCheck]) -> list[str]:
+    header = ["scale", "day", "slot rate", "compared", "model", "simulation", "difference"]
+    header += [f"within {LAG_TOLERANCE:.0%}", "simulated p99 / oldest", "records given up"]
+
+    def row(c: LagCheck) -> list[str]:
+        day = f"one customer {c.hot_share:.0%}" if c.hot_share else "realistic"
+        model, sim, agrees = _s(c.figures[0]), _s(c.figures[1]), "yes" if c.agrees else "**no**"
+        lags, rate = f"{_s(c.sim.p99_lag_s)} / {_s(c.sim.max_lag_s)}", f"{_n(c.model.rate)}/s"
+        return [_x(c.scale), day, rate, c.what, model, sim, f"{c.error:.1%}", agrees, lags, f"{c.sim.given_up:,}"]
+
+    rows = [row(c) for c in checks]
+    return table(header, "rlrlrrrlrr", rows)
+
+
+def _binds_first(model: Model, at: dict[str, float | None], at_hot: dict[str, float | None]) -> list[str]:
+    largest = model.scales[-1]
+    kinds = {x.name: x.kind for x in largest.limits}
+    ordered = sorted(at, key=lambda n: at[n] or math.inf)
+    design = [name for name in ordered if kinds[name] == "design"]
+    first_design = min((at[name] or math.inf for name in design), default=math.inf)
+    design_at = f"beyond {_x(largest.scale)}" if first_design > largest.scale else f"at {_x(first_design)}"
+    scale_of = {name: _x(at[name]) if at[name] else "never" for name in ordered}  # type: ignore[arg-type]
     lines = [
-        "| scale | day | slot rate | compared | model | simulation | difference | within "
-        f"{LAG_TOLERANCE:.0%} | simulated p99 / oldest | records given up |",
-        "| ---: | --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: |",
+        "On the realistic day, in order, the limits that bind: "
+        + ", ".join(f"{name} ({scale_of[name]}, {kinds[name]})" for name in ordered if at[name])
+        + f". Up to {_x(largest.scale)} every one of them is a quota or a parameter, lifted as *What to change at "
+        "each step* says; the limits only a change of design lifts bind "
+        f"{design_at}: {', '.join(f'{name} ({scale_of[name]})' for name in design)}."
     ]
-    for c in checks:
-        model_value, sim_value = c.figures
+    if first := model.first_binding():
         lines.append(
-            f"| {_x(c.scale)} | {'one customer ' + format(c.hot_share, '.0%') if c.hot_share else 'realistic'} "
-            f"| {_n(c.model.rate)}/s | {c.what} | {_s(model_value)} | {_s(sim_value)} | {c.error:.1%} "
-            f"| {'yes' if c.agrees else '**no**'} | {_s(c.sim.p99_lag_s)} / {_s(c.sim.max_lag_s)} "
-            f"| {c.sim.given_up:,} |"
+            f"The first is **{first[1].name}**, at {_x(at[first[1].name] or first[0].scale)}: {first[1].lift}."
         )
-    return lines
+    if hot_first := model.first_binding(model.hot):
+        limit = hot_first[1]
+        lines.append(
+            f"With one customer taking {HOT_SHARE:.0%} of the charges, the first is **{limit.name}** at "
+            f"{_x(at_hot[limit.name] or hot_first[0].scale)}."
+        )
+    return [" ".join(lines), ""]
+
+
+def _hot_customer(model: Model, at_hot: dict[str, float | None]) -> list[str]:
+    """How far one customer goes: its charges' partition key and its batch slot."""
+    row = model.hot[-1]
+    keys = [x for x in row.limits if x.name.startswith(("the busiest customer's charges", "stream: the hot"))]
+    first = min(keys, key=lambda x: at_hot[x.name] or math.inf)
+    scale = at_hot[first.name] or math.inf
+    per_second = scale * model.inputs.day_charges * model.assumptions.peak_to_mean / 86_400 * HOT_SHARE
+    return [
+        "### How far one customer goes",
+        "",
+        "One customer's charges share one partition key, and its records one batch slot. What binds it first is "
+        f"**{first.name}**, at {_x(scale)} on this day: about {per_second:,.0f} charges a second from that one "
+        f"customer at the busiest hour ({_n(first.limit)} {first.unit} for {', '.join(x.name for x in keys)} at "
+        f"{_x(row.scale)}). Past it the customer's summary lags (its records wait in their slot, for up to "
+        "`MaximumRecordAgeInSeconds`), or its writes are throttled and retried; the other customers are not held up.",
+        "",
+        "What would lift it: the stream function's memory (a slot's CPU: a full vCPU at 1,769 MB, against 512 MB "
+        "now), then less CPU a record; past 1,000 write units a second, one customer's charges under several "
+        "partition keys (a suffix, read back by one Query per suffix), a change of design. DynamoDB may split a busy "
+        "item collection between partitions by sort key when its traffic does not follow the sort key and the table "
+        f"has no local secondary index ([split for heat]({SPLIT_FOR_HEAT})), as ChargesTable's (random charge ids), "
+        "but AWS publishes neither when nor how far, and a partition still takes at most 1,000 write units a second: "
+        "the model counts none of it. Lambda documents in-order processing per item across a shard's concurrent "
+        f"batches ([with-ddb]({IN_ORDER})), so a customer's records may spread over its shard's slots; the model "
+        "keeps them in one, the worse case.",
+        "",
+    ]
+
+
+def _jobs(model: Model) -> list[str]:
+    inputs, settings, million = model.inputs, model.settings, 1_000_000
+    pages, cpu = math.ceil(million / inputs.recompute_charges_per_page), inputs.recompute_cpu_s_per_charge * million
+    jobs_s = recompute_seconds(cpu, pages, settings.memory_mb[JOBS_FUNCTION], model.assumptions)
+    stream_s = recompute_seconds(cpu, pages, settings.memory_mb[STREAM_FUNCTION], model.assumptions)
+    at_once = published("sqs_mapping_concurrency")
+    return [
+        "## The recompute and the jobs function",
+        "",
+        "On the realistic day every recompute is a new customer's (tens of charges, one Query page) and runs in the "
+        f"stream function. A customer of {million:,} charges takes about {_s(stream_s)} there, past the "
+        f"{settings.timeout_s[STREAM_FUNCTION] - 10} s its `Timeout` leaves: it goes to `{JOBS_FUNCTION}` "
+        f"({settings.memory_mb[JOBS_FUNCTION]:,} MB, {settings.timeout_s[JOBS_FUNCTION]:,} s), which takes about "
+        f"{_s(jobs_s)} (docs/benchmarks.md, section 4). Its SQS event source mapping runs up to {at_once:,.0f} jobs at "
+        f"once (adding up to 300 a minute), within the account's Lambda concurrency: about {at_once / jobs_s:,.1f} "
+        "such recomputes a second; the queue holds the rest (a job failed three times goes to its dead-letter queue).",
+        "",
+    ]
 
 
 def _floor_section(model: Model, opt_ins: dict[str, Model]) -> list[str]:
     rows = model.scales
     at = next((r for r in rows if r.scale == FLOOR_SCALE), rows[-1])
     ratio = at.per_million / at.floor_per_million
-    verdict = "**met**" if ratio <= FLOOR_TARGET else "**missed**"
     above = sorted(
-        ((name, cost - at.floor_cost.get(name, 0.0)) for name, cost in at.monthly_cost.items()),
-        key=lambda pair: -pair[1],
+        ((name, cost - at.floor_cost.get(name, 0.0)) for name, cost in at.monthly_cost.items()), key=lambda p: -p[1]
     )
-    lines = [
+    extra: list[tuple[str, Callable[[Scale], str]]] = []
+    for label, other in opt_ins.items():
+        extra += [
+            (label, _more(other, "monthly_total")),
+            (f"{label}, per million charges", _more(other, "per_million")),
+        ]
+    return [
         "## The bill against its floor",
         "",
-        "The floor is what any implementation of this API on this stack pays for the same day: API Gateway's and",
-        "Lambda's requests, one write unit per stored charge, one summary write per customer per batch (at the",
-        "day's mean rate, with the template's batching), half a read unit per summary read, and storing the",
-        "charges and summaries; no logs, traces, metrics, backups or compute beyond the requests.",
+        "The floor is what any implementation of this API on this stack pays for the same day: API Gateway's and "
+        "Lambda's requests, one write unit per stored charge, one summary write per customer per batch (at the day's "
+        "mean rate, with the template's batching), one registry entry per new customer, half a read unit per summary "
+        "read, and storing the charges and summaries; no logs, traces, metrics, backups or compute beyond the "
+        "requests.",
         "",
-        f"**Goal at {_x(FLOOR_SCALE)}: ≤ {FLOOR_TARGET}x the floor:** {verdict}: {_usd(at.per_million)} against "
-        f"{_usd(at.floor_per_million)} per million charges ({ratio:.2f}x). Above the floor, a month at "
-        f"{_x(at.scale)}: "
+        f"**Goal at {_x(FLOOR_SCALE)}: ≤ {FLOOR_TARGET}x the floor:** {met(ratio <= FLOOR_TARGET)}: "
+        f"{_usd(at.per_million)} against {_usd(at.floor_per_million)} per million charges ({ratio:.2f}x). Above the "
+        f"floor, a month at {_x(at.scale)}: "
         + "; ".join(f"{name} {_usd(cost)}" for name, cost in above if cost > 0.005)
-        + " (DynamoDB: the stream's consistent reads of the summaries, point-in-time recovery, the writes above"
-        " one per customer per batch; Lambda: the functions' duration).",
+        + " (DynamoDB: the stream's consistent reads of the summaries, new customers' recomputes, point-in-time "
+        "recovery, the writes above the floor; Lambda: the functions' duration).",
         "",
         "The parameters that buy more observability, priced at each scale (a month, on top of the defaults):",
         "",
-        "| | " + " | ".join(_x(r.scale) for r in rows) + " |",
-        "| --- |" + " ---: |" * len(rows),
-    ]
-    for label, other in opt_ins.items():
-        extra = [o.monthly_total - r.monthly_total for o, r in zip(other.scales, rows, strict=True)]
-        per_million = [o.per_million - r.per_million for o, r in zip(other.scales, rows, strict=True)]
-        lines.append(f"| {label} | " + " | ".join(f"+{_usd(e)}" for e in extra) + " |")
-        lines.append(f"| {label}, per million charges | " + " | ".join(f"+{_usd(e)}" for e in per_million) + " |")
-    lines += [
-        "",
-        "`Tracing=Active` records Lambda's own trace of 1 invocation a second and 5% of the rest, per function (its",
-        "initialization, invocation and overhead); `TracingSubsegments=true` adds the handler's, the route's and",
-        "each DynamoDB call's subsegments to those traces at no extra X-Ray cost, for a longer cold start",
-        "(docs/benchmarks.md). `SystemLogLevel=INFO` writes Lambda's START and REPORT lines (duration, memory",
-        "used, init duration) for every invocation.",
+        *_by_scale(rows, extra),
+        "`Tracing=Active` records Lambda's own trace of 1 invocation a second and 5% of the rest, per function; "
+        "`TracingSubsegments=true` adds the handler's, the route's and each DynamoDB call's subsegments to those "
+        "traces at no extra X-Ray cost, for a longer cold start (docs/benchmarks.md). `SystemLogLevel=INFO` writes "
+        "Lambda's START and REPORT lines for every invocation.",
         "",
     ]
-    return lines
+
+
+def _more(other: Model, figure: str) -> Callable[[Scale], str]:
+    """What ``other`` adds to a scale's ``figure``."""
+    by_scale = {row.scale: row for row in other.scales}
+    return lambda row: f"+{_usd(getattr(by_scale[row.scale], figure) - getattr(row, figure))}"
+
+
+def _inputs_section(model: Model) -> list[str]:
+    i, t = model.inputs, model.settings
+    (measured, modelled), wru, rru = i.day_stream_check, i.stream_wru, i.stream_rru
+    logs = ", ".join(f"{name.removesuffix('Function')} {n:,.0f}" for name, n in i.log_bytes.items())
+    memory = ", ".join(f"{name.removesuffix('Function')} {mb:,} MB" for name, mb in t.memory_mb.items())
+    batch = f"at {i.slot_latency_s * 1000:g} ms a call ({i.slot_records} records, {i.slot_workers} at once)"
+    cpu = f"{i.single_cpu_ms * 1000:,.0f} µs / {i.bulk_cpu_ms_per_charge * 1000:,.1f} µs"
+    slot = f"{i.slot_cpu_ms_per_record * 1000:,.0f} µs; {_s(i.slot_wait_s)}"
+    recompute = f"{i.recompute_cpu_s_per_charge * 1e5:,.2f} s; {i.recompute_charges_per_page:,.0f}"
+    log_bytes = f"platform {i.platform_log_bytes:,.0f} (at INFO), access log {i.access_log_bytes:,.0f}"
+    new, check = f"{i.new_customer_wru:g}; {i.new_customer_rru:g}", f"{measured:,.0f} / {modelled:,.0f}"
+    counts = f"{t.custom_metrics} / {t.alarm_metrics} / {t.dashboards}"
+    measured_rows = {
+        "CPU of a single charge (warm handler) / per charge of the largest bulk": cpu,
+        f"the concurrent stream batch: CPU per record; waiting beyond CPU {batch}": slot,
+        "a recompute's CPU per 100,000 charges; charges per Query page": recompute,
+        f"log bytes per invocation: {logs} (a stream invocation is a batch)": log_bytes,
+        "write units of a single charge / per charge of a bulk": f"{i.single_wru:g} / {i.bulk_wru_per_charge:g}",
+        "stream write units, customers with a summary: per record, per customer in a batch, per batch": _fit(wru),
+        "stream read units, likewise": _fit(rru),
+        "a new customer's, beyond those: write units (its registry entry); read units (its recompute)": new,
+        "check of that fit: the benchmark day's stream write units, measured / modelled": check,
+    }
+    template_rows = {
+        "MemorySize": memory,
+        "BatchSize / MaximumBatchingWindowInSeconds": f"{t.batch_size} / {t.batching_window_s:g}",
+        "ParallelizationFactor (`StreamParallelizationFactor`)": t.parallelization_factor,
+        "MaximumRecordAgeInSeconds / MaximumRetryAttempts": f"{t.maximum_record_age_s:,} / {t.maximum_retry_attempts}",
+        "ThrottlingRateLimit / ThrottlingBurstLimit": f"{t.throttling_rate:g} / {t.throttling_burst:g}",
+        "LogRetentionDays; Tracing / SystemLogLevel": f"{t.log_retention_days}; {t.tracing} / {t.system_log_level}",
+        "dashboard metrics (custom) / alarm metrics / dashboards": counts,
+    }
+    return [
+        "## Inputs",
+        "",
+        *table(["measured (docs/benchmarks.json)", "value"], "lr", [list(pair) for pair in measured_rows.items()]),
+        *table(["template.yaml (through `local.sam`)", "value"], "lr", [list(pair) for pair in template_rows.items()]),
+        "Assumed (neither measured nor published):",
+        "",
+        *[f"- {line}" for line in model.assumptions.describe()],
+        "",
+    ]
+
+
+def _fit(fit: tuple[float, ...]) -> str:
+    return ", ".join(f"{x:g}" for x in fit)
 
 
 def markdown(
@@ -332,58 +434,24 @@ def markdown(
     opt_ins: dict[str, Model] | None = None,
 ) -> str:
     """The whole page."""
-    inputs, settings, a = model.inputs, model.settings, model.assumptions
-    runs = sorted(set(inputs.runs.values()))
-    first = model.first_binding()
-    first_hot = model.first_binding(model.hot)
+    inputs, settings, largest = model.inputs, model.settings, model.scales[-1]
     at, at_hot = binding_scales(model), binding_scales(model, hot=True)
-    behind = at.get(STREAM_SLOT)
-    fit = inputs.stream
-    fit_check = (
-        "| check of that fit: the benchmark day's stream write units, measured / modelled "
-        f"| {inputs.day_stream_check[0]:,.0f} / {inputs.day_stream_check[1]:,.0f} |"
-        if inputs.day_stream_check
-        else "| check of that fit | not possible: the run does not count its day's (customer, batch) pairs |"
-    )
     params = ", ".join(f"`{k}={v}`" for k, v in overrides.items()) or "their defaults"
+    parameters = " ".join(f"{name}={value}" for name, value in largest_scale_parameters(model).items())
+    sim = retried.sim
     lines = [
         "# Capacity",
         "",
-        "Generated by `make capacity` (`python -m benchmarks.capacity_page`, also run by `make bench`); do not edit",
-        "by hand. Inputs: the figures of docs/benchmarks.json, from the benchmark run on "
-        + "; ".join(runs)
+        "Generated by `make capacity` (`python -m benchmarks.capacity_page`, also run by `make bench`); do not edit by "
+        "hand. Inputs: the figures of docs/benchmarks.json, from the benchmark run on "
+        + "; ".join(sorted(set(inputs.runs.values())))
         + f", template.yaml with its parameters at {params}, AWS's published quotas and prices (as published on "
-        f"{PUBLISHED_ON}, [below](#sources)) and the assumptions listed below. It is a model, not a load test: "
-        "each figure follows from those inputs, and changes when they do.",
+        f"{PUBLISHED_ON}, [below](#sources)) and the assumptions listed below. It is a model, not a load test: each "
+        "figure follows from those inputs, and changes when they do.",
         "",
         "## What binds first",
         "",
-    ]
-    if first:
-        row, limit = first
-        lines.append(
-            f"On the realistic day, the first limit to bind is **{limit.name}**, at "
-            f"{_x(at[limit.name] or row.scale)} ({_n(limit.limit)} {limit.unit}). What lifts it: {limit.lift}. In "
-            "order, the limits that bind on the realistic day: "
-            + ", ".join(f"{name} ({_x(scale)})" for name, scale in sorted(at.items(), key=lambda i: i[1] or 0) if scale)
-            + "."
-        )
-    if behind:
-        lines.append(
-            f"The summarizer falls behind at {_x(behind)} with "
-            f"`StreamParallelizationFactor={settings.parallelization_factor}`:"
-            " from there the summaries' lag grows for as long as the peak lasts, and a record older than"
-            f" `MaximumRecordAgeInSeconds` ({settings.maximum_record_age_s:,} s) goes to the failure queue instead"
-            " of its summary."
-        )
-    if first_hot:
-        row, limit = first_hot
-        lines.append(
-            f"With one customer taking {HOT_SHARE:.0%} of the charges, the first is **{limit.name}** at "
-            f"{_x(at_hot[limit.name] or row.scale)}."
-        )
-    lines += [
-        "",
+        *_binds_first(model, at, at_hot),
         "![cost and lag against scale](capacity.png)",
         "",
         *_floor_section(model, opt_ins or {}),
@@ -391,111 +459,61 @@ def markdown(
         "",
         *_advice(model),
         "",
+        f"samconfig.toml's `{SAMCONFIG_ENVIRONMENT}` environment holds the parameters for {_x(largest.scale)}: "
+        f"`sam deploy --config-env {SAMCONFIG_ENVIRONMENT}` (`{parameters}`); the quotas are asked for in Service "
+        "Quotas.",
+        "",
         "## The realistic day at each scale",
         "",
-        f"The day of docs/benchmarks.md: {inputs.day_charges:,} charges over {inputs.day_customers:,} customers, "
+        f"The day of docs/benchmarks.md: {inputs.day_charges:,} charges over {inputs.day_customers:,} new customers, "
         f"{inputs.day_single_requests:,} sent one per request and {inputs.day_bulk_charges:,} in "
         f"{inputs.day_bulk_requests:,} bulk requests, multiplied by the scale (customers too). Peak figures are for "
-        f"the busiest hour, at **{a.peak_to_mean:g}x the day's mean rate** (the peak-to-mean ratio assumed); the "
-        "bill uses the daily totals, 30 days a month.",
+        f"the busiest hour, at **{model.assumptions.peak_to_mean:g}x the day's mean rate**; the bill uses the daily "
+        "totals, 30 days a month.",
         "",
-        *_scale_tables(model.scales, settings.iterator_age_alarm_s),
-        "",
+        *_scale_table(model.scales),
         f"## A day with one customer taking {HOT_SHARE:.0%} of the charges",
         "",
-        "The same day, but one customer sends a tenth of the charges. Its charges share one partition key, and"
-        " Lambda keeps one partition key's records in one batch slot, in order: that slot carries the customer's"
-        " records on top of its share of the others (the stream rows below are that slot's).",
+        "The same day, but one customer sends a tenth of the charges; the stream rows are its slot's.",
         "",
-        *_scale_tables(model.hot, settings.iterator_age_alarm_s),
-        "",
+        *_scale_table(model.hot),
+        *_hot_customer(model, at_hot),
         "## Every limit, at peak",
         "",
         "Demand over the limit at each scale (bold: exceeded), and the scale at which it reaches the limit.",
         "",
         *_limits_table(model.scales, at),
-        "",
         f"With one customer at {HOT_SHARE:.0%}:",
         "",
         *_limits_table(model.hot, at_hot),
-        "",
+        *_jobs(model),
         "## The stream, simulated",
         "",
-        "`benchmarks/stream_sim.py` simulates the busiest batch slot record by record: Poisson arrivals, the",
-        "poller's 4 reads a second, the batching window and batch size of the template, one batch at a time,",
-        "each batch's real number of distinct customers, retries with bisection and the maximum record age.",
-        f"It checks the model's lag (within {LAG_TOLERANCE:.0%}) at {', '.join(_x(s) for s in CHECKED_SCALES)}: the",
-        "mean lag below capacity, the iterator age when the busiest hour ends above it (arrivals stop then; the",
-        "simulation's oldest lag is the age reached while the backlog drains).",
+        "`benchmarks/stream_sim.py` simulates the busiest batch slot record by record: Poisson arrivals, the poller's "
+        "4 reads a second, the batching window and batch size of the template, one batch at a time, each batch's real "
+        "number of distinct customers, retries with bisection and the maximum record age. It checks the model's lag "
+        f"(within {LAG_TOLERANCE:.0%}) at {', '.join(_x(s) for s in CHECKED_SCALES)}: the mean lag below capacity, the "
+        "iterator age when the busiest hour ends above it.",
         "",
         *_checks_table(checks),
-        "",
         f"With {RETRIED_SHARE:.0%} of the batches failing at {_x(retried.scale)} (each bisected and retried, up to "
-        f"`MaximumRetryAttempts`={model.settings.maximum_retry_attempts}), the simulated mean lag is "
-        f"{_s(retried.sim.mean_lag_s)} (p99 {_s(retried.sim.p99_lag_s)}, oldest {_s(retried.sim.max_lag_s)}; "
-        f"{retried.sim.failed_batches:,} of {retried.sim.batches:,} batches failed, {retried.sim.given_up:,} records "
-        "given up): a retry costs a batch's duration again, not a window.",
+        f"`MaximumRetryAttempts`={settings.maximum_retry_attempts}), the simulated mean lag is {_s(sim.mean_lag_s)} "
+        f"(p99 {_s(sim.p99_lag_s)}, oldest {_s(sim.max_lag_s)}; {sim.failed_batches:,} of {sim.batches:,} batches "
+        f"failed, {sim.given_up:,} records given up): a retry costs a batch's duration again, not a window. Below "
+        "capacity the lag is the batching window plus a batch's duration; close to capacity (a slot above about 90% "
+        "busy) the model's steady-state figures understate it; above it the age grows by (1 - capacity / rate) each "
+        "second of the peak.",
         "",
-        "Below capacity the lag is the batching window plus a batch's duration: the first record of a batch waits",
-        f"the whole window ({settings.batching_window_s:g} s), the others less. Close to capacity (a slot above about",
-        "90% busy) the model's steady-state figures understate the lag, which the simulation shows growing in",
-        "bursts; above it the age grows by (1 - capacity / rate) each second of the peak.",
-        "",
-        "## Inputs",
-        "",
-        "| measured (docs/benchmarks.json) | value |",
-        "| --- | ---: |",
-        f"| CPU of a single charge (warm handler) | {inputs.single_cpu_ms * 1000:,.0f} µs |",
-        f"| CPU per charge of the largest bulk | {inputs.bulk_cpu_ms_per_charge * 1000:,.1f} µs |",
-        f"| CPU per stream record | {inputs.stream_cpu_ms_per_record * 1000:,.1f} µs |",
-        "| log bytes per invocation: "
-        + ", ".join(f"{name.removesuffix('Function')} {n:,.0f}" for name, n in inputs.log_bytes.items())
-        + f" (a stream invocation is a batch) | platform {inputs.platform_log_bytes:,.0f} (at INFO), access log "
-        f"{inputs.access_log_bytes:,.0f} |",
-        "| write units of a single charge / per charge of a bulk "
-        f"| {inputs.single_wru:g} / {inputs.bulk_wru_per_charge:g} |",
-        f"| stream write units: per record, per customer in a batch, per batch | {fit.write_units[0]:g}, "
-        f"{fit.write_units[1]:g}, {fit.write_units[2]:g} |",
-        f"| stream read units: per record, per customer in a batch, per batch | {fit.read_units[0]:g}, "
-        f"{fit.read_units[1]:g}, {fit.read_units[2]:g} |",
-        "| stream calls: per record, per customer in a batch, per batch | "
-        + "; ".join(f"{op} {c[0]:g}, {c[1]:g}, {c[2]:g}" for op, c in fit.calls.items())
-        + " |",
-        fit_check,
-        "",
-        "The stream's figures are fitted to the benchmark's stream batches (records, customers, one batch); the",
-        "per-record units are counted on ChargesTable (a charge's own item), the per-customer ones on",
-        "SummariesTable. When `make bench` measures other figures, this page follows them.",
-        "",
-        "| template.yaml (through `local.sam`) | value |",
-        "| --- | ---: |",
-        f"| MemorySize | {', '.join(sorted({f'{m} MB' for m in settings.memory_mb.values()}))} |",
-        f"| BatchSize | {settings.batch_size} |",
-        f"| MaximumBatchingWindowInSeconds | {settings.batching_window_s:g} |",
-        f"| ParallelizationFactor (`StreamParallelizationFactor`) | {settings.parallelization_factor} |",
-        f"| MaximumRecordAgeInSeconds | {settings.maximum_record_age_s:,} |",
-        f"| MaximumRetryAttempts | {settings.maximum_retry_attempts} |",
-        "| ThrottlingRateLimit / ThrottlingBurstLimit "
-        f"| {settings.throttling_rate:g} / {settings.throttling_burst:g} |",
-        f"| LogRetentionDays | {settings.log_retention_days} |",
-        f"| Tracing / SystemLogLevel | {settings.tracing} / {settings.system_log_level} |",
-        f"| dashboard metrics (custom) / alarm metrics / dashboards | {settings.custom_metrics} / "
-        f"{settings.alarm_metrics} / {settings.dashboards} |",
-        f"| IteratorAgeAlarmSeconds | {settings.iterator_age_alarm_s:g} |",
-        "",
-        "Assumed (neither measured nor published):",
-        "",
-        *[f"- {line}" for line in a.describe()],
-        "- stream shards: one per partition of ChargesTable, and partitions from its write throughput (at least"
-        " 4, one per 1,000 WCU/s); storage adds one per 10 GB, so an older, larger table has more shards",
-        "",
+        *_inputs_section(model),
         "## Sources",
         "",
         f"Quotas and prices as published on {PUBLISHED_ON} (us-east-1; check them before relying on them):",
         "",
-        "| value | what | source |",
-        "| ---: | --- | --- |",
-        *[f"| {p.value:,.10g} {p.unit} | {p.what} | <{p.source}> |" for p in PUBLISHED.values()],
+        *table(
+            ["value", "what", "source"],
+            "rll",
+            [[f"{p.value:,.10g} {p.unit}", p.what, f"<{p.source}>"] for p in PUBLISHED.values()],
+        ),
     ]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -510,8 +528,7 @@ def write(out_dir: Path, figures_path: Path | None = None, overrides: dict[str, 
         for label, extra in OPT_INS.items()
         if any(model.settings.parameters.get(name) != value for name, value in extra.items())
     }
-    checks = [check_lag(model, scale) for scale in CHECKED_SCALES]
-    checks.append(check_lag(model, CHECKED_SCALES[-1], hot=True))
+    checks = [check_lag(model, scale) for scale in CHECKED_SCALES] + [check_lag(model, CHECKED_SCALES[-1], hot=True)]
     retried = check_lag(model, 100, failure_probability=RETRIED_SHARE)
     out_dir.mkdir(parents=True, exist_ok=True)
     chart(model, checks, out_dir / CHART)

@@ -1,13 +1,10 @@
 """Cold start: each function's module import in a fresh interpreter, against the floor of boto3 + one client + pydantic.
 
-Each run is a new ``python`` process with the environment Lambda gives the function (the template's variables,
-``LAMBDA_TASK_ROOT``, a trace header, region and credentials), so that Powertools behaves as it does on Lambda.
-Each function is measured twice: with the template's defaults, and with ``TracingSubsegments=true`` (Powertools'
-Tracer, which loads the X-Ray SDK and patches botocore, as that opt-in does on Lambda). The probe times, inside
-the process, the import of the handler module (all it builds at load time) in wall-clock and CPU time, then the
-first request against a real botocore client answered in memory. Rounds are interleaved (floor, handler 1,
-handler 2, ...) so that a burst of noise on the machine hits every target alike; the CPU times are what the
-ratios use, because other processes on a busy machine stretch wall-clock time but not the CPU time of the probe.
+Each run is a new ``python`` with the environment Lambda gives the function (the template's variables,
+``LAMBDA_TASK_ROOT``, a trace header), with the template's defaults and with ``TracingSubsegments=true``.
+``cold_probe`` times the import of the handler module (wall and CPU), then the first request against a real
+botocore client answered in memory. Rounds are interleaved so that noise on the machine hits every target alike;
+the ratios use CPU time, which other processes do not stretch.
 """
 
 import json
@@ -15,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import packages_distributions
@@ -36,32 +34,18 @@ _IMPORTTIME = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|\s*(\S+)")
 
 @dataclass
 class ColdResult:
-    """The runs of one target (a function or the floor)."""
+    """The runs of one target (a function or the floor); its figures are the medians of its runs."""
 
     name: str
-    init_ms: list[float] = field(default_factory=list)
-    init_cpu_ms: list[float] = field(default_factory=list)
-    first_ms: list[float] = field(default_factory=list)
-    first_cpu_ms: list[float] = field(default_factory=list)
+    runs: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     answer: Any = None
     calls: dict[str, int] = field(default_factory=dict)
     heavy: list[tuple[str, float]] = field(default_factory=list)
 
-    @property
-    def init(self) -> float:
-        return median(self.init_ms)
-
-    @property
-    def init_cpu(self) -> float:
-        return median(self.init_cpu_ms)
-
-    @property
-    def first(self) -> float:
-        return median(self.first_ms)
-
-    @property
-    def first_cpu(self) -> float:
-        return median(self.first_cpu_ms)
+    init = property(lambda self: median(self.runs["init_ms"]))
+    init_cpu = property(lambda self: median(self.runs["init_cpu_ms"]))
+    first = property(lambda self: median(self.runs["first_request_ms"]))
+    first_cpu = property(lambda self: median(self.runs["first_request_cpu_ms"]))
 
 
 @dataclass
@@ -126,46 +110,31 @@ def lambda_environment(spec: FunctionSpec | None) -> dict[str, str]:
     return env
 
 
-def _probe_args(spec: FunctionSpec | None, *, first_request: bool) -> list[str]:
-    if spec is None:
-        return ["floor"]
-    args = [spec.module, spec.handler]
-    if first_request and spec.event_file is not None:
-        args.append(str(spec.event_file))
-    return args
+def _probe(spec: FunctionSpec | None, *options: str, first_request: bool = True) -> subprocess.CompletedProcess[str]:
+    """One fresh interpreter running ``cold_probe`` on the function (the floor when ``None``)."""
+    args = ["floor"] if spec is None else [spec.module, spec.handler]
+    args += [str(spec.event_file)] if spec and spec.event_file and first_request else []
+    command = [sys.executable, *options, "-P", str(PROBE), *args]
+    return subprocess.run(command, env=lambda_environment(spec), capture_output=True, text=True, check=False, cwd=ROOT)
 
 
 def run_probe(spec: FunctionSpec | None) -> dict[str, Any]:
     """One fresh interpreter: its timings and the first request's answer."""
-    completed = subprocess.run(
-        [sys.executable, "-P", str(PROBE), *_probe_args(spec, first_request=True)],
-        env=lambda_environment(spec),
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
+    completed = _probe(spec)
     lines = [line for line in completed.stdout.splitlines() if line.startswith('{"init_ms"')]
     if completed.returncode != 0 or not lines:
-        target = spec.logical_id if spec else "floor"
-        raise RuntimeError(f"cold-start probe of {target} failed:\n{completed.stderr[-2000:]}")
+        raise RuntimeError(
+            f"cold-start probe of {spec.logical_id if spec else 'floor'} failed:\n{completed.stderr[-2000:]}"
+        )
     outcome: dict[str, Any] = json.loads(lines[-1])
     return outcome
 
 
 def import_profile(spec: FunctionSpec | None) -> dict[str, float]:
     """``python -X importtime``: module -> self time in ms (importtime's own overhead inflates every figure)."""
-    completed = subprocess.run(
-        [sys.executable, "-X", "importtime", "-P", str(PROBE), *_probe_args(spec, first_request=False)],
-        env=lambda_environment(spec),
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    profile: dict[str, float] = {}
-    for match in _IMPORTTIME.finditer(completed.stderr):
-        profile[match.group(3)] = profile.get(match.group(3), 0.0) + int(match.group(1)) / 1000
+    profile: dict[str, float] = defaultdict(float)
+    for match in _IMPORTTIME.finditer(_probe(spec, "-X", "importtime", first_request=False).stderr):
+        profile[match.group(3)] += int(match.group(1)) / 1000
     return profile
 
 
@@ -189,12 +158,9 @@ def heavy_beyond_floor(profile: dict[str, float], floor: dict[str, float], top: 
 
 
 def _record(target: ColdResult, outcome: dict[str, Any]) -> None:
-    target.init_ms.append(outcome["init_ms"])
-    target.init_cpu_ms.append(outcome["init_cpu_ms"])
-    if "first_request_ms" in outcome:
-        target.first_ms.append(outcome["first_request_ms"])
-        target.first_cpu_ms.append(outcome["first_request_cpu_ms"])
-        target.answer, target.calls = outcome.get("answer"), outcome.get("calls", {})
+    for name in ("init_ms", "init_cpu_ms", "first_request_ms", "first_request_cpu_ms"):
+        target.runs[name] += [outcome[name]] if name in outcome else []
+    target.answer, target.calls = outcome.get("answer", target.answer), outcome.get("calls", target.calls)
 
 
 def measure(runs: int, *, profile: bool = True) -> ColdReport:

@@ -6,6 +6,7 @@ part comes from. The committed file holds the committed docs/benchmarks.md run, 
 ``make capacity`` works on a fresh clone without benchmarking anything.
 """
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,74 +18,40 @@ FIGURES_FILE = "benchmarks.json"
 FORMAT = 1
 
 
-def _run_of(results: "Results") -> dict[str, Any]:
-    return {
-        "when": results.machine.when,
-        "machine": results.machine.describe(),
-        "quick": results.quick,
-    }
-
-
 def as_figures(results: "Results") -> dict[str, Any]:
     """The parts ``results`` measured, each with the run it comes from."""
-    run = _run_of(results)
+    run = {"when": results.machine.when, "machine": results.machine.describe(), "quick": results.quick}
     parts: dict[str, Any] = {}
-    if results.cold:
-        parts["cold"] = {
-            "run": run,
-            "floor_init_cpu_ms": results.cold.floor.init_cpu,
-            "functions": {
-                f.name: {"init_cpu_ms": f.init_cpu, "first_request_cpu_ms": f.first_cpu} for f in results.cold.functions
-            },
-            "with_sdk_subsegments": {
-                f.name: {"init_cpu_ms": f.init_cpu, "first_request_cpu_ms": f.first_cpu} for f in results.cold.sdk
-            },
-        }
+    if cold := results.cold:
+        times = {f.name: {"init_cpu_ms": f.init_cpu, "first_request_cpu_ms": f.first_cpu} for f in cold.functions}
+        sdk = {f.name: {"init_cpu_ms": f.init_cpu, "first_request_cpu_ms": f.first_cpu} for f in cold.sdk}
+        parts["cold"] = {"floor_init_cpu_ms": cold.floor.init_cpu, "functions": times, "with_sdk_subsegments": sdk}
     if results.warm:
-        parts["warm"] = {
-            "run": run,
-            "mode": "boto3 client answered in memory",
-            "cases": {
-                c.name: {"charges": c.charges, "handler_cpu_ms": c.real_ms, "calls": dict(c.real_calls)}
-                for c in results.warm
-            },
+        cases = {
+            c.name: {"charges": c.charges, "handler_cpu_ms": c.real_ms, "calls": c.real_calls} for c in results.warm
         }
-    if results.capacity:
-        parts["dynamodb"] = {
-            "run": run,
-            "stream_batch_size": results.capacity.stream_batch_size,
-            "day_charges": results.capacity.day_charges,
-            "day_customers": results.capacity.day_customers,
-            "day_requests": results.capacity.day_requests,
-            "scenarios": {
-                s.name: {
-                    "charges": s.measured.charges,
-                    "requests": dict(s.measured.requests),
-                    "write_units": s.measured.write_units,
-                    "read_units": s.measured.read_units,
-                    "note": s.note,
-                }
-                for s in results.capacity.scenarios
-            },
+        parts["warm"] = {"mode": "boto3 client answered in memory", "cases": cases}
+    if capacity := results.capacity:
+        scenarios = {s.name: vars(s.measured) | {"note": s.note} for s in capacity.scenarios}
+        listing = {"customers": capacity.listing.charges, "read_units": capacity.listing.read_units}
+        loyal = [dataclasses.asdict(phase) for phase in capacity.loyal]
+        names = ("day_charges", "day_customers", "day_requests", "stream_batch_size")
+        day = {name: getattr(capacity, name) for name in names}
+        parts["dynamodb"] = {**day, "scenarios": scenarios, "listing": listing, "loyal": loyal}
+    if results.recompute and results.concurrency:
+        parts["stream"] = {name: dataclasses.asdict(getattr(results, name)) for name in ("recompute", "concurrency")}
+    if logs := results.logs:
+        cases = {
+            c.name: {"function": c.function, "status": c.status, "bytes": c.bytes, "lines": c.lines} for c in logs.cases
         }
-    if results.logs:
         parts["logs"] = {
-            "run": run,
-            "cases": {
-                c.name: {"function": c.function, "status": c.status, "bytes": c.bytes, "lines": c.lines}
-                for c in results.logs.cases
-            },
-            "platform_bytes": results.logs.platform_bytes,
-            "access_log_bytes": results.logs.access_log_bytes,
+            "cases": cases,
+            **{name: getattr(logs, name) for name in ("platform_bytes", "access_log_bytes")},
         }
-    if results.load:
-        parts["load"] = {
-            "run": run,
-            "batching_window_seconds": results.load.batching_window,
-            "lag_p50_ms": results.load.lag_p50_ms,
-            "lag_p99_ms": results.load.lag_p99_ms,
-        }
-    return parts
+    if load := results.load:
+        figures = {"batching_window_seconds": load.batching_window, "lag_p50_ms": load.lag_p50_ms}
+        parts["load"] = {**figures, "lag_p99_ms": load.lag_p99_ms}
+    return {name: {"run": run, **part} for name, part in parts.items()}
 
 
 def read(path: Path) -> dict[str, Any]:

@@ -1,11 +1,11 @@
 """The one harness every benchmark runs the handlers with: in process, the template's environment, ready events.
 
-``in_process`` loads the handlers with every boto3 client replaced (the warm part answers from memory, the
-capacity part from moto); the event builders shape requests and stream records as events/ does.
+``in_process`` loads the handlers with every boto3 client replaced (answered from memory or by moto); the builders
+shape requests as events/ does, and stream records of charges stored as the write path stores them
+(``beacon.dal.items``).
 """
 
 import contextlib
-import copy
 import importlib
 import io
 import itertools
@@ -19,8 +19,11 @@ from types import ModuleType
 from typing import Any
 from unittest import mock
 
+from beacon.dal.items import charge_item, stream_record
+from beacon.logic.identity import identify_customer
+from beacon.models.records import ChargeRecord
 from benchmarks.fake_dynamodb import FakeDynamoDB
-from benchmarks.functions import EVENTS_DIR, FunctionSpec, function_specs, in_process_environment
+from benchmarks.functions import EVENTS_DIR, FunctionSpec, function_specs
 from local.caches import reset_caches
 
 Event = dict[str, Any]
@@ -35,14 +38,12 @@ class LambdaContext:
     memory_limit_in_mb = 512
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
 
-    def __init__(self) -> None:
+    def __init__(self, seconds_left: float = 10.0) -> None:
         self.aws_request_id = uuid.uuid4().hex
+        self.seconds_left = seconds_left
 
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-# ---------------------------------------------------------------- environment
+        return int(self.seconds_left * 1000)
 
 
 @contextlib.contextmanager
@@ -55,7 +56,10 @@ def in_process(
     handlers will look for them. What the handlers write (their logs and metrics) goes to ``sink``.
     """
     specs = function_specs()
-    environment = in_process_environment(specs)
+    # every function's variables (the first function's where they differ)
+    environment = {name: value for spec in reversed(specs) for name, value in spec.environment.items()}
+    environment |= {"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"}
+    environment |= {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
     sink = sink if sink is not None else io.StringIO()
     with (
         warnings.catch_warnings(action="ignore", category=UserWarning),
@@ -98,7 +102,7 @@ def http_event(file_name: str, body: dict[str, Any]) -> Event:
     return event
 
 
-_CUSTOMERS = iter(range(10**9))
+_CUSTOMERS = itertools.count()
 
 
 def single_charge_event() -> Event:
@@ -110,53 +114,39 @@ def single_charge_event() -> Event:
 
 def user_id_charge_event() -> Event:
     """``POST /charges`` with a user_id and an amount only (no e-mail address to validate)."""
-    n = next(_CUSTOMERS)
-    return http_event("create_charge.json", {"user_id": f"user_{n}", "amount": 4999})
+    return http_event("create_charge.json", {"user_id": f"user_{next(_CUSTOMERS)}", "amount": 4999})
 
 
-def bulk_event(size: int) -> Event:
-    """``POST /charges/bulk`` with ``size`` charges of one customer."""
-    charges = [{"amount": 100 + i, "created_at": T0 + i, "update_session": i % 2 == 0} for i in range(size)]
-    return http_event("bulk_charges.json", {"user_id": "user_42", "charges": charges})
+def bulk_event(size: int, user_id: str = "user_42", amounts: list[int] | None = None) -> Event:
+    """``POST /charges/bulk`` with ``size`` charges of one customer (amounts 100, 101, ... unless given)."""
+    amounts = amounts or [100 + i for i in range(size)]
+    charges = [{"amount": amounts[i], "created_at": T0 + i, "update_session": i % 2 == 0} for i in range(size)]
+    return http_event("bulk_charges.json", {"user_id": user_id, "charges": charges})
 
 
-def charge_item(customer: str, amount: int, created_at: int) -> dict[str, Any]:
-    """A charge item as the write path stores it (and as a stream record's NewImage carries it)."""
-    charge_id = uuid.uuid4().hex
-    return {
-        "PK": {"S": f"P#local#C#u#{customer}"},
-        "SK": {"S": f"CHARGE#{charge_id}"},
-        "type": {"S": "charge"},
-        "project_id": {"S": "local"},
-        "customer_id": {"S": f"u#{customer}"},
-        "charge_id": {"S": charge_id},
-        "amount": {"N": str(amount)},
-        "created_at": {"N": str(created_at)},
-        "received_at": {"N": str(created_at)},
-        "update_session": {"BOOL": True},
-        "user_id": {"S": customer},
-    }
+def charge(user_id: str, amount: int, received_at: int, *, update_session: bool = True) -> ChargeRecord:
+    """A charge of the local project's customer ``user_id``, created when it was received."""
+    return ChargeRecord(
+        project_id="local",
+        customer_id=identify_customer(user_id, None),
+        charge_id=uuid.uuid4().hex,
+        user_id=user_id,
+        email=None,
+        amount=amount,
+        created_at=received_at,
+        received_ms=received_at * 1000,
+        update_session=update_session,
+    )
 
 
-_STREAM_RECORD: dict[str, Any] | None = None
-_SEQUENCE = iter(range(10**6, 10**9))
+_SEQUENCES = itertools.count(10**6)
 
 
-def stream_record(item: dict[str, Any]) -> dict[str, Any]:
-    """A Lambda stream record of an inserted item, shaped like events/summarize_charges.json."""
-    global _STREAM_RECORD
-    if _STREAM_RECORD is None:
-        event = json.loads((EVENTS_DIR / "summarize_charges.json").read_text(encoding="utf-8"))
-        _STREAM_RECORD = event["Records"][0]
-    record = copy.deepcopy(_STREAM_RECORD)
-    record["eventID"] = uuid.uuid4().hex
-    record["eventName"] = "INSERT"
-    record["dynamodb"]["Keys"] = {"PK": item["PK"], "SK": item["SK"]}
-    record["dynamodb"]["NewImage"] = item
-    record["dynamodb"]["SequenceNumber"] = str(4 * 10**39 + next(_SEQUENCE))
-    # DynamoDB creates the record when the item is written, seconds at most after the charge's receipt
-    record["dynamodb"]["ApproximateCreationDateTime"] = int(item["received_at"]["N"])
-    return record
+def record_of(item: dict[str, Any]) -> dict[str, Any]:
+    """The stream record of storing the charge ``item``, created when its charge was received (DynamoDB writes
+    it within seconds of the receipt)."""
+    sequence = str(4 * 10**39 + next(_SEQUENCES))
+    return stream_record(item, sequence=sequence, created_at=int(item["received_at"]["N"]))
 
 
 _BATCH_CLOCK = itertools.count()
@@ -168,8 +158,7 @@ BATCH_SPACING_SECONDS = 7_200
 def stream_event(records: int, customers: int, fake: FakeDynamoDB | None = None, table: str = "") -> Event:
     """A stream batch of ``records`` charge inserts spread over ``customers`` (stored in ``fake`` first)."""
     start = T0 + next(_BATCH_CLOCK) * BATCH_SPACING_SECONDS
-    items = [charge_item(f"stream_{i % customers}", 100 + i, start + i) for i in range(records)]
-    if fake is not None:
-        for item in items:
-            fake.seed(table, item)
-    return {"Records": [stream_record(item) for item in items]}
+    items = [charge_item(charge(f"stream_{i % customers}", 100 + i, start + i)) for i in range(records)]
+    for item in items if fake else ():
+        fake.seed(table, item)  # type: ignore[union-attr]
+    return {"Records": [record_of(item) for item in items]}

@@ -1,22 +1,21 @@
 """Import rate on the local stack: ``bin/beacon import``'s rows/s beside the rate of single charges.
 
-One local stack (``python -m local`` in a process of its own). First ``singles`` charges are sent one
-per ``POST /charges`` by as many threads as the import uses, and the stream is left to catch up; then
-a generated CSV of ``rows`` historical charges over ``customers`` customers is imported with the
-command's own code (read, validate, group, send with ``Idempotency-Key``s), timed from reading the
-file to the last answer. Both rates are wall time on a machine the client shares with the stack, so
-the figure that means something is their ratio in one run. Afterwards the charges stored must equal
-the charges accepted.
+First ``singles`` charges one per ``POST /charges`` from as many threads as the import uses, the stream left to
+catch up; then a CSV of ``rows`` past charges imported with the command's own code, timed from reading the file to
+the last answer. Both are wall time on the cores the stack shares: their ratio in one run is the figure.
 """
 
 import random
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import requests  # type: ignore[import-untyped]
 
 from benchmarks.load import Target, local_stack
+from benchmarks.text import table
 from ops.importer.chunks import file_digest, make_chunks
 from ops.importer.command import send_chunks
 from ops.importer.progress import Counts
@@ -65,45 +64,25 @@ class _NoProgress:
 
 def _send_singles(target: Target, count: int, customers: list[str], concurrency: int) -> tuple[int, float]:
     """``count`` single charges from ``concurrency`` threads; returns how many were accepted and the seconds taken."""
-    jobs = list(range(count))
-    lock = threading.Lock()
-    accepted = [0]
-    headers = {"Authorization": f"Bearer {target.public_key}"}
+    bodies = [
+        {"user_id": customers[n % len(customers)], "amount": 100 + n, "update_session": False} for n in range(count)
+    ]
+    with ThreadPoolExecutor(concurrency) as pool:
+        started, sessions = time.perf_counter(), threading.local()
 
-    def work() -> None:
-        session = requests.Session()
-        while True:
-            with lock:
-                if not jobs:
-                    return
-                n = jobs.pop()
-            body = {"user_id": customers[n % len(customers)], "amount": 100 + n, "update_session": False}
-            response = session.post(f"{target.base_url}/charges", json=body, headers=headers, timeout=60)
-            if response.status_code == 200:
-                with lock:
-                    accepted[0] += 1
+        def send(body: dict[str, Any]) -> bool:
+            sessions.session = getattr(sessions, "session", None) or requests.Session()
+            return target.post(sessions.session, "/charges", body) == "200"
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=work) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return accepted[0], time.perf_counter() - started
+        accepted = sum(pool.map(send, bodies))
+    return accepted, time.perf_counter() - started
 
 
 def _wait_for_stream(target: Target, customers: list[str], expected: int) -> None:
     """Until the summaries count ``expected`` charges in all (so that the import does not share the stream)."""
-    headers = {"Authorization": f"Bearer {target.secret_key}"}
-    deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
+    session, deadline = requests.Session(), time.monotonic() + DRAIN_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        counted = 0
-        for customer in customers:
-            answer = requests.get(
-                f"{target.base_url}/customers/summary", params={"user_id": customer}, headers=headers, timeout=60
-            )
-            counted += answer.json()["data"]["charges"]["count"] if answer.status_code == 200 else 0
-        if counted >= expected:
+        if sum((target.charges_of(session, c) or (0, 0))[0] for c in customers) >= expected:
             return
         time.sleep(0.5)
 
@@ -153,8 +132,13 @@ def measure(*, rows: int, customers: int, singles: int, concurrency: int = 4) ->
 def section(report: ImportReport) -> list[str]:
     """The page's section on the import rate."""
     stored_ok = report.stored == report.singles_accepted + report.rows_accepted
+    r = report
+    single = [f"{r.singles_accepted:,}", f"{r.singles:,}", f"{r.singles_seconds:.1f}", f"{r.singles_per_second:,.0f}"]
+    imported = [f"{r.rows_accepted:,}", f"{r.requests:,} ({r.retries} retries)", f"{r.import_seconds:.1f}"]
+    rows = [["single charges", *single, "1.00x"], ["`bin/beacon import`", *imported, f"{r.rows_per_second:,.0f}"]]
+    rows[1].append(f"{r.ratio:.2f}x")
     return [
-        "## 5. Historical import on the local stack",
+        "## 6. Historical import on the local stack",
         "",
         f"A fresh local stack. First {report.singles:,} single charges (`POST /charges`, one charge a request) from "
         f"{report.concurrency} threads; then, once the stream has caught up, `bin/beacon import`'s code imports a CSV "
@@ -162,16 +146,10 @@ def section(report: ImportReport) -> list[str]:
         f"grouped by customer into bulk requests with an `Idempotency-Key` each, {report.concurrency} in flight), "
         "timed from reading the file to the last answer. Wall time, on the two cores the stack also uses.",
         "",
-        "| client | charges accepted | requests | seconds | charges/s | x single charges |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-        f"| single charges | {report.singles_accepted:,} | {report.singles:,} | {report.singles_seconds:.1f} "
-        f"| {report.singles_per_second:,.0f} | 1.00x |",
-        f"| `bin/beacon import` | {report.rows_accepted:,} | {report.requests:,} ({report.retries} retries) "
-        f"| {report.import_seconds:.1f} | {report.rows_per_second:,.0f} | {report.ratio:.2f}x |",
-        "",
+        *table(["client", "charges accepted", "requests", "seconds", "charges/s", "x single charges"], "lrrrrr", rows),
         f"After the import: {report.singles_accepted + report.rows_accepted:,} charges accepted, {report.stored:,} "
         f"stored ({'equal' if stored_ok else 'NOT equal'}). A bulk request carries up to 1,000 charges of one "
         "customer in one request and one idempotency record, so the import's rate grows with the charges per "
-        "customer; the stream then summarizes them at its own pace (section 4).",
+        "customer; the stream then summarizes them at its own pace (section 5).",
         "",
     ]

@@ -1,17 +1,9 @@
-"""End to end: a bounded client sends charges to a running API at rising rates, then checks every summary.
+"""End to end: a bounded client sends charges to the local stack at rising rates, then checks every summary.
 
-The target is anything with a base URL and the keys of one project: by default the local stack
-(``python -m local``, what ``make dev`` runs), started in a process of its own on free ports; any
-other ``Target`` can be swapped in. The client is open-loop: requests are scheduled at the step's
-rate and handed to a bounded pool of worker threads (keep-alive connections); a request that finds
-every worker still waiting for an answer is shed and counted, never silently sent late. Latency is
-measured from the scheduled start, so a server that falls behind shows it (no coordinated omission).
-
-A probe thread sends, twice a second, one charge for a customer of its own and polls the summaries
-of the probes not yet seen every 100 ms: the delay from the 200 to the first summary that counts the
-charge is the summary lag (to within the polling interval). After the last step the client waits
-for the stream to drain, then checks that the charges stored equal the charges accepted and that
-every customer's summary (count and total) equals what was accepted for it.
+The client is open-loop: requests are scheduled at the step's rate and handed to a bounded pool of worker threads
+(keep-alive); a request that finds every worker busy is shed and counted, never sent late, and latency runs from
+the scheduled start (no coordinated omission). A probe sends a charge for a new customer twice a second and polls
+its summary every 100 ms: the summary lag. After the last step every summary is checked against what was accepted.
 """
 
 import queue
@@ -30,23 +22,39 @@ from typing import Any
 import requests  # type: ignore[import-untyped]
 
 from benchmarks.stats import percentile
-from local import sam
 from local.process import run_local_stack
 
-PROBE_INTERVAL = 0.5  # seconds between two probe charges
-POLL_INTERVAL = 0.1  # seconds between two looks at the probes' summaries: the lag's resolution
-PROBE_TIMEOUT = 60.0
+PROBE_INTERVAL, POLL_INTERVAL, PROBE_TIMEOUT = 0.5, 0.1, 60.0  # seconds
 
 
 @dataclass(frozen=True)
 class Target:
-    """A running API and what the client needs to check it afterwards."""
+    """A running API: its base URL, the keys of its project, what it stored and its process's CPU time."""
 
     base_url: str
     public_key: str
     secret_key: str
     count_stored: Callable[[str], int]  # project_id -> charge items stored for it
-    cpu_seconds: Callable[[], float] = lambda: 0.0  # CPU time the API's process has used so far, if known
+    cpu_seconds: Callable[[], float]
+
+    def post(self, session: requests.Session, path: str, body: dict[str, Any]) -> str:
+        """The status of a POST with the public key (the exception's name when there is no answer)."""
+        headers = {"Authorization": f"Bearer {self.public_key}"}
+        try:
+            return str(session.post(f"{self.base_url}{path}", json=body, headers=headers, timeout=30).status_code)
+        except requests.RequestException as exc:
+            return type(exc).__name__
+
+    def charges_of(self, session: requests.Session, user_id: str) -> tuple[int, int] | None:
+        """(count, total) of a customer's summary, ``None`` when it has none (yet)."""
+        headers = {"Authorization": f"Bearer {self.secret_key}"}
+        try:
+            url, params = f"{self.base_url}/customers/summary", {"user_id": user_id}
+            answer = session.get(url, params=params, headers=headers, timeout=30)
+        except requests.RequestException:
+            return None
+        charges = answer.json()["data"]["charges"] if answer.status_code == 200 else None
+        return (charges["count"], charges["total"]) if charges else None
 
 
 @dataclass
@@ -72,10 +80,6 @@ class Step:
     @property
     def p99_ms(self) -> float:
         return percentile(self.latencies_ms, 99)
-
-    @property
-    def error_count(self) -> int:
-        return sum(self.errors.values())
 
 
 @dataclass
@@ -108,7 +112,7 @@ class LoadReport:
 
 
 class _Ledger:
-    """What the API accepted, per customer: (charges, total amount)."""
+    """What the API accepted, per customer: [charges, total amount]."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -116,102 +120,65 @@ class _Ledger:
 
     def accept(self, customer: str, amounts: list[int]) -> None:
         with self.lock:
-            entry = self.customers[customer]
-            entry[0] += len(amounts)
-            entry[1] += sum(amounts)
-
-    @property
-    def charges(self) -> int:
-        return sum(count for count, _ in self.customers.values())
+            self.customers[customer][0] += len(amounts)
+            self.customers[customer][1] += sum(amounts)
 
 
 def _session(workers: int) -> requests.Session:
     session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=workers, pool_maxsize=workers)
-    session.mount("http://", adapter)
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=workers, pool_maxsize=workers))
     return session
-
-
-def _charge_request(rng: random.Random, customer: str) -> tuple[str, dict[str, Any], list[int]]:
-    """80% single charges, 20% bulks of 1 to 20."""
-    if rng.random() < 0.8:
-        amount = rng.randint(1, 100_000)
-        return "/charges", {"user_id": customer, "amount": amount}, [amount]
-    amounts = [rng.randint(1, 100_000) for _ in range(rng.randint(1, 20))]
-    return "/charges/bulk", {"user_id": customer, "charges": [{"amount": a} for a in amounts]}, amounts
 
 
 Job = tuple[float, str, dict[str, Any], str, list[int], Step]
 
 
-def run_load(
-    target: Target,
-    *,
-    rates: list[float],
-    step_seconds: float,
-    workers: int = 16,
-    customers: int = 200,
-    drain_timeout: float = 120.0,
-    seed: int = 11,
-) -> LoadReport:
+def run_load(target: Target, *, rates: list[float], step_seconds: float, drain_timeout: float) -> LoadReport:
     """Send charges at each rate for ``step_seconds``, measure the summary lag, then check every summary."""
-    rng = random.Random(seed)
-    run_id = uuid.uuid4().hex[:8]
-    pool = [f"load-{run_id}-{i}" for i in range(customers)]
-    ledger = _Ledger()
-    session = _session(workers + 2)
+    rng, run_id, workers = random.Random(11), uuid.uuid4().hex[:8], 16
+    pool, ledger, session = [f"load-{run_id}-{i}" for i in range(200)], _Ledger(), _session(workers + 2)
     jobs: queue.Queue[Job | None] = queue.Queue(maxsize=workers)
-    threads = [
-        threading.Thread(target=_send_jobs, args=(jobs, session, target, ledger), daemon=True) for _ in range(workers)
-    ]
+    threads = [threading.Thread(target=_send_jobs, args=(jobs, session, target, ledger)) for _ in range(workers)]
+    stop, timeouts, lags = threading.Event(), [0], list[float]()
+    threads.append(threading.Thread(target=_probe, args=(target, ledger, run_id, stop, lags, timeouts)))
     for thread in threads:
         thread.start()
-    stop_probe = threading.Event()
-    lags: list[float] = []
-    lag_timeouts = [0]
-    probe = threading.Thread(
-        target=_probe_summaries, args=(target, ledger, run_id, stop_probe, lags, lag_timeouts), daemon=True
-    )
-    probe.start()
     cpu_before = target.cpu_seconds()
     steps = [_offer(jobs, rng, pool, rate, step_seconds) for rate in rates]
-    for _ in threads:
+    for _ in range(workers):
         jobs.put(None)
+    stop.set()
     for thread in threads:
         thread.join()
-    stop_probe.set()
-    probe.join()
-
     drain_started = time.perf_counter()
     right = _wait_for_summaries(target, session, ledger, drain_timeout)
-    drain_seconds = time.perf_counter() - drain_started
-    stack_cpu_seconds = target.cpu_seconds() - cpu_before
     return LoadReport(
         steps=steps,
         lag_ms=lags,
-        lag_timeouts=lag_timeouts[0],
-        accepted_charges=ledger.charges,
+        lag_timeouts=timeouts[0],
+        accepted_charges=sum(count for count, _ in ledger.customers.values()),
         stored_charges=target.count_stored("local"),
         customers=len(ledger.customers),
         summaries_right=right,
-        drain_seconds=drain_seconds,
+        drain_seconds=time.perf_counter() - drain_started,
         workers=workers,
-        batching_window=stream_batching_window(),
-        stack_cpu_seconds=stack_cpu_seconds,
+        batching_window=_batching_window(),
+        stack_cpu_seconds=target.cpu_seconds() - cpu_before,
     )
 
 
 def _offer(jobs: "queue.Queue[Job | None]", rng: random.Random, pool: list[str], rate: float, seconds: float) -> Step:
-    """Schedule ``rate`` requests a second for ``seconds`` (open loop); a request no worker can take is shed."""
-    step = Step(rate=rate, seconds=seconds)
-    started = time.perf_counter()
+    """Schedule ``rate`` requests a second for ``seconds``: 80% single charges, 20% bulks of 1 to 20."""
+    step, started = Step(rate=rate, seconds=seconds), time.perf_counter()
     for n in range(int(rate * seconds)):
         scheduled = started + n / rate
-        pause = scheduled - time.perf_counter()
-        if pause > 0:
-            time.sleep(pause)
+        time.sleep(max(0.0, scheduled - time.perf_counter()))
         customer = rng.choice(pool)
-        path, body, amounts = _charge_request(rng, customer)
+        single = rng.random() < 0.8
+        amounts = [rng.randint(1, 100_000) for _ in range(1 if single else rng.randint(1, 20))]
+        path, body = "/charges", {"user_id": customer, "amount": amounts[0]}
+        if not single:
+            path, body = "/charges/bulk", {"user_id": customer, "charges": [{"amount": a} for a in amounts]}
         try:
             jobs.put_nowait((scheduled, path, body, customer, amounts, step))
             step.sent += 1
@@ -221,46 +188,34 @@ def _offer(jobs: "queue.Queue[Job | None]", rng: random.Random, pool: list[str],
 
 
 def _send_jobs(jobs: "queue.Queue[Job | None]", session: requests.Session, target: Target, ledger: _Ledger) -> None:
-    """A worker: send each job's request and record its latency (from when it was scheduled) and outcome."""
-    headers = {"Authorization": f"Bearer {target.public_key}"}
+    """A worker: send each job's request, record its latency (from when it was scheduled) and outcome."""
     while (job := jobs.get()) is not None:
         scheduled, path, body, customer, amounts, step = job
-        try:
-            response = session.post(f"{target.base_url}{path}", json=body, headers=headers, timeout=30)
-            outcome = str(response.status_code)
-        except requests.RequestException as exc:
-            outcome = type(exc).__name__
-        elapsed = (time.perf_counter() - scheduled) * 1000
+        outcome = target.post(session, path, body)
         with ledger.lock:
-            step.latencies_ms.append(elapsed)
-            if outcome == "200":
-                step.accepted += 1
-            else:
+            step.latencies_ms.append((time.perf_counter() - scheduled) * 1000)
+            step.accepted += outcome == "200"
+            if outcome != "200":
                 step.errors[outcome] = step.errors.get(outcome, 0) + 1
         if outcome == "200":
             ledger.accept(customer, amounts)
 
 
-def _probe_summaries(
+def _probe(
     target: Target, ledger: _Ledger, run_id: str, stop: threading.Event, lags: list[float], timeouts: list[int]
 ) -> None:
     """Every ``PROBE_INTERVAL`` a charge for a new customer; every ``POLL_INTERVAL`` a look at those not seen yet."""
-    session = _session(2)
+    session, n, next_probe = _session(2), 0, time.perf_counter()
     outstanding: dict[str, float] = {}
-    n, next_probe = 0, time.perf_counter()
     while not stop.is_set() or outstanding:
-        now = time.perf_counter()
-        if not stop.is_set() and now >= next_probe:
-            n += 1
-            next_probe = now + PROBE_INTERVAL
-            customer = f"probe-{run_id}-{n}"
-            if _send_probe(session, target, customer):
+        if not stop.is_set() and time.perf_counter() >= next_probe:
+            n, next_probe, customer = n + 1, time.perf_counter() + PROBE_INTERVAL, f"probe-{run_id}-{n}"
+            if target.post(session, "/charges", {"user_id": customer, "amount": 1}) == "200":
                 outstanding[customer] = time.perf_counter()
                 ledger.accept(customer, [1])
         for customer, accepted_at in list(outstanding.items()):
-            seen = _summary_seen(session, target, customer)
-            if seen is not None:
-                lags.append((seen - accepted_at) * 1000)
+            if target.charges_of(session, customer):
+                lags.append((time.perf_counter() - accepted_at) * 1000)
                 del outstanding[customer]
             elif time.perf_counter() - accepted_at > PROBE_TIMEOUT:
                 timeouts[0] += 1
@@ -268,72 +223,31 @@ def _probe_summaries(
         time.sleep(POLL_INTERVAL)
 
 
-def _send_probe(session: requests.Session, target: Target, customer: str) -> bool:
-    """One charge of 1 for a new customer; whether it was accepted."""
-    public = {"Authorization": f"Bearer {target.public_key}"}
-    try:
-        response = session.post(
-            f"{target.base_url}/charges", json={"user_id": customer, "amount": 1}, headers=public, timeout=30
-        )
-    except requests.RequestException:
-        return False
-    return response.status_code == 200
-
-
-def _summary_seen(session: requests.Session, target: Target, customer: str) -> float | None:
-    """When the customer's summary was seen counting a charge (``perf_counter``), or ``None`` if not yet."""
-    secret = {"Authorization": f"Bearer {target.secret_key}"}
-    try:
-        answer = session.get(
-            f"{target.base_url}/customers/summary", params={"user_id": customer}, headers=secret, timeout=30
-        )
-    except requests.RequestException:
-        return None
-    seen = time.perf_counter()
-    return seen if answer.status_code == 200 and answer.json()["data"]["charges"]["count"] >= 1 else None
-
-
 def _wait_for_summaries(target: Target, session: requests.Session, ledger: _Ledger, timeout: float) -> int:
     """Poll every customer's summary until all equal the ledger (or the timeout); return how many are right."""
-    secret = {"Authorization": f"Bearer {target.secret_key}"}
-    pending = dict(ledger.customers)
-    deadline = time.perf_counter() + timeout
+    pending, deadline = dict(ledger.customers), time.perf_counter() + timeout
     while pending and time.perf_counter() < deadline:
         for customer, (count, total) in list(pending.items()):
-            answer = session.get(
-                f"{target.base_url}/customers/summary", params={"user_id": customer}, headers=secret, timeout=30
-            )
-            if answer.status_code == 200:
-                charges = answer.json()["data"]["charges"]
-                if (charges["count"], charges["total"]) == (count, total):
-                    del pending[customer]
-        if pending:
-            time.sleep(0.5)
+            if target.charges_of(session, customer) == (count, total):
+                del pending[customer]
+        time.sleep(0.5 if pending else 0)
     return len(ledger.customers) - len(pending)
 
 
-def stream_batching_window() -> float:
-    """The event source mapping's MaximumBatchingWindowInSeconds in template.yaml (0 if none)."""
-    for spec in sam.functions().values():
-        for event in spec.events.values():
-            if event.get("Type") == "DynamoDB":
-                return float(event["Properties"].get("MaximumBatchingWindowInSeconds", 0))
-    return 0.0
+def _batching_window() -> float:
+    from benchmarks.capacity_model import load_settings
 
-
-# ---------------------------------------------------------------- the local stack
+    return load_settings().batching_window_s
 
 
 @contextmanager
 def local_stack() -> Iterator[Target]:
     """``python -m local`` in a process of its own, on free ports; stopped as Ctrl-C would."""
     with tempfile.TemporaryDirectory() as scratch, run_local_stack(Path(scratch) / "stack.log") as running:
-        dynamodb = running.dynamodb()
-        table = running.exports["CHARGES_TABLE_NAME"]
+        dynamodb, table = running.dynamodb(), running.exports["CHARGES_TABLE_NAME"]
 
         def count_stored(project_id: str) -> int:
-            paginator = dynamodb.get_paginator("scan")
-            pages = paginator.paginate(
+            pages = dynamodb.get_paginator("scan").paginate(
                 TableName=table,
                 FilterExpression="#type = :charge AND project_id = :project",
                 ExpressionAttributeNames={"#type": "type"},

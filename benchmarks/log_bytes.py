@@ -1,17 +1,10 @@
 """Log bytes per invocation: what each function writes to its log group, and what the platform and API Gateway add.
 
-CloudWatch Logs bills every byte it ingests, so this part measures the bytes rather than assuming them:
-
-- **application**: the real handlers, in process, warm (after a first invocation, whose cold start adds one
-  ``ColdStart`` metric line), at the template's log level, with their output captured: the logger's lines and
-  the EMF line Powertools' metrics print, which is the invocation's one line (``beacon.observability``). The
-  median over a few requests of each kind, accepted and refused; DynamoDB is answered from memory.
-- **platform**: the lines Lambda itself writes for an invocation when ``SystemLogLevel`` is INFO or DEBUG
-  (``platform.start`` and ``platform.report``, JSON, in the shape AWS documents, with this stack's values: a
-  request id, the duration, memory, the trace header of ``Tracing: Active``). At WARN, the template's default,
-  an invocation that ends well writes none. These are built, not measured: nothing here runs Lambda.
-- **access log**: API Gateway's line for each request, the template's ``AccessLogSettings.Format`` filled with
-  a request's values (the request id, an IPv4 address, the time, the route, status, length and latency).
+- **application**: the real handlers, in process and warm, at the template's log level, their output captured (the
+  invocation's one EMF line, ``beacon.observability``); the median over a few requests of each kind.
+- **platform**: Lambda's ``platform.start`` and ``platform.report`` lines at ``SystemLogLevel`` INFO or DEBUG, built
+  in the shape AWS documents with this stack's values (nothing here runs Lambda); WARN, the default, writes none.
+- **access log**: API Gateway's line for a request, the template's ``AccessLogSettings.Format`` filled in.
 """
 
 import copy
@@ -24,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.fake_dynamodb import FakeDynamoDB, seed_keys
-from benchmarks.functions import EVENTS_DIR
+from benchmarks.functions import EVENTS_DIR, function_specs
 from benchmarks.harness import (
     Event,
     LambdaContext,
@@ -109,71 +102,49 @@ def access_log_bytes(document: dict[str, Any] | None = None) -> int:
     return len(filled.encode("utf-8")) + 1
 
 
-def _written(sink: io.StringIO, invoke: Callable[[], Any]) -> tuple[str, Any]:
-    start = sink.tell()
-    answer = invoke()
-    sink.seek(start)
-    text = sink.read()
-    sink.seek(0, io.SEEK_END)
-    return text, answer
-
-
 def _case(
     sink: io.StringIO, name: str, function: str, handler: Any, make_event: Callable[[], Event], count: int
 ) -> LogCase:
-    sizes, lines, statuses, example = [], [], [], ""
-    for n in range(count + 1):
-        text, answer = _written(sink, lambda: handler(make_event(), LambdaContext()))
-        status = str(answer.get("statusCode", 200)) if isinstance(answer, dict) else "200"
-        if n == 0:
-            continue  # the first invocation of the process may carry the cold start's metric line
-        sizes.append(len(text.encode("utf-8")))
-        lines.append(len(text.splitlines()))
-        statuses.append(status)
-        example = text.splitlines()[-1] if text else ""
-    [status] = set(statuses)
+    """``count`` invocations after a first one (whose cold start may add a metric line): their median bytes."""
+    texts, statuses = [], set()
+    for _ in range(count + 1):
+        start = sink.seek(0, io.SEEK_END)
+        answer = handler(make_event(), LambdaContext())
+        statuses.add(str(answer.get("statusCode", 200)) if isinstance(answer, dict) else "200")
+        sink.seek(start)
+        texts.append(sink.read())
+    texts = texts[1:]
+    sizes, lines = [len(t.encode("utf-8")) for t in texts], [len(t.splitlines()) for t in texts]
+    [status] = statuses
+    example = texts[-1].splitlines()[-1] if texts[-1] else ""
     return LogCase(name, function, status, statistics.median(sizes), statistics.median(lines), count, example)
-
-
-def _job_event() -> Event:
-    event: Event = json.loads((EVENTS_DIR / "customer_jobs.json").read_text(encoding="utf-8"))
-    return event
-
-
-def _erase_event() -> Event:
-    event: Event = json.loads((EVENTS_DIR / "erase_customer.json").read_text(encoding="utf-8"))
-    return event
 
 
 def measure(count: int = 20) -> LogReport:
     """The bytes of each kind of invocation, ``count`` of each."""
-    fake = FakeDynamoDB()
-    sink = io.StringIO()
+    fake, sink = FakeDynamoDB(), io.StringIO()
     report = LogReport(platform_bytes=platform_bytes(), access_log_bytes=access_log_bytes())
+    refused = http_event("create_charge.json", {"user_id": "user_1", "amount": "49.99"})
+    read = http_event("get_summary.json", {})
+    read["headers"]["authorization"] = "Bearer sk_local_dev"
+    read.update(queryStringParameters={"user_id": "stream_0"}, rawQueryString="user_id=stream_0")
+    job = json.loads((EVENTS_DIR / "customer_jobs.json").read_text(encoding="utf-8"))
+    erase = json.loads((EVENTS_DIR / "erase_customer.json").read_text(encoding="utf-8"))
+    cases: list[tuple[str, str, Callable[[], Event]]] = [
+        ("single charge", "create_charge", single_charge_event),
+        ("single charge, user_id only", "create_charge", user_id_charge_event),
+        ("single charge refused (400)", "create_charge", lambda: refused),
+        ("bulk of 20", "bulk_charges", lambda: bulk_event(20)),
+        (
+            "stream batch of 100 records, 10 customers",
+            "summarize_charges",
+            lambda: stream_event(100, 10, fake, "ChargesTable"),
+        ),
+        ("summary read", "get_summary", lambda: copy.deepcopy(read)),
+        ("customer job (a recompute)", "customer_jobs", lambda: copy.deepcopy(job)),
+        ("erasure (DELETE /customers)", "erase_customer", lambda: copy.deepcopy(erase)),
+    ]
     with in_process(fake, lambda table: seed_keys(fake, table), sink=sink) as handlers:
-        create, bulk = handlers["create_charge"].lambda_handler, handlers["bulk_charges"].lambda_handler
-        read, stream = handlers["get_summary"].lambda_handler, handlers["summarize_charges"].lambda_handler
-        jobs, erase = handlers["customer_jobs"].lambda_handler, handlers["erase_customer"].lambda_handler
-        refused = http_event("create_charge.json", {"user_id": "user_1", "amount": "49.99"})
-        read_event = http_event("get_summary.json", {})
-        read_event["headers"]["authorization"] = "Bearer sk_local_dev"
-        read_event["queryStringParameters"] = {"user_id": "stream_0"}
-        read_event["rawQueryString"] = "user_id=stream_0"
-        report.cases = [
-            _case(sink, "single charge", "CreateChargeFunction", create, single_charge_event, count),
-            _case(sink, "single charge, user_id only", "CreateChargeFunction", create, user_id_charge_event, count),
-            _case(sink, "single charge refused (400)", "CreateChargeFunction", create, lambda: refused, count),
-            _case(sink, "bulk of 20", "BulkChargesFunction", bulk, lambda: bulk_event(20), count),
-            _case(
-                sink,
-                "stream batch of 100 records, 10 customers",
-                "SummarizeChargesFunction",
-                stream,
-                lambda: stream_event(100, 10, fake, "ChargesTable"),
-                count,
-            ),
-            _case(sink, "summary read", "GetSummaryFunction", read, lambda: copy.deepcopy(read_event), count),
-            _case(sink, "customer job (a recompute)", "CustomerJobsFunction", jobs, _job_event, count),
-            _case(sink, "erasure (DELETE /customers)", "EraseCustomerFunction", erase, _erase_event, count),
-        ]
+        ids = {spec.name: spec.logical_id for spec in function_specs()}
+        report.cases = [_case(sink, name, ids[f], handlers[f].lambda_handler, event, count) for name, f, event in cases]
     return report

@@ -1,41 +1,58 @@
 """Metering the DynamoDB work of the real handlers: requests and capacity units, from botocore hooks on their client.
 
-Capacity units are computed from the items' sizes with DynamoDB's documented rules (moto's own
-``ConsumedCapacity`` is not size-aware); the items before and after a write are read straight from
-moto's backend. A batch counts each item on its own, a Query counts the items it returns together.
+Units follow DynamoDB's documented rules from the items' sizes (moto's ``ConsumedCapacity`` is not size-aware), the
+items before a write read straight from moto's backend; prices are us-east-1 on-demand.
 """
 
+import json
+import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from benchmarks.dynamodb_units import (
-    READ_PRICE_PER_MILLION,
-    WRITE_PRICE_PER_MILLION,
-    Item,
-    item_size,
-    read_units,
-    write_units,
-)
+WRITE_PRICE_PER_MILLION = 0.625
+READ_PRICE_PER_MILLION = 0.125
+PRICES_AS_OF = "us-east-1 on-demand, as documented in 2025"
+KEY_NAMES = ("PK", "SK", "id")
+
+Item = dict[str, Any]
 
 
-class MotoItems:
-    """Items read straight from moto's backend: sizing an item costs no request (and no response serialization)."""
+def attribute_size(value: dict[str, Any]) -> int:
+    """Bytes of one attribute value, by DynamoDB's item size rules."""
+    (kind, data), *_ = value.items()
+    if kind in ("S", "SS"):
+        return sum(len(s.encode("utf-8")) for s in ([data] if kind == "S" else data))
+    if kind in ("N", "NS"):
+        numbers = [data] if kind == "N" else data
+        return sum(math.ceil(len(Decimal(n).normalize().as_tuple().digits) / 2) + 1 for n in numbers)
+    if kind == "B":
+        return len(data) if isinstance(data, bytes) else len(str(data).encode("utf-8"))
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(attribute_size(v) + 1 for v in data)
+    if kind == "M":
+        return 3 + sum(len(k.encode("utf-8")) + attribute_size(v) + 1 for k, v in data.items())
+    return len(json.dumps(data))
 
-    def __init__(self, region: str) -> None:
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.dynamodb.models import dynamodb_backends
 
-        self.backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
+def item_size(item: Item | None) -> int:
+    """Bytes of an item: every attribute's name and value."""
+    return sum(len(name.encode("utf-8")) + attribute_size(value) for name, value in (item or {}).items())
 
-    def get(self, table_name: str, key: Item) -> Item | None:
-        """The item with this key (attribute values), or ``None``."""
-        from moto.dynamodb.models.dynamo_type import DynamoType
 
-        table = self.backend.get_table(table_name)
-        range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
-        found = table.get_item(DynamoType(key[table.hash_key_attr]), range_value)
-        return found.to_json()["Attributes"] if found is not None else None
+def write_units(*sizes: int) -> int:
+    """Units of one write: 1 per started KB of the larger image (at least 1)."""
+    return max(1, math.ceil(max(sizes, default=0) / 1024))
+
+
+def read_units(size: int, *, consistent: bool) -> float:
+    """Units of one read: 1 per started 4 KB when strongly consistent, half otherwise (at least one such unit)."""
+    units = max(1, math.ceil(size / 4096))
+    return float(units) if consistent else units / 2
 
 
 @dataclass
@@ -46,16 +63,13 @@ class Work:
     requests: Counter[str] = field(default_factory=Counter)
     write_units: float = 0.0
     read_units: float = 0.0
+    by_type: Counter[str] = field(default_factory=Counter)
+    """Write units by the ``type`` of the item written (charge, summary, seen, customer; other)."""
 
     def plus(self, other: "Work") -> "Work":
         """The work of both, for the same charges (a write path and the stream that follows it)."""
-        requests = Counter(self.requests)
-        requests.update(other.requests)
-        return Work(self.charges, requests, self.write_units + other.write_units, self.read_units + other.read_units)
-
-    @property
-    def request_count(self) -> int:
-        return sum(self.requests.values())
+        units = (self.write_units + other.write_units, self.read_units + other.read_units)
+        return Work(self.charges, self.requests + other.requests, *units, self.by_type + other.by_type)
 
     def per_charge(self, value: float) -> float:
         return value / self.charges if self.charges else 0.0
@@ -63,10 +77,8 @@ class Work:
     @property
     def cost_per_million_charges(self) -> float:
         """US dollars per million charges at on-demand prices."""
-        return (
-            self.per_charge(self.write_units) * WRITE_PRICE_PER_MILLION
-            + self.per_charge(self.read_units) * READ_PRICE_PER_MILLION
-        )
+        writes = self.per_charge(self.write_units) * WRITE_PRICE_PER_MILLION
+        return writes + self.per_charge(self.read_units) * READ_PRICE_PER_MILLION
 
     def describe_requests(self) -> str:
         return ", ".join(f"{count:g} {op}" for op, count in sorted(self.requests.items())) or "none"
@@ -75,8 +87,11 @@ class Work:
 class Meter:
     """botocore hooks on the client the code uses: requests and capacity units, and the charge items written."""
 
-    def __init__(self, client: Any, items: "MotoItems", charges_table: str) -> None:
-        self.items = items
+    def __init__(self, client: Any, charges_table: str, region: str = "us-east-1") -> None:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+
+        self.backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
         self.charges_table = charges_table
         self.work = Work()
         self.written_charges: list[Item] = []
@@ -89,107 +104,87 @@ class Meter:
         work.charges = charges
         return work
 
-    def _current(self, table: str, key: Item) -> Item | None:
-        return self.items.get(table, key)
+    def stored(self, table_name: str, key: Item) -> Item | None:
+        """The item with this key (attribute values), read straight from moto's backend (no request)."""
+        from moto.dynamodb.models.dynamo_type import DynamoType
 
-    def _current_many(self, targets: list[tuple[str, Item]]) -> list[Item | None]:
-        return [self.items.get(table, key) for table, key in targets]
+        table = self.backend.get_table(table_name)
+        range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        found = table.get_item(DynamoType(key[table.hash_key_attr]), range_value)
+        return found.to_json()["Attributes"] if found is not None else None
+
+    def _size_now(self, table: str, key: Item) -> int:
+        return item_size(self.stored(table, {name: value for name, value in key.items() if name in KEY_NAMES}))
 
     def _before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        before: list[int] = []
-        if model.name in ("UpdateItem", "DeleteItem"):
-            before = [item_size(self._current(params["TableName"], params["Key"]))]
-        elif model.name == "PutItem":
-            key = {name: params["Item"][name] for name in _key_names(params["Item"])}
-            before = [item_size(self._current(params["TableName"], key))]
-        elif model.name == "TransactWriteItems":
-            before = [item_size(item) for item in self._current_many(_transaction_keys(params["TransactItems"]))]
-        context["meter"] = (dict(params), before)
+        targets = _written(model.name, params)
+        context["meter"] = (dict(params), [self._size_now(table, key) for table, key, _ in targets])
 
     def _after(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         params, before = context.pop("meter", ({}, []))
         self.work.requests[model.name] += 1
-        count = getattr(self, f"_count_{model.name}", None)
-        if count is not None:
-            count(Call(params, parsed, before, ok=http_response.status_code < 300))
+        if model.name in _READS:
+            self.work.read_units += _READS[model.name](params, parsed)
+            return
+        factor = 2 if model.name == "TransactWriteItems" else 1
+        for (table, key, put), size in zip(_written(model.name, params), before, strict=True):
+            # A put is charged on the larger of the item replaced and the new one, also when its condition
+            # refuses it; an update or a delete on the item before and after.
+            self._wrote(put, factor * write_units(size, item_size(put) if put else self._size_now(table, key)))
+        ok = http_response.status_code < 300
+        if model.name == "PutItem" and ok and params["TableName"] == self.charges_table:
+            self.written_charges.append(params["Item"])
+        for table, request in _batch_done(params, parsed):
+            item = request.get("PutRequest", {}).get("Item") or request.get("DeleteRequest", {}).get("Key")
+            self._wrote(item, write_units(item_size(item)))
+            if table == self.charges_table and "PutRequest" in request:
+                self.written_charges.append(item)
 
-    # One method per operation: the units it costs, by DynamoDB's rules.
-
-    def _count_PutItem(self, call: "Call") -> None:
-        # The larger of the item replaced and the new one (also when a condition refuses the write)
-        self.work.write_units += write_units(call.before[0], item_size(call.params["Item"]))
-        if call.ok and call.params["TableName"] == self.charges_table:
-            self.written_charges.append(call.params["Item"])
-
-    def _count_UpdateItem(self, call: "Call") -> None:
-        after = self._current(call.params["TableName"], call.params["Key"])
-        self.work.write_units += write_units(call.before[0], item_size(after))
-
-    def _count_DeleteItem(self, call: "Call") -> None:
-        self.work.write_units += write_units(call.before[0])
-
-    def _count_BatchWriteItem(self, call: "Call") -> None:
-        unprocessed = call.parsed.get("UnprocessedItems") or {}
-        for table, requests in call.params["RequestItems"].items():
-            done = [r for r in requests if r not in unprocessed.get(table, [])]
-            for request in done:
-                item = request.get("PutRequest", {}).get("Item") or request.get("DeleteRequest", {}).get("Key")
-                self.work.write_units += write_units(item_size(item))
-                if table == self.charges_table and "PutRequest" in request:
-                    self.written_charges.append(item)
-
-    def _count_TransactWriteItems(self, call: "Call") -> None:
-        actions = call.params["TransactItems"]
-        images = self._current_many(_transaction_keys(actions)) if call.ok else [None] * len(actions)
-        for action, size_before, item_after in zip(actions, call.before, images, strict=True):
-            (kind, spec), *_ = action.items()
-            if kind == "Put":
-                size_after = item_size(spec["Item"])
-            elif kind == "Update" and call.ok:
-                size_after = item_size(item_after)
-            else:
-                size_after = size_before
-            self.work.write_units += 2 * write_units(size_before, size_after)
-
-    def _count_GetItem(self, call: "Call") -> None:
-        size = item_size(call.parsed.get("Item"))
-        self.work.read_units += read_units(size, consistent=bool(call.params.get("ConsistentRead")))
-
-    def _count_BatchGetItem(self, call: "Call") -> None:
-        for table, spec in call.params["RequestItems"].items():
-            found = call.parsed.get("Responses", {}).get(table, [])
-            sizes = [item_size(item) for item in found]
-            sizes += [0] * max(0, len(spec["Keys"]) - len(found))  # a key with no item still costs a unit
-            consistent = bool(spec.get("ConsistentRead"))
-            self.work.read_units += sum(read_units(size, consistent=consistent) for size in sizes)
-
-    def _count_Query(self, call: "Call") -> None:
-        size = sum(item_size(item) for item in call.parsed.get("Items", []))
-        self.work.read_units += read_units(size, consistent=bool(call.params.get("ConsistentRead")))
-
-    def _count_TransactGetItems(self, call: "Call") -> None:
-        for response in call.parsed.get("Responses", []):
-            self.work.read_units += 2 * read_units(item_size(response.get("Item")), consistent=True)
+    def _wrote(self, item: Item | None, units: int) -> None:
+        self.work.write_units += units
+        self.work.by_type[str((item or {}).get("type", {}).get("S", "other"))] += units
 
 
-@dataclass(frozen=True)
-class Call:
-    """One DynamoDB call as the meter sees it: what was sent, what came back, the item sizes before it."""
-
-    params: dict[str, Any]
-    parsed: dict[str, Any]
-    before: list[int]
-    ok: bool
-
-
-def _key_names(key: Item) -> tuple[str, ...]:
-    return tuple(name for name in ("PK", "SK", "id") if name in key)
+def _written(operation: str, params: dict[str, Any]) -> list[tuple[str, Item, Item | None]]:
+    """(table, key or item, the item put or ``None``) of every item a single or transactional write replaces."""
+    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        specs = [params]
+    elif operation == "TransactWriteItems":
+        specs = [next(iter(action.values())) for action in params["TransactItems"]]
+    else:
+        return []
+    return [(spec["TableName"], spec.get("Key") or spec["Item"], spec.get("Item")) for spec in specs]
 
 
-def _transaction_keys(actions: list[Item]) -> list[tuple[str, Item]]:
-    targets = []
-    for action in actions:
-        (_kind, spec), *_ = action.items()
-        key = spec.get("Key") or {name: spec["Item"][name] for name in _key_names(spec["Item"])}
-        targets.append((spec["TableName"], key))
-    return targets
+def _batch_done(params: dict[str, Any], parsed: dict[str, Any]) -> list[tuple[str, Item]]:
+    """(table, request) of every request a BatchWriteItem did (those it left unprocessed left out)."""
+    unprocessed = parsed.get("UnprocessedItems") or {}
+    return [
+        (table, request)
+        for table, requests in params.get("RequestItems", {}).items()
+        for request in requests
+        if request not in unprocessed.get(table, [])
+    ]
+
+
+def _consistent(spec: dict[str, Any], sizes: list[int], factor: int = 1) -> float:
+    return sum(factor * read_units(size, consistent=factor > 1 or bool(spec.get("ConsistentRead"))) for size in sizes)
+
+
+def _batch_get_units(params: dict[str, Any], parsed: dict[str, Any]) -> float:
+    units = 0.0
+    for table, spec in params["RequestItems"].items():
+        found = parsed.get("Responses", {}).get(table, [])
+        units += _consistent(spec, [item_size(i) for i in found] + [0] * max(0, len(spec["Keys"]) - len(found)))
+    return units  # a key not found costs a read too
+
+
+_READS: dict[str, Callable[[dict[str, Any], dict[str, Any]], float]] = {
+    "GetItem": lambda params, parsed: _consistent(params, [item_size(parsed.get("Item"))]),
+    "BatchGetItem": _batch_get_units,
+    "Query": lambda params, parsed: _consistent(params, [sum(item_size(i) for i in parsed.get("Items", []))]),
+    "Scan": lambda params, parsed: _consistent(params, [sum(item_size(i) for i in parsed.get("Items", []))]),
+    "TransactGetItems": lambda _, parsed: _consistent(
+        {}, [item_size(r.get("Item")) for r in parsed.get("Responses", [])], 2
+    ),
+}

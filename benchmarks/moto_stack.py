@@ -1,14 +1,13 @@
 """The handlers in process against moto, with the tables of template.yaml and a metered DynamoDB client."""
 
 import contextlib
-import importlib
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.dynamodb_units import Item
-from benchmarks.harness import LambdaContext, in_process, stream_record
-from benchmarks.metering import Meter, MotoItems
+from benchmarks.harness import LambdaContext, in_process, record_of
+from benchmarks.metering import Item, Meter
 from local import moto_fixes
 from local.template import table_definitions
 
@@ -21,6 +20,8 @@ class Stack:
     meter: Meter
     inspector: Any
     tables: dict[str, str]
+    client: Any
+    """The metered client the handlers use."""
 
     def call(self, name: str, event: dict[str, Any]) -> Any:
         answer = self.handlers[name].lambda_handler(event, LambdaContext())
@@ -31,12 +32,16 @@ class Stack:
 
     def summarize(self, items: list[Item]) -> None:
         """One stream invocation carrying these charge items, as the event source mapping would deliver them."""
-        self.call("summarize_charges", {"Records": [stream_record(item) for item in items]})
+        self.call("summarize_charges", {"Records": [record_of(item) for item in items]})
+
+    def store(self, items: list[Item]) -> None:
+        """Store charge items as the write path would, unmetered (a recompute reads them)."""
+        for item in items:
+            self.inspector.put_item(TableName=self.tables["ChargesTable"], Item=item)
 
     def summaries(self) -> dict[str, Item]:
         """Every summary item, by customer (``u#...``)."""
-        paginator = self.inspector.get_paginator("scan")
-        pages = paginator.paginate(TableName=self.tables["SummariesTable"])
+        pages = self.inspector.get_paginator("scan").paginate(TableName=self.tables["SummariesTable"])
         items = (item for page in pages for item in page["Items"] if item["type"]["S"] == "summary")
         return {item["customer_id"]["S"]: item for item in items}
 
@@ -48,17 +53,14 @@ def moto_stack() -> Iterator[Stack]:
     from moto import mock_aws
 
     tables = {logical_id: logical_id for logical_id in table_definitions()}
-    with _fast_moto_transactions(), mock_aws():
+    with _moto_as_dynamodb(), mock_aws():
         inspector = boto3.session.Session().client("dynamodb", region_name="us-east-1")
         for logical_id, definition in table_definitions().items():
             inspector.create_table(TableName=logical_id, **definition)
         client = boto3.session.Session().client("dynamodb", region_name="us-east-1")
-        meter = Meter(client, MotoItems("us-east-1"), tables["ChargesTable"])
+        meter = Meter(client, tables["ChargesTable"])
         with in_process(client, lambda table: _seed_keys(inspector, table)) as handlers:
-            try:
-                yield Stack(handlers, meter, inspector, tables)
-            finally:
-                importlib.invalidate_caches()
+            yield Stack(handlers, meter, inspector, tables, client)
 
 
 def _seed_keys(client: Any, table_name: str) -> None:
@@ -71,10 +73,21 @@ def _seed_keys(client: Any, table_name: str) -> None:
 
 
 @contextlib.contextmanager
-def _fast_moto_transactions() -> Iterator[None]:
-    """The local stack's fix of moto's TransactWriteItems, which deep-copies whole tables once per item."""
+def _moto_as_dynamodb() -> Iterator[None]:
+    """moto with the local stack's fixes (``local.moto_fixes``), answering one call at a time as DynamoDB applies
+    each atomically: the stream function writes a batch's customers from several threads."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    real, lock = BotocoreStubber.process_request, threading.Lock()
+
+    def one_at_a_time(self: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return real(self, request)
+
     moto_fixes.apply()
+    BotocoreStubber.process_request = one_at_a_time  # type: ignore[method-assign]
     try:
         yield
     finally:
+        BotocoreStubber.process_request = real  # type: ignore[method-assign]
         moto_fixes.remove()

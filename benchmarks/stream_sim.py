@@ -1,21 +1,11 @@
 """A discrete-event simulation of one batch slot of the summarizer's stream, to check the capacity model's lag.
 
-What it simulates, record by record, for one slot (Lambda runs ``ParallelizationFactor`` of them per shard,
-each fed by the partition keys hashed to it):
-
-- charges arrive as a Poisson process at the slot's rate, each of one customer (uniform over the
-  customers, or one customer taking a share of them);
-- the poller sees a record at its next poll (4 a second); a batch starts when the slot is free and either
-  ``BatchSize`` records wait or ``MaximumBatchingWindowInSeconds`` has passed since the first of them was
-  seen;
-- a batch of n records over k distinct customers takes the handler time the model uses (the benchmarks'
-  CPU per record and DynamoDB calls per record, customer and batch, with the assumed latencies), with the
-  batch's real k, not its expectation;
-- a batch fails with a given probability; it is then bisected (``BisectBatchOnFunctionError``) and its
-  halves retried, up to ``MaximumRetryAttempts``; records older than ``MaximumRecordAgeInSeconds`` when
-  their batch starts are given up (the on-failure queue).
-
-It reports each record's lag (written to summarized), and the iterator age when the arrivals stop.
+Record by record: Poisson arrivals at the slot's rate (uniform over the customers, or one taking a share); the
+poller sees a record at its next poll; a batch starts when the slot is free and ``BatchSize`` records wait or the
+batching window has passed since the first; it takes the model's handler time for its real number of distinct
+customers; a failed batch is bisected and retried up to ``MaximumRetryAttempts``, and records older than
+``MaximumRecordAgeInSeconds`` when their batch starts are given up. It reports each record's lag and the iterator age
+when the arrivals stop.
 """
 
 import math

@@ -1,6 +1,5 @@
 """Builders for DynamoDB stream events (from events/summarize_charges.json) and the charges they carry."""
 
-import copy
 import itertools
 import threading
 import uuid
@@ -8,14 +7,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from beacon.dal.item_keys import SUMMARY_ITEM_TYPE, SUMMARY_SK
 from beacon.dal.items import charge_item, seen_ids_from_item, summary_from_item
+from beacon.dal.items import stream_record as build_stream_record
 from beacon.logic import plan
 from beacon.logic.fold import summarize
 from beacon.logic.plan import as_stored
 from beacon.models.records import ChargeRecord
 from beacon.models.stored import StoredSummary
 from beacon.models.summary import CustomerSummary
-from tests.builders import load_event
 
 # Sequence numbers as DynamoDB writes them: decimal strings, up to 40 digits (beyond a DynamoDB Number).
 _SEQUENCE_BASE = 4_000_000_000_000_000_000_000_000_000_000_000_000_000
@@ -59,19 +59,17 @@ def charge(
 def stream_record(
     item: dict[str, Any], *, sequence: str | None = None, event_name: str = "INSERT", created_at: int | None = None
 ) -> dict[str, Any]:
-    """A Lambda-format stream record of ``item`` (attribute values), shaped like events/summarize_charges.json.
+    """A Lambda-format stream record of ``item`` (attribute values): ``beacon.dal.items.stream_record``.
 
-    ``created_at``: the record's ``ApproximateCreationDateTime`` (by default the event file's, T0 + 60).
+    ``created_at``: the record's ``ApproximateCreationDateTime`` (by default that of events/summarize_charges.json,
+    T0 + 60); ``sequence``: by default the next one.
     """
-    record = copy.deepcopy(load_event("summarize_charges.json")["Records"][0])
-    record["eventID"] = uuid.uuid4().hex
-    if created_at is not None:
-        record["dynamodb"]["ApproximateCreationDateTime"] = created_at
-    record["eventName"] = event_name
-    record["dynamodb"]["Keys"] = {"PK": item["PK"], "SK": item["SK"]}
-    record["dynamodb"]["NewImage"] = item
-    record["dynamodb"]["SequenceNumber"] = sequence or next_sequence()
-    return record
+    return build_stream_record(
+        item,
+        sequence=sequence or next_sequence(),
+        created_at=T0 + 60 if created_at is None else created_at,
+        event_name=event_name,
+    )
 
 
 def stream_event(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -92,7 +90,8 @@ def put_charges(client: Any, table: str, charges: Sequence[ChargeRecord]) -> Non
 def stored_summaries(client: Any, table: str) -> dict[tuple[str, str], StoredSummary]:
     """Every summary of the summaries table (its seen items, registry and summaries of the first layout left out)."""
     items = [i for page in client.get_paginator("scan").paginate(TableName=table) for i in page["Items"]]
-    summaries = (summary_from_item(i) for i in items if i["type"]["S"] == "summary" and i["SK"]["S"] == "SUMMARY")
+    kept = (SUMMARY_ITEM_TYPE, SUMMARY_SK)
+    summaries = (summary_from_item(i) for i in items if (i["type"]["S"], i["SK"]["S"]) == kept)
     return {(s.project_id, s.customer_id): s for s in summaries}
 
 

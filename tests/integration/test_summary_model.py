@@ -35,8 +35,8 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from beacon.dal import aws
 from beacon.dal.charges import ChargesRepository
-from beacon.dal.item_keys import registry_pk, registry_shard, seen_pk
-from beacon.dal.items import charge_item, received_ms_of, summary_from_item
+from beacon.dal.item_keys import charge_pk, registry_pk, registry_shard, seen_pk
+from beacon.dal.items import charge_item, received_ms_of, stream_record, summary_from_item
 from beacon.dal.summaries import SummariesRepository
 from beacon.logic import seen
 from beacon.logic.fold import summarize
@@ -140,7 +140,8 @@ class World:
             self.charges.append(charge)
             item = charge_item(charge)
             self.fake.seed(CHARGES, item)
-            self.records.append(_record(item, len(self.records), created=self.clock + self.rng.randint(0, 5)))
+            sequence = str(4 * 10**39 + len(self.records))
+            self.records.append(stream_record(item, sequence=sequence, created_at=self.clock + self.rng.randint(0, 5)))
         return self.records[written:]
 
     def erase(self, who: tuple[str, str] | None = None) -> None:
@@ -308,25 +309,9 @@ class World:
         assert not any(pk == registry and item["customer_id"]["S"] == customer for (pk, _), item in summaries.items())
 
 
-def _record(item: dict[str, Any], index: int, *, created: int) -> dict[str, Any]:
-    return {
-        "eventID": str(index),
-        "eventName": "INSERT",
-        "eventSource": "aws:dynamodb",
-        "dynamodb": {
-            "ApproximateCreationDateTime": created,
-            "Keys": {"PK": item["PK"], "SK": item["SK"]},
-            "NewImage": item,
-            "SequenceNumber": str(4 * 10**39 + index),
-            "StreamViewType": "NEW_IMAGE",
-        },
-    }
-
-
 def _customer_of(query: dict[str, Any]) -> tuple[str, str]:
-    """The customer whose charges a Query reads (``P#<project>#C#<customer>``)."""
-    _, project, _, customer = query["ExpressionAttributeValues"][":pk"]["S"].split("#", 3)
-    return project, customer
+    """The customer whose charges a Query reads."""
+    return next(c for c in CUSTOMERS if charge_pk(*c) == query["ExpressionAttributeValues"][":pk"]["S"])
 
 
 def _written_customer(params: dict[str, Any]) -> tuple[str, str]:

@@ -1,5 +1,11 @@
-"""Items as stored in DynamoDB, mapped explicitly to and from attribute values: charges, keys, summaries, registry."""
+"""Items as stored in DynamoDB, mapped explicitly to and from attribute values: charges, keys, summaries, registry.
 
+Also the stream record of storing an item, as Lambda delivers it (``stream_record``): the one builder the tests,
+the benchmarks and the operator tools use.
+"""
+
+import hashlib
+import json
 from collections.abc import Iterable
 from types import MappingProxyType
 from typing import Any
@@ -100,6 +106,46 @@ def charge_from_item(item: AttributeValues) -> ChargeRecord:
 def received_ms_of(item: AttributeValues) -> int:
     """When the API received a charge (UNIX ms); items written before milliseconds were kept hold seconds."""
     return _int(item, "received_ms") if "received_ms" in item else _int(item, "received_at") * 1000
+
+
+# ---------------------------------------------------------------- stream records
+
+# The charges table's stream in events/summarize_charges.json: what a record built here names as its source.
+EXAMPLE_STREAM_ARN = (
+    "arn:aws:dynamodb:us-east-1:123456789012:table/beacon-charges-ChargesTable-1ABCDEF/stream/2026-11-25T08:00:00.000"
+)
+
+
+def stream_record(
+    item: AttributeValues,
+    *,
+    sequence: str,
+    created_at: int,
+    event_name: str = "INSERT",
+    stream_arn: str = EXAMPLE_STREAM_ARN,
+) -> dict[str, Any]:
+    """The record of writing ``item`` to a ``NEW_IMAGE`` stream (the charges table's), as Lambda delivers it.
+
+    ``sequence`` is its ``SequenceNumber`` (a decimal string), ``created_at`` its ``ApproximateCreationDateTime``
+    (seconds); its ``eventID`` is derived from the stream and the sequence number, so a record built twice is the
+    same record.
+    """
+    return {
+        "eventID": hashlib.sha256(f"{stream_arn}#{sequence}".encode()).hexdigest()[:32],
+        "eventName": event_name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": created_at,
+            "Keys": {"PK": item["PK"], "SK": item["SK"]},
+            "NewImage": item,
+            "SequenceNumber": sequence,
+            "SizeBytes": len(json.dumps(item)),
+            "StreamViewType": "NEW_IMAGE",
+        },
+        "eventSourceARN": stream_arn,
+    }
 
 
 # ---------------------------------------------------------------- API keys

@@ -3,13 +3,15 @@
 The model runs on the committed benchmark figures (docs/benchmarks.json) and template.yaml, the simulation
 on short peaks; what is checked are the invariants a reader of docs/capacity.md relies on: cost grows with
 traffic, the lag below capacity is the batching window plus a batch, the first limit to bind is named and
-its lift lifts it, the inputs come from the figures file, and the simulation agrees with the model.
+its lift lifts it, up to 100,000x only quotas and parameters bind on the realistic day, the inputs come from
+the figures file, samconfig.toml holds the largest scale's parameters, and the simulation agrees with the model.
 """
 
 import itertools
 import json
 import math
 import re
+import tomllib
 
 import pytest
 
@@ -23,6 +25,7 @@ from benchmarks.capacity_model import (
     run_model,
 )
 from benchmarks.stream_sim import simulate
+from local.sam import parse_parameter_overrides
 from local.template import ROOT
 
 SMALL_SCALES = (0.5, 1, 10, 100, 1_000, 10_000)
@@ -76,9 +79,10 @@ def test_the_advised_parallelization_factor_keeps_the_summarizer_up():
     base = run_model(scales=(10_000,))
     [row] = base.scales
     assert row.slot.behind, "one batch per shard falls behind at 10,000x on the committed figures"
-    assert 1 < row.parallelization_needed <= 10
+    assert 1 < row.stream.parallelization_needed <= 10
     advised = run_model(
-        settings=load_settings({"StreamParallelizationFactor": str(row.parallelization_needed)}), scales=(10_000,)
+        settings=load_settings({"StreamParallelizationFactor": str(row.stream.parallelization_needed)}),
+        scales=(10_000,),
     )
     assert not advised.scales[0].slot.behind
     assert advised.scales[0].slot.max_lag_s < 10
@@ -127,43 +131,79 @@ def test_records_older_than_the_maximum_age_are_given_up_when_the_slot_falls_beh
     assert result.max_lag_s <= 30 + result.longest_batch_s + 1e-9  # young enough when its batch started
 
 
+def _figures_changed(tmp_path, change):
+    document = json.loads((ROOT / "docs" / figures.FIGURES_FILE).read_text(encoding="utf-8"))
+    change(document["parts"])
+    path = tmp_path / figures.FIGURES_FILE
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return load_inputs(path)
+
+
 def test_the_model_reads_its_figures_from_the_benchmark_file(tmp_path):
     # Given the committed figures with the stream as the marker design wrote it: a transaction per
     # customer per batch that also marks each record's charge (2 units a record, 2 a customer)
-    document = json.loads((ROOT / "docs" / figures.FIGURES_FILE).read_text(encoding="utf-8"))
-    scenarios = document["parts"]["dynamodb"]["scenarios"]
-    for name, scenario in scenarios.items():
-        shape = re.fullmatch(r"stream batch of (\d+) record\(s\) over (\d+) customer\(s\)", name)
-        if shape:
-            records, customers = map(int, shape.groups())
-            scenario["write_units"] = float(2 * records + 2 * customers)
-            scenario["requests"] = {"BatchGetItem": 1, "TransactWriteItems": customers}
-    document["parts"]["dynamodb"]["run"]["machine"] = "another machine; run at 2030-01-01 00:00 UTC"
-    path = tmp_path / figures.FIGURES_FILE
-    path.write_text(json.dumps(document), encoding="utf-8")
+    def marker_design(parts):
+        for name, scenario in parts["dynamodb"]["scenarios"].items():
+            shape = re.fullmatch(r"stream batch of (\d+) record\(s\) over (\d+) customer\(s\)", name)
+            if shape:
+                records, customers = map(int, shape.groups())
+                scenario["write_units"] = float(2 * records + 2 * customers)
+        parts["dynamodb"]["run"]["machine"] = "another machine; run at 2030-01-01 00:00 UTC"
 
     # When the model reads them
-    inputs = load_inputs(path)
-    changed = run_model(inputs=inputs, scales=(1_000,))
-    committed = run_model(scales=(1_000,))
+    inputs = _figures_changed(tmp_path, marker_design)
+    changed, committed = run_model(inputs=inputs, scales=(1_000,)), run_model(scales=(1_000,))
 
     # Then it uses them: a write per record, dearer DynamoDB, and the run is the one named
-    assert inputs.stream.write_units == (2.0, 2.0, 0.0)
-    assert set(inputs.stream.calls) == {"BatchGetItem", "TransactWriteItems"}
+    assert inputs.stream_wru == (2.0, 2.0, 0.0)
     assert changed.scales[0].monthly_cost["DynamoDB"] > committed.scales[0].monthly_cost["DynamoDB"]
-    assert (
-        changed.scales[0].hot_key_wru_per_s["SummariesTable P#<project>"]
-        > (committed.scales[0].hot_key_wru_per_s["SummariesTable P#<project>"])
-    )
+    assert changed.scales[0].table_wru_per_s["ChargesTable"] > committed.scales[0].table_wru_per_s["ChargesTable"]
     assert "another machine; run at 2030-01-01 00:00 UTC" in inputs.runs.values()
 
 
+def test_the_slot_capacity_comes_from_the_measured_concurrent_batch(tmp_path):
+    # Given the concurrent batch measured with twice the CPU, and written one customer after another
+    def slower(parts):
+        parts["stream"]["concurrency"]["concurrent_cpu_s"] *= 2
+        parts["stream"]["concurrency"]["concurrent_s"] += parts["stream"]["concurrency"]["concurrent_cpu_s"] / 2
+
+    def sequential(parts):
+        batch = parts["stream"]["concurrency"]
+        batch["concurrent_s"], batch["concurrent_cpu_s"] = batch["sequential_s"], batch["sequential_cpu_s"]
+
+    committed = run_model(scales=(10_000,)).scales[0].slot.capacity
+    # Then a slot takes fewer records a second: about half as many with twice the CPU (the CPU is most of a batch)
+    assert (
+        run_model(inputs=_figures_changed(tmp_path, slower), scales=(10_000,)).scales[0].slot.capacity < 0.7 * committed
+    )
+    assert (
+        run_model(inputs=_figures_changed(tmp_path, sequential), scales=(10_000,)).scales[0].slot.capacity < committed
+    )
+
+
+def test_up_to_100000x_only_quotas_and_parameters_bind_on_the_realistic_day(model):
+    largest = run_model(scales=(100_000,))
+    [row] = largest.scales
+    assert row.binding, "at 100,000x the realistic day some limits bind"
+    assert {limit.kind for limit in row.binding} <= {"parameter", "quota"}
+    for limit in (limit for limit in row.limits if limit.kind == "design"):
+        scale = capacity_page.binding_scale(largest, limit.name)
+        assert scale is None or scale > 100_000, limit.name
+    # each lift names the value to set at that scale
+    assert all(any(char.isdigit() for char in limit.lift) for limit in row.binding if limit.kind == "parameter")
+
+
+def test_samconfig_holds_the_parameters_of_the_largest_scale():
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    overrides = config[capacity_page.SAMCONFIG_ENVIRONMENT]["deploy"]["parameters"]["parameter_overrides"]
+    advised = capacity_page.largest_scale_parameters(run_model())
+    assert advised and advised.items() <= parse_parameter_overrides(overrides).items()
+
+
 def test_the_committed_fit_reproduces_the_benchmark_day():
-    check = load_inputs().day_stream_check
-    assert check is not None
-    measured, modelled = check
-    # Within 5%: the fit (units per record, per customer, per batch) has no term for the seen items
-    # of customers with more than 40 charges in a window (71 of the day's 7,465 summary writes).
+    measured, modelled = load_inputs().day_stream_check
+    # Within 5%: the fit (units per record, per customer, per batch, per new customer) has no term for the seen
+    # items of customers with more than 40 charges in a window.
     assert math.isclose(measured, modelled, rel_tol=0.05)
 
 
@@ -200,7 +240,7 @@ def test_xray_is_priced_from_the_sampling_configured():
     assert [r.monthly_cost["X-Ray"] for r in passthrough.scales] == [0.0, 0.0]
     quiet, busy = active.scales
     # At 1x every invocation is sampled (fewer than one a second); at 1,000x one a second and 5% of the rest
-    invocations = 30 * quiet.requests_per_day
+    invocations = 30 * quiet.day.requests
     assert quiet.monthly_cost["X-Ray"] >= invocations / 1e6 * published("xray_trace_price")
     assert busy.monthly_cost["X-Ray"] < 0.1 * 1_000 * quiet.monthly_cost["X-Ray"]
 
@@ -209,7 +249,7 @@ def test_lambdas_own_log_lines_are_paid_for_only_at_system_log_level_info():
     warn = run_model(settings=load_settings({"SystemLogLevel": "WARN"}), scales=(100,))
     info = run_model(settings=load_settings({"SystemLogLevel": "INFO"}), scales=(100,))
     [quiet], [verbose] = warn.scales, info.scales
-    invocations = quiet.requests_per_day  # a START and a REPORT line for each API request at least
+    invocations = quiet.day.requests  # a START and a REPORT line for each API request at least
     assert verbose.log_bytes_per_day - quiet.log_bytes_per_day >= invocations * warn.inputs.platform_log_bytes
     assert verbose.monthly_cost["CloudWatch Logs"] > quiet.monthly_cost["CloudWatch Logs"]
 
