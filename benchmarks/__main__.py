@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import capacity, cold_start, figures, importing, load, log_bytes, stream, warm
+from benchmarks import capacity, cold_start, erasure, figures, importing, load, log_bytes, stream, warm
 from benchmarks.machine import this_machine
 from benchmarks.report import Results, write
 from local.template import ROOT
@@ -57,6 +57,7 @@ def _measures(q: bool) -> dict[str, list[tuple[str, str, Callable[[], Any]]]]:
         "stream": [
             ("recompute", "recompute", lambda: stream.recompute(20_000 if q else 1_000_000)),
             ("concurrency", "concurrent writes", lambda: stream.concurrency(rounds=1 if q else 7)),
+            ("erasure", "erasure", lambda: erasure.measure(2_000 if q else 100_000)),
         ],
         "load": [("load", "end to end", lambda: load.measure(rates=rates, step_seconds=step, drain_timeout=drain))],
         "import": [("importing", "import", lambda: importing.measure(**history))],

@@ -40,6 +40,8 @@ def as_figures(results: "Results") -> dict[str, Any]:
         parts["dynamodb"] = {**day, "scenarios": scenarios, "listing": listing, "loyal": loyal}
     if results.recompute and results.concurrency:
         parts["stream"] = {name: dataclasses.asdict(getattr(results, name)) for name in ("recompute", "concurrency")}
+    if results.erasure:
+        parts["erasure"] = dataclasses.asdict(results.erasure)
     if logs := results.logs:
         cases = {
             c.name: {"function": c.function, "status": c.status, "bytes": c.bytes, "lines": c.lines} for c in logs.cases

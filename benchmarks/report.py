@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 from benchmarks.capacity import CapacityReport
 from benchmarks.capacity_model import recompute_seconds
 from benchmarks.cold_start import ColdReport
+from benchmarks.erasure import ErasureResult
 from benchmarks.importing import ImportReport
 from benchmarks.importing import section as import_section
 from benchmarks.load import LoadReport
@@ -26,6 +27,7 @@ from benchmarks.warm import WarmCase
 COLD_TARGET, WARM_TARGET, DAY_TARGET, LOG_TARGET_BYTES = 1.10, 2.0, 1.05, 300
 RECOMPUTE_MEMORY_GOAL_MB, SUMMARY_GOAL_BYTES = 64, 1024
 CONCURRENCY_GOAL, SLOT_GOAL = 10.0, 1_500.0
+ERASURE_GOAL_S = 60.0
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Results:
     capacity: CapacityReport | None = None
     recompute: RecomputeReport | None = None
     concurrency: ConcurrencyReport | None = None
+    erasure: ErasureResult | None = None
     logs: LogReport | None = None
     load: LoadReport | None = None
     importing: ImportReport | None = None
@@ -324,7 +327,7 @@ def _day_lines(capacity: CapacityReport) -> list[str]:
 # ---------------------------------------------------------------- 4. the stream's tails
 
 
-def _tails_section(results: Results) -> list[str]:
+def _tails(results: Results) -> list[str]:
     lines = ["## 4. The stream's tails", ""]
     if results.recompute:
         lines += _recompute_lines(results.recompute)
@@ -332,6 +335,8 @@ def _tails_section(results: Results) -> list[str]:
         lines += _loyal_lines(results.capacity)
     if results.concurrency:
         lines += _concurrency_lines(results.concurrency)
+    if results.erasure:
+        lines += _erasure_lines(results.erasure)
     return lines
 
 
@@ -409,6 +414,19 @@ def _concurrency_lines(c: ConcurrencyReport) -> list[str]:
         f"({c.concurrent_cpu_s / c.concurrent_s:.0%} of its duration, one interpreter lock; most of it botocore's "
         "validation and serialization of each call), not by DynamoDB's latency. docs/capacity.md takes a slot's "
         "capacity from this batch, its CPU stretched to the stream function's share of a vCPU.",
+        "",
+    ]
+
+
+def _erasure_lines(e: ErasureResult) -> list[str]:
+    return [
+        f"**Erasing a customer of {e.charges:,} charges** (`DELETE /customers`' erase job, through the jobs "
+        f"function's handler, against DynamoDB calls that each take {e.latency_ms:g} ms more): "
+        f"{e.wall_s:.1f} s, {e.cpu_s:.1f} s of CPU; calls: {_calls(e.calls)}. The calls' latency alone is "
+        f"{e.floor_s:.1f} s ({_x(e.wall_s / e.floor_s)} of it: the rest is CPU, ours and the in-memory table's). "
+        f"**Under {ERASURE_GOAL_S:g} s:** {met(e.wall_s < ERASURE_GOAL_S)}. On AWS the customer's charges share a "
+        f"partition key, which takes {e.charges / e.aws_floor_s:,.0f} write units a second until DynamoDB splits it "
+        f"for heat: at least {e.aws_floor_s:.0f} s for these deletes, whatever the code.",
         "",
     ]
 
@@ -494,7 +512,7 @@ def markdown(results: Results) -> str:
         (results.cold, lambda: _cold_section(results.cold)),  # type: ignore[arg-type]
         (results.warm, lambda: _warm_section(results.warm, results.warm_stub)),  # type: ignore[arg-type]
         (results.capacity, lambda: _capacity_section(results.capacity)),  # type: ignore[arg-type]
-        (results.recompute or results.concurrency or results.capacity, lambda: _tails_section(results)),
+        (results.recompute or results.concurrency or results.erasure or results.capacity, lambda: _tails(results)),
         (results.load, lambda: _load_section(results.load)),  # type: ignore[arg-type]
         (results.importing, lambda: import_section(results.importing)),  # type: ignore[arg-type]
         (results.logs, lambda: _logs_section(results.logs)),  # type: ignore[arg-type]

@@ -118,6 +118,13 @@ def test_the_import_sends_one_bulk_per_customer_and_stores_every_row_once(result
     assert imported.stored == imported.singles_accepted + imported.rows_accepted
 
 
+def test_the_erasure_deletes_every_charge_of_the_customer_through_the_jobs_function(results):
+    assert results.erasure is not None
+    assert results.erasure.charges == 2_000
+    assert results.erasure.calls["BatchWriteItem"] == 2_000 // 25
+    assert results.erasure.calls["SendMessage"] == 1  # the final pass, queued
+
+
 def test_the_page_and_its_charts_are_written(results, tmp_path):
     page = write(results, tmp_path).read_text(encoding="utf-8")
     assert "was not measured" not in page
