@@ -42,6 +42,12 @@ _BOTO_CONFIG = Config(
     read_timeout=5,
     tcp_keepalive=True,
     max_pool_connections=MAX_CONCURRENT_CALLS,
+    # Per call, botocore checks the parameters against the model and rebuilds its User-Agent string from a
+    # dozen sanitized parts: a third of a call's CPU, which bounds the stream function's concurrent writes
+    # (docs/benchmarks.md, "Concurrent stream writes"). Our requests are built by dal/ alone (DynamoDB still
+    # refuses a malformed one), and a fixed User-Agent only leaves out the SDK's own usage metadata.
+    parameter_validation=False,
+    user_agent="beacon-charges",
 )
 
 
