@@ -36,7 +36,13 @@ class ErrorEnvelope(BaseModel):
     errors: list[ErrorDetail]
 
 
+# The summary's views are built when GET /customers/summary first answers: the write functions never build them.
+_VIEW = ConfigDict(defer_build=True)
+
+
 class ChargesView(BaseModel):
+    model_config = _VIEW
+
     count: int
     total: int
     first_at: int | None
@@ -45,6 +51,8 @@ class ChargesView(BaseModel):
 
 
 class SessionsView(BaseModel):
+    model_config = _VIEW
+
     count: int
     first_seen_at: int | None
     last_seen_at: int | None
@@ -52,6 +60,8 @@ class SessionsView(BaseModel):
 
 class SummaryView(BaseModel):
     """``data`` of ``GET /customers/summary`` (times in UNIX seconds)."""
+
+    model_config = _VIEW
 
     user_id: str | None
     email: str | None
