@@ -64,7 +64,8 @@ from tests.builders import FakeLambdaContext
 from tests.stream_builders import T0, count_plan_paths, expected_summaries, stored_summaries
 
 # More seeds for a deeper run: CHAOS_SEEDS=100 pytest tests/integration/test_chaos.py
-SEEDS = range(int(os.environ.get("CHAOS_SEEDS", "6")))
+DEFAULT_SEEDS = 6
+SEEDS = range(int(os.environ.get("CHAOS_SEEDS", str(DEFAULT_SEEDS))))
 CUSTOMERS = 110
 CHARGES_PER_SEED = 2_500
 SHARDS = 3
@@ -85,7 +86,10 @@ FAULTS = (
 # "late": the poller goes back to records created longer ago than any summary remembers (the event
 # source mapping never does that: MaximumRecordAgeInSeconds; a replay of the failure queue does)
 LATE_SECONDS = 3_600 + seen.WINDOW_MARGIN_SECONDS + seen.WRITE_SLACK_SECONDS + 2 * seen.BUCKET_SECONDS
-# What a run must have gone through besides the injected faults (a chaos test that injects nothing proves nothing)
+# What a run must have gone through besides the injected faults (a chaos test that injects nothing proves
+# nothing). These paths come from the data, not from an injection: each default seed reaches every one of
+# them; a seed beyond those may miss a rare one (of seeds 0-19, 11 makes no recompute that drops its oldest
+# minutes, 15 and 18 no batch that takes several writes), so deeper runs print them and check the counts only.
 ALSO_SEEN = (
     "partial_failure",
     "recomputed",
@@ -548,7 +552,8 @@ def test_every_charge_counts_exactly_once_whatever_the_faults(tables, item_level
     happened = run(tables, seed, CHARGES_PER_SEED, monkeypatch)
     with capsys.disabled():
         print(f"\nchaos seed {seed}: {dict(sorted(happened.items()))}")
-    for fault in (*FAULTS, *ALSO_SEEN):
+    required = (*FAULTS, *(ALSO_SEEN if seed < DEFAULT_SEEDS else ()))
+    for fault in required:
         if fault != "none":
             assert happened[fault] > 0, f"seed {seed}: no {fault}"
 
