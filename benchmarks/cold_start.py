@@ -44,7 +44,6 @@ class ColdResult:
 
     init = property(lambda self: median(self.runs["init_ms"]))
     init_cpu = property(lambda self: median(self.runs["init_cpu_ms"]))
-    first = property(lambda self: median(self.runs["first_request_ms"]))
     first_cpu = property(lambda self: median(self.runs["first_request_cpu_ms"]))
 
 
@@ -55,7 +54,6 @@ class ColdReport:
     runs: int
     floor: ColdResult
     functions: list[ColdResult]
-    floor_modules_ms: float = 0.0
     sdk: list[ColdResult] = field(default_factory=list)
     """The same functions with ``SDK_SUBSEGMENTS``."""
 
@@ -178,7 +176,6 @@ def measure(runs: int, *, profile: bool = True) -> ColdReport:
     report = ColdReport(runs=runs, floor=floor, functions=list(results.values()), sdk=list(sdk.values()))
     if profile:
         floor_profile = import_profile(None)
-        report.floor_modules_ms = round(sum(floor_profile.values()), 1)
         for spec in specs:
             results[spec.logical_id].heavy = heavy_beyond_floor(import_profile(spec), floor_profile)
     return report

@@ -203,13 +203,6 @@ class FakeDynamoDB:
 
         return self._call("TransactWriteItems", {"TransactItems": TransactItems}, answer)
 
-    def transact_get_items(self, *, TransactItems: list[Item], **_: Any) -> dict[str, Any]:
-        def answer() -> dict[str, Any]:
-            found = [self.table(g["Get"]["TableName"]).get(_key(g["Get"]["Key"])) for g in TransactItems]
-            return {"Responses": [{"Item": item} if item is not None else {} for item in found]}
-
-        return self._call("TransactGetItems", {"TransactItems": TransactItems}, answer)
-
     def send_message(self, **params: Any) -> dict[str, Any]:
         def answer() -> dict[str, Any]:
             self.messages.append(params)
