@@ -96,14 +96,13 @@ class FakeDynamoDB:
         return True
 
     def _action_holds(self, action: dict[str, Any]) -> bool:
+        """Whether a transaction's action holds: a Put's condition, the ConditionCheck our code makes (the summary
+        is an erasure's tombstone)."""
         if "Put" in action:
             return self._holds(action["Put"])
-        if "ConditionCheck" in action:
-            return self._checks(action["ConditionCheck"])
-        return True
-
-    def _checks(self, check: dict[str, Any]) -> bool:
-        """Whether a ConditionCheck holds (the one our code makes: the summary is an erasure's tombstone)."""
+        if "ConditionCheck" not in action:
+            return True
+        check = action["ConditionCheck"]
         condition = check["ConditionExpression"]
         if condition != "attribute_exists(erased_before) AND charge_count = :none":
             raise NotImplementedError(condition)
@@ -256,12 +255,11 @@ def _conditional_check_failed(operation: str, item: Item | None = None) -> Clien
     return ClientError(error, operation)  # type: ignore[arg-type]
 
 
-def attach_to_client(client: Any, fake: FakeDynamoDB) -> None:
-    """Make a real botocore client answer from ``fake``: it still validates and serializes, but sends nothing."""
-    _register(client.meta.events, fake)
+def attach(events: Any, fake: FakeDynamoDB) -> None:
+    """Make the DynamoDB (and SQS, KMS) clients of these botocore ``events`` (a client's ``meta.events``, or a
+    session's ``events`` for every client it creates from now on) answer from ``fake``: they still validate and
+    serialize, but send nothing."""
 
-
-def _register(events: Any, fake: FakeDynamoDB) -> None:
     def keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["bench_params"] = dict(params)
 
@@ -276,18 +274,18 @@ def _register(events: Any, fake: FakeDynamoDB) -> None:
         events.register(f"before-call.{service}", answer)
 
 
-def attach_to_session(session: Any, fake: FakeDynamoDB) -> None:
-    """Every DynamoDB (and SQS, KMS) client the boto3 ``session`` creates from now on answers from ``fake``."""
-    _register(session.events, fake)
-
-
-def seed_keys(fake: FakeDynamoDB, table_name: str) -> None:
+def key_items() -> list[Item]:
     """The local project's public and secret keys (``pk_local_dev``, ``sk_local_dev``), as the key store holds them."""
     from beacon.dal.items import api_key_item
     from ops.keys import new_key_record
 
-    for kind, raw in (("public", "pk_local_dev"), ("secret", "sk_local_dev")):
-        fake.seed(table_name, api_key_item(new_key_record("local", kind, raw)[1]))  # type: ignore[arg-type]
+    kinds = (("public", "pk_local_dev"), ("secret", "sk_local_dev"))
+    return [api_key_item(new_key_record("local", kind, raw)[1]) for kind, raw in kinds]  # type: ignore[arg-type]
+
+
+def seed_keys(fake: FakeDynamoDB, table_name: str) -> None:
+    for item in key_items():
+        fake.seed(table_name, item)
 
 
 def seed_summaries(fake: FakeDynamoDB, table_name: str, stream_event: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from beacon.dal.item_keys import charge_pk, charge_sk
 from beacon.dal.items import charge_item
 from beacon.logic.identity import identify_customer
-from benchmarks.fake_dynamodb import FakeDynamoDB, attach_to_client, seed_keys, seed_summaries
+from benchmarks.fake_dynamodb import FakeDynamoDB, attach, seed_keys, seed_summaries
 from benchmarks.harness import charge, in_process, stream_event
 from benchmarks.metering import item_size
 from benchmarks.stats import median
@@ -197,7 +197,7 @@ def concurrency(records: int = 200, latency_s: float = 0.005, rounds: int = 5) -
     fake = FakeDynamoDB(latency=latency_s)
     session = boto3.session.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1")
     client = session.client("dynamodb", config=aws._BOTO_CONFIG)  # the layer's client, its pool sized to its threads
-    attach_to_client(client, fake)
+    attach(client.meta.events, fake)
     times: dict[int, list[tuple[float, float]]] = {1: [], aws.MAX_CONCURRENT_CALLS: []}
     with in_process(client, lambda table: seed_keys(fake, table)):
         charges, summaries = os.environ["CHARGES_TABLE_NAME"], os.environ["SUMMARIES_TABLE_NAME"]

@@ -19,7 +19,7 @@ from typing import Any
 
 from beacon.dal.item_keys import charge_pk, charge_sk
 from beacon.dal.items import summary_key
-from benchmarks.fake_dynamodb import FakeDynamoDB, attach_to_client, seed_keys
+from benchmarks.fake_dynamodb import FakeDynamoDB, attach, seed_keys
 from benchmarks.harness import (
     Event,
     Handler,
@@ -169,7 +169,7 @@ def measure(scale: float = 1.0, *, mode: str = "boto3") -> list[WarmCase]:
 
         session = boto3.session.Session(aws_access_key_id="bench", aws_secret_access_key="bench")
         client = session.client("dynamodb", region_name="us-east-1")
-        attach_to_client(client, fake)
+        attach(client.meta.events, fake)
     with in_process(client, lambda table: seed_keys(fake, table)) as handlers:
         charges, summaries = os.environ["CHARGES_TABLE_NAME"], os.environ["SUMMARIES_TABLE_NAME"]
         create, bulk = handlers["create_charge"].lambda_handler, handlers["bulk_charges"].lambda_handler
