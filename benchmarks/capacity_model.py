@@ -220,6 +220,7 @@ def load_inputs(path: Path | None = None) -> Inputs:
     single = scenarios["single charge (POST /charges)"]
     bulk_scenario = max((s for name, s in scenarios.items() if name.startswith("bulk of")), key=lambda s: s["charges"])
     singles = int(scenarios["day: write path"]["requests"].get("PutItem", 0))
+    batch, recompute = parts["stream"]["concurrency"], parts["stream"]["recompute"]
     return Inputs(
         runs={part: parts[part]["run"]["machine"] for part in ("warm", "dynamodb", "stream")},
         day_charges=int(dynamodb["day_charges"]),
@@ -232,8 +233,14 @@ def load_inputs(path: Path | None = None) -> Inputs:
         bulk_wru_per_charge=bulk_scenario["write_units"] / bulk_scenario["charges"],
         single_calls={op: float(n) for op, n in single["requests"].items()},
         bulk_calls_per_charge={op: n / bulk_scenario["charges"] for op, n in bulk_scenario["requests"].items()},
+        slot_cpu_ms_per_record=batch["concurrent_cpu_s"] * 1000 / batch["records"],
+        slot_wait_s=max(0.0, batch["concurrent_s"] - batch["concurrent_cpu_s"]),
+        slot_records=int(batch["records"]),
+        slot_workers=int(batch["workers"]),
+        slot_latency_s=float(batch["latency_s"]),
+        recompute_cpu_s_per_charge=recompute["cpu_s"] / recompute["charges"],
+        recompute_charges_per_page=recompute["charges"] / recompute["pages"],
         **_stream_inputs(scenarios, int(dynamodb["stream_batch_size"])),
-        **_slot_inputs(parts["stream"]),
         **_log_inputs(parts["logs"]),
     )
 
@@ -259,19 +266,6 @@ def _stream_inputs(scenarios: Mapping[str, Any], batch_size: int) -> dict[str, A
     check = (float(day["write_units"]), modelled)
     units = {"stream_wru": wru, "stream_rru": rru, "new_customer_wru": new_wru, "new_customer_rru": new_rru}
     return units | {"day_stream_check": check}
-
-
-def _slot_inputs(stream: Mapping[str, Any]) -> dict[str, Any]:
-    batch, recompute = stream["concurrency"], stream["recompute"]
-    return {
-        "slot_cpu_ms_per_record": batch["concurrent_cpu_s"] * 1000 / batch["records"],
-        "slot_wait_s": max(0.0, batch["concurrent_s"] - batch["concurrent_cpu_s"]),
-        "slot_records": int(batch["records"]),
-        "slot_workers": int(batch["workers"]),
-        "slot_latency_s": float(batch["latency_s"]),
-        "recompute_cpu_s_per_charge": recompute["cpu_s"] / recompute["charges"],
-        "recompute_charges_per_page": recompute["charges"] / recompute["pages"],
-    }
 
 
 def _log_inputs(logs: Mapping[str, Any]) -> dict[str, Any]:
@@ -590,10 +584,6 @@ class Scale:
         return max(self.limits, key=lambda x: x.utilization)
 
 
-def _calls_ms(calls: Mapping[str, float], a: Assumptions) -> float:
-    return sum(n * a.latency_ms.get(op, 10.0) for op, n in calls.items())
-
-
 def _api(day: Day, inputs: Inputs, settings: Settings, a: Assumptions) -> tuple[dict[str, float], dict[str, float]]:
     """Requests/s at peak and milliseconds per invocation of each API function."""
     peak = a.peak_to_mean / SECONDS_PER_DAY
@@ -607,7 +597,9 @@ def _api(day: Day, inputs: Inputs, settings: Settings, a: Assumptions) -> tuple[
         "GetSummaryFunction": (inputs.single_cpu_ms, {"GetItem": 1.0}),
     }
     durations = {
-        name: ms * cpu_stretch(memory[name]) + _calls_ms(calls, a) + a.api_overhead_ms
+        name: ms * cpu_stretch(memory[name])
+        + sum(n * a.latency_ms.get(op, 10.0) for op, n in calls.items())
+        + a.api_overhead_ms
         for name, (ms, calls) in cpu.items()
     }
     rates = dict(zip(cpu, (day.singles * peak, day.bulks * peak, day.reads * peak), strict=True))
@@ -687,19 +679,15 @@ def model_scale(
     peak = a.peak_to_mean / SECONDS_PER_DAY
     rates, durations = _api(day, inputs, settings, a)
     charges_wru = (day.singles * inputs.single_wru + (day.charges - day.singles) * inputs.bulk_wru_per_charge) * peak
-    stream, mean_kinds = _stream(day, charges_wru + inputs.stream_wru[0] * day.charges * peak, hot_share, ctx)
+    table_wru = {"ChargesTable": charges_wru + inputs.stream_wru[0] * day.charges * peak}
+    stream, mean_kinds = _stream(day, table_wru["ChargesTable"], hot_share, ctx)
     concurrency = {name: rates[name] * durations[name] / 1000 for name in rates} | {STREAM_FUNCTION: stream.concurrency}
     new_per_s = day.new_customers * peak
-    summaries_wru = (
-        at(inputs.stream_wru, 0, stream.pairs_per_s, stream.batches_per_s) + inputs.new_customer_wru * new_per_s
+    summaries_wru, summaries_rru = (
+        at(fit, 0, stream.pairs_per_s, stream.batches_per_s) + new * new_per_s
+        for fit, new in ((inputs.stream_wru, inputs.new_customer_wru), (inputs.stream_rru, inputs.new_customer_rru))
     )
-    summaries_rru = (
-        at(inputs.stream_rru, 0, stream.pairs_per_s, stream.batches_per_s) + inputs.new_customer_rru * new_per_s
-    )
-    table_wru = {
-        "ChargesTable": charges_wru + inputs.stream_wru[0] * day.charges * peak,
-        "SummariesTable": summaries_wru,
-    }
+    table_wru["SummariesTable"] = summaries_wru
     table_rru = {"ChargesTable": 0.0, "SummariesTable": summaries_rru + day.reads * peak * 0.5}
     hot = stream.hot or stream.slot
     top = max(hot_share, 1 / customers)

@@ -154,14 +154,10 @@ def _with_factor(model: Model, row: Scale, factor: int) -> Scale:
 # ---------------------------------------------------------------- markdown
 
 
-def _line(label: str, values: list[str]) -> str:
-    return f"| {label} | " + " | ".join(values) + " |"
-
-
 def _by_scale(rows: list[Scale], figures: list[tuple[str, Callable[[Scale], str]]]) -> list[str]:
     """A table with a column per scale and a row per figure."""
-    head = [_line("", [_x(r.scale) for r in rows]), "| --- |" + " ---: |" * len(rows)]
-    return [*head, *[_line(label, [cell(r) for r in rows]) for label, cell in figures], ""]
+    cells = [[label, *[cell(r) for r in rows]] for label, cell in figures]
+    return table(["", *[_x(r.scale) for r in rows]], "l" + "r" * len(rows), cells)
 
 
 def _lag(r: Scale) -> str:
@@ -339,12 +335,8 @@ def _floor_section(model: Model, opt_ins: dict[str, Model]) -> list[str]:
     above = sorted(
         ((name, cost - at.floor_cost.get(name, 0.0)) for name, cost in at.monthly_cost.items()), key=lambda p: -p[1]
     )
-    extra: list[tuple[str, Callable[[Scale], str]]] = []
-    for label, other in opt_ins.items():
-        extra += [
-            (label, _more(other, "monthly_total")),
-            (f"{label}, per million charges", _more(other, "per_million")),
-        ]
+    figures = (("", "monthly_total"), (", per million charges", "per_million"))
+    extra = [(label + suffix, _more(other, figure)) for label, other in opt_ins.items() for suffix, figure in figures]
     return [
         "## The bill against its floor",
         "",

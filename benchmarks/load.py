@@ -21,6 +21,7 @@ from typing import Any
 
 import requests  # type: ignore[import-untyped]
 
+from benchmarks.capacity_model import load_settings
 from benchmarks.stats import percentile
 from local.process import run_local_stack
 
@@ -162,7 +163,7 @@ def run_load(target: Target, *, rates: list[float], step_seconds: float, drain_t
         summaries_right=right,
         drain_seconds=time.perf_counter() - drain_started,
         workers=workers,
-        batching_window=_batching_window(),
+        batching_window=load_settings().batching_window_s,
         stack_cpu_seconds=target.cpu_seconds() - cpu_before,
     )
 
@@ -232,12 +233,6 @@ def _wait_for_summaries(target: Target, session: requests.Session, ledger: _Ledg
                 del pending[customer]
         time.sleep(0.5 if pending else 0)
     return len(ledger.customers) - len(pending)
-
-
-def _batching_window() -> float:
-    from benchmarks.capacity_model import load_settings
-
-    return load_settings().batching_window_s
 
 
 @contextmanager

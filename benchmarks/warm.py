@@ -100,11 +100,7 @@ def bare_summarize(client: Any, summaries_table: str) -> Handler:
         for customer, images in groups.items():
             total = sum(int(image["amount"]["N"]) for image in images)
             ids = b"".join(bytes.fromhex(image["charge_id"]["S"]) for image in images)
-            summary = {
-                **summary_key("local", customer),
-                "total": {"N": str(total)},
-                "seen": {"B": ids},
-            }
+            summary = {**summary_key("local", customer), "total": {"N": str(total)}, "seen": {"B": ids}}
             client.put_item(TableName=summaries_table, Item=summary)
         return {"batchItemFailures": []}
 
@@ -176,6 +172,7 @@ def measure(scale: float = 1.0, *, mode: str = "boto3") -> list[WarmCase]:
         single, bare_bulk = (create, bare_create_charge(client, charges)), (bulk, bare_bulk_charges(client, charges))
         # The baseline's summaries table of its own: its summaries are not the real ones the handler reads back.
         stream = (handlers["summarize_charges"].lambda_handler, bare_summarize(client, f"{summaries}-bare"))
+        stream_batch = functools.partial(stream_event, 100, 10, fake, charges)
         cases: list[tuple[str, int, int, tuple[Handler, Handler], Callable[[], Event]]] = [
             ("single charge", 1, 2000, single, single_charge_event),
             ("single charge, user_id only", 1, 2000, single, user_id_charge_event),
@@ -183,12 +180,6 @@ def measure(scale: float = 1.0, *, mode: str = "boto3") -> list[WarmCase]:
                 (f"bulk of {size}", size, n, bare_bulk, functools.partial(copy.deepcopy, bulk_event(size)))
                 for size, n in ((100, 200), (1000, 30))
             ],
-            (
-                "stream batch of 100 records, 10 customers",
-                100,
-                150,
-                stream,
-                lambda: stream_event(100, 10, fake, charges),
-            ),
+            ("stream batch of 100 records, 10 customers", 100, 150, stream, stream_batch),
         ]
         return [_case(name, size, max(5, int(n * scale)), pair, event, fake) for name, size, n, pair, event in cases]
