@@ -16,14 +16,16 @@ two calls an erasure makes: SQS's SendMessage (the message kept in ``messages``)
 ``hooks`` see each call before it is answered (a model test interleaves other work there).
 """
 
+import functools
 import hashlib
 import heapq
 import hmac
 import threading
 import time
+import types
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
@@ -184,9 +186,9 @@ class FakeDynamoDB:
             answer["LastEvaluatedKey"] = {name: page[-1][1][name] for name in KEY_NAMES if name in page[-1][1]}
         return answer
 
-    def get_paginator(self, operation: str) -> "_Paginator":
+    def get_paginator(self, operation: str) -> Any:
         """A paginator that follows ``LastEvaluatedKey`` (``query`` and ``scan`` alike)."""
-        return _Paginator(getattr(self, operation))
+        return types.SimpleNamespace(paginate=functools.partial(_pages, getattr(self, operation)))
 
     def transact_write_items(self, *, TransactItems: list[Item], **_: Any) -> dict[str, Any]:
         def answer() -> dict[str, Any]:
@@ -222,18 +224,14 @@ class FakeDynamoDB:
         return method(**params)
 
 
-class _Paginator:
-    def __init__(self, method: Any) -> None:
-        self.method = method
-
-    def paginate(self, **params: Any) -> Any:
-        params.pop("PaginationConfig", None)
-        while True:
-            page = self.method(**params)
-            yield page
-            if "LastEvaluatedKey" not in page:
-                return
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+def _pages(method: Callable[..., dict[str, Any]], **params: Any) -> Iterator[dict[str, Any]]:
+    params.pop("PaginationConfig", None)
+    while True:
+        page = method(**params)
+        yield page
+        if "LastEvaluatedKey" not in page:
+            return
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _snake(operation: str) -> str:

@@ -374,13 +374,8 @@ def _loyal_lines(capacity: CapacityReport) -> list[str]:
     rows = [row(p) for p in capacity.loyal]
     year, after = capacity.loyal[0], capacity.loyal[-1]
     at_floor = all(p.summary_units == p.writes and p.largest_bytes <= SUMMARY_GOAL_BYTES for p in (year, after))
-    header = [
-        "phase",
-        "summary writes",
-        "summary item, largest / last (bytes)",
-        "WRU per write, summary item",
-        "with seen items",
-    ]
+    header = ["phase", "summary writes", "summary item, largest / last (bytes)"]
+    header += ["WRU per write, summary item", "with seen items"]
     return [
         "**A loyal customer**, through the real stream handler: a visit a day (two charges five minutes apart) for a "
         "year, then an import of past charges (they update no session) received within a minute and summarized in "
