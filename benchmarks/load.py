@@ -22,7 +22,6 @@ from typing import Any
 import requests  # type: ignore[import-untyped]
 
 from benchmarks.capacity_model import load_settings
-from benchmarks.stats import percentile
 from local.process import run_local_stack
 
 PROBE_INTERVAL, POLL_INTERVAL, PROBE_TIMEOUT = 0.5, 0.1, 60.0  # seconds
@@ -74,14 +73,6 @@ class Step:
     def accepted_per_second(self) -> float:
         return self.accepted / self.seconds if self.seconds else 0.0
 
-    @property
-    def p50_ms(self) -> float:
-        return percentile(self.latencies_ms, 50)
-
-    @property
-    def p99_ms(self) -> float:
-        return percentile(self.latencies_ms, 99)
-
 
 @dataclass
 class LoadReport:
@@ -102,14 +93,6 @@ class LoadReport:
     @property
     def cpu_ms_per_charge(self) -> float:
         return self.stack_cpu_seconds * 1000 / self.accepted_charges if self.accepted_charges else 0.0
-
-    @property
-    def lag_p50_ms(self) -> float:
-        return percentile(self.lag_ms, 50)
-
-    @property
-    def lag_p99_ms(self) -> float:
-        return percentile(self.lag_ms, 99)
 
 
 class _Ledger:

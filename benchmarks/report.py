@@ -20,6 +20,7 @@ from benchmarks.load import LoadReport
 from benchmarks.log_bytes import LogReport
 from benchmarks.machine import Machine
 from benchmarks.metering import PRICES_AS_OF, READ_PRICE_PER_MILLION, WRITE_PRICE_PER_MILLION, Work
+from benchmarks.stats import percentile
 from benchmarks.stream import ConcurrencyReport, RecomputeReport
 from benchmarks.text import met, table
 from benchmarks.warm import WarmCase
@@ -126,8 +127,9 @@ def _load_chart(load: LoadReport, path: Path) -> None:
     ax.set_xticks(rates, [f"{rate:g}" for rate in rates])
     ax.set(xlabel="offered rate (requests/s)", ylabel="requests/s", title="Local stack under rising load")
     other = ax.twinx()
-    other.plot(rates, [s.p50_ms for s in load.steps], "s--", color="#228833", label="p50 latency")
-    other.plot(rates, [s.p99_ms for s in load.steps], "^--", color="#cc3311", label="p99 latency")
+    for pct, style, colour in ((50, "s--", "#228833"), (99, "^--", "#cc3311")):
+        latency = [percentile(s.latencies_ms, pct) for s in load.steps]
+        other.plot(rates, latency, style, color=colour, label=f"p{pct} latency")
     other.set(yscale="log", ylabel="latency (ms, log)")
     lines, more = ax.get_legend_handles_labels(), other.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left", fontsize=8)
@@ -433,11 +435,13 @@ def _load_section(load: LoadReport) -> list[str]:
     stored = "equal" if load.stored_charges == load.accepted_charges else "NOT equal"
     ceiling = 1000 / load.cpu_ms_per_charge if load.cpu_ms_per_charge else 0
     timeouts = f", {load.lag_timeouts} not seen within 60 s" if load.lag_timeouts else ""
+    lag = [_ms(percentile(load.lag_ms, pct)) for pct in (50, 99)]
 
     def row(s: Any) -> list[Any]:
         errors = ", ".join(f"{n}x {kind}" for kind, n in sorted(s.errors.items())) or "0"
         rate = f"{s.rate:g}/s for {s.seconds:g} s"
-        return [rate, s.sent, s.accepted, f"{s.accepted_per_second:.1f}", _ms(s.p50_ms), _ms(s.p99_ms), errors, s.shed]
+        latency = [_ms(percentile(s.latencies_ms, pct)) for pct in (50, 99)]
+        return [rate, s.sent, s.accepted, f"{s.accepted_per_second:.1f}", *latency, errors, s.shed]
 
     rows = [row(s) for s in load.steps]
     header = ["offered rate", "sent", "accepted", "accepted/s", "p50", "p99", "errors", "shed (every worker waiting)"]
@@ -451,8 +455,8 @@ def _load_section(load: LoadReport) -> list[str]:
         "send time. The client shares the two cores with the stack.",
         "",
         *table(header, "rrrrrrlr", rows),
-        f"Summary lag (a probe charge twice a second, its summary polled every 100 ms): p50 {_ms(load.lag_p50_ms)}, "
-        f"p99 {_ms(load.lag_p99_ms)} over {len(load.lag_ms)} probes{timeouts}; the template's "
+        f"Summary lag (a probe charge twice a second, its summary polled every 100 ms): p50 {lag[0]}, "
+        f"p99 {lag[1]} over {len(load.lag_ms)} probes{timeouts}; the template's "
         f"MaximumBatchingWindowInSeconds ({load.batching_window:g} s) dominates it.",
         "",
         f"After the run: {load.accepted_charges:,} charges accepted, {load.stored_charges:,} stored ({stored}); "
