@@ -36,6 +36,7 @@ from benchmarks.capacity_model import (
     recompute_seconds,
     run_model,
 )
+from benchmarks.report import save_chart
 from benchmarks.text import met, table
 from local.sam import parse_parameter_overrides
 from local.template import ROOT
@@ -141,9 +142,7 @@ def chart(model: Model, checks: list[LagCheck], path: Path) -> None:
     (lines, labels), (more, more_labels) = cost.get_legend_handles_labels(), lag.get_legend_handles_labels()
     cost.legend(lines + more, labels + more_labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=8)
     cost.set_title("Cost and summary lag against scale (template defaults)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_chart(fig, path)
 
 
 def _with_factor(model: Model, row: Scale, factor: int) -> Scale:

@@ -83,10 +83,10 @@ def _bars(path: Path, names: list[str], series: list[tuple[str, list[float], str
     ax.invert_yaxis()
     ax.set(xlabel=xlabel, title=title)
     ax.legend(loc="lower right", fontsize=8)
-    _save(fig, path)
+    save_chart(fig, path)
 
 
-def _save(fig: Any, path: Path) -> None:
+def save_chart(fig: Any, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -133,7 +133,7 @@ def _load_chart(load: LoadReport, path: Path) -> None:
     other.set(yscale="log", ylabel="latency (ms, log)")
     lines, more = ax.get_legend_handles_labels(), other.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left", fontsize=8)
-    _save(fig, path)
+    save_chart(fig, path)
 
 
 # ---------------------------------------------------------------- 1. cold start

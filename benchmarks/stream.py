@@ -20,6 +20,7 @@ from typing import Any
 from beacon.dal.item_keys import charge_pk, charge_sk
 from beacon.dal.items import charge_item
 from beacon.logic.identity import identify_customer
+from benchmarks.cold_start import probe_output
 from benchmarks.fake_dynamodb import FakeDynamoDB, attach, seed_keys, seed_summaries
 from benchmarks.harness import charge, in_process, stream_event
 from benchmarks.metering import item_size
@@ -81,9 +82,7 @@ def recompute(charges: int) -> RecomputeReport:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)])}
     command = [sys.executable, "-m", "benchmarks.stream", str(charges)]
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"the recompute probe failed:\n{done.stderr[-2000:]}")
-    return RecomputeReport(**json.loads(done.stdout.splitlines()[-1]))
+    return RecomputeReport(**probe_output(done, "the recompute probe"))
 
 
 class _History:
