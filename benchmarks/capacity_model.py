@@ -299,10 +299,6 @@ class Settings:
     alarm_metrics: int = 0
     dashboards: int = 0
 
-    @property
-    def platform_lines(self) -> bool:
-        return self.system_log_level in ("INFO", "DEBUG")
-
 
 def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
     """template.yaml's settings as the local stack reads them (``local.sam``), with parameter overrides."""
@@ -579,10 +575,6 @@ class Scale:
         """The limits the peak exceeds, most exceeded first."""
         return sorted((lim for lim in self.limits if lim.utilization >= 1), key=lambda x: -x.utilization)
 
-    @property
-    def tightest(self) -> Limit:
-        return max(self.limits, key=lambda x: x.utilization)
-
 
 def _api(day: Day, inputs: Inputs, settings: Settings, a: Assumptions) -> tuple[dict[str, float], dict[str, float]]:
     """Requests/s at peak and milliseconds per invocation of each API function."""
@@ -829,7 +821,8 @@ def sampled_traces_per_s(rate: float) -> float:
 def _log_bytes_day(day: Day, inputs: Inputs, settings: Settings) -> float:
     """Bytes ingested by CloudWatch Logs in a day: each function's lines, the platform's, the access log's."""
     application = sum(n * inputs.log_bytes.get(name, 0.0) for name, n in day.invocations.items())
-    platform = sum(day.invocations.values()) * inputs.platform_log_bytes if settings.platform_lines else 0.0
+    platform_lines = sum(day.invocations.values()) if settings.system_log_level in ("INFO", "DEBUG") else 0.0
+    platform = platform_lines * inputs.platform_log_bytes
     return application + platform + day.requests * inputs.access_log_bytes
 
 
@@ -838,7 +831,7 @@ def _stored_gb(day: Day, a: Assumptions) -> float:
 
 
 def _monthly_cost(day: Day, settings: Settings, ctx: _Context) -> dict[str, float]:
-    month, memory = DAYS_PER_MONTH, settings.memory_mb
+    month, memory, floor = DAYS_PER_MONTH, settings.memory_mb, floor_cost(day, ctx.a)
     gb_seconds = sum(
         n * month * day.durations_ms[name] / 1000 * memory[name] / 1024 for name, n in day.invocations.items()
     )
@@ -846,9 +839,8 @@ def _monthly_cost(day: Day, settings: Settings, ctx: _Context) -> dict[str, floa
     traced = settings.tracing == "Active"
     traces = sum(sampled_traces_per_s(n / SECONDS_PER_DAY) for n in day.invocations.values()) if traced else 0.0
     return {
-        "API Gateway": day.requests * month / 1e6 * published("apigw_price"),
-        "Lambda": sum(day.invocations.values()) * month / 1e6 * published("lambda_request_price")
-        + gb_seconds * published("lambda_gb_second_price"),
+        "API Gateway": floor["API Gateway"],
+        "Lambda": floor["Lambda"] + gb_seconds * published("lambda_gb_second_price"),
         "DynamoDB": day.wru * month / 1e6 * published("ddb_write_price")
         + day.rru * month / 1e6 * published("ddb_read_price")
         + _stored_gb(day, ctx.a) * (published("ddb_storage_price") + published("ddb_pitr_price")),

@@ -230,7 +230,7 @@ def _advice(model: Model) -> list[str]:
             said.add(limit.name)
         close = [x for x in row.limits if 0.5 <= x.utilization < 1]
         steps += [f"  - close: {x.name} at {x.utilization:.0%} of {_n(x.limit)} {x.unit}." for x in close]
-        tightest = row.tightest
+        tightest = max(row.limits, key=lambda x: x.utilization)
         quiet = f"nothing to change; the tightest limit, {tightest.name}, is at {tightest.utilization:.0%}."
         lines += [f"- **{_x(row.scale)}**:", *steps] if steps else [f"- **{_x(row.scale)}**: {quiet}"]
     return lines

@@ -346,7 +346,8 @@ def _recompute_lines(r: RecomputeReport) -> list[str]:
     stream_s, jobs_s = recompute_seconds(r.cpu_s, r.pages, 512), recompute_seconds(r.cpu_s, r.pages, 1024)
     stream_most, jobs_most = (int(r.charges * budget / s) for budget, s in ((50, stream_s), (890, jobs_s)))
     where = "the stream function itself" if stream_s <= 50 else "the jobs function (`CustomerJobsFunction`)"
-    row = [f"{r.charges:,}", f"{r.pages:,}", f"{r.cpu_s:,.1f} s", f"{r.cpu_s_per_100k:,.2f} s", f"{r.wall_s:,.1f} s"]
+    per_100k = r.cpu_s * 100_000 / r.charges
+    row = [f"{r.charges:,}", f"{r.pages:,}", f"{r.cpu_s:,.1f} s", f"{per_100k:,.2f} s", f"{r.wall_s:,.1f} s"]
     header = ["charges", "Query pages", "CPU", "CPU per 100,000 charges", "wall", "resident before", "peak above it"]
     return [
         f"**A recompute of one customer with {r.charges:,} charges** (its summary rebuilt from its stored charges), "
@@ -392,12 +393,10 @@ def _loyal_lines(capacity: CapacityReport) -> list[str]:
 
 
 def _concurrency_lines(c: ConcurrencyReport) -> list[str]:
-    sequential, concurrent = c.per_second(c.sequential_s), c.per_second(c.concurrent_s)
-    rows = [
-        ["one after another (`concurrency=1`)", _ms(c.sequential_s * 1000), _ms(c.sequential_cpu_s * 1000)],
-        [f"concurrently (the default, {c.workers})", _ms(c.concurrent_s * 1000), _ms(c.concurrent_cpu_s * 1000)],
-    ]
-    rows = [[*row, f"{rate:,.0f}"] for row, rate in zip(rows, (sequential, concurrent), strict=True)]
+    concurrent = c.records / c.concurrent_s
+    runs = {"one after another (`concurrency=1`)": (c.sequential_s, c.sequential_cpu_s)}
+    runs[f"concurrently (the default, {c.workers})"] = (c.concurrent_s, c.concurrent_cpu_s)
+    rows = [[label, _ms(s * 1000), _ms(cpu * 1000), f"{c.records / s:,.0f}"] for label, (s, cpu) in runs.items()]
     return [
         f"**Concurrent stream writes:** one stream batch of {c.records} records over {c.records} customers that have "
         f"summaries, through `process_stream_records`, against DynamoDB calls that each take {c.latency_s * 1000:g} ms "

@@ -47,10 +47,6 @@ class RecomputeReport:
     counted: int
     """The count of the summary it wrote (must equal ``charges``)."""
 
-    @property
-    def cpu_s_per_100k(self) -> float:
-        return self.cpu_s * 100_000 / self.charges
-
 
 @dataclass(frozen=True)
 class ConcurrencyReport:
@@ -69,9 +65,6 @@ class ConcurrencyReport:
     @property
     def ratio(self) -> float:
         return self.sequential_s / self.concurrent_s
-
-    def per_second(self, seconds: float) -> float:
-        return self.records / seconds
 
 
 # ---------------------------------------------------------------- the recompute
