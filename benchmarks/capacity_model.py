@@ -722,11 +722,7 @@ def _bill_day(
         + inputs.new_customer_rru * day.new_customers
         + day.reads * 0.5
     )
-    invocations = {
-        "CreateChargeFunction": day.singles,
-        "BulkChargesFunction": day.bulks,
-        "GetSummaryFunction": day.reads,
-    }
+    invocations = dict(zip(durations, (day.singles, day.bulks, day.reads), strict=True))  # the API functions'
     return replace(
         day,
         invocations=invocations | {STREAM_FUNCTION: batches},
@@ -953,7 +949,6 @@ def check_lag(
     busiest = row.stream.hot if hot and row.stream.hot else row.slot
     settings = model.settings
     peak_s = seconds if seconds is not None else model.assumptions.peak_hours * 3600
-    customers = max(1, round(model.inputs.day_customers * scale))
     hot_in_slot = row.peak_charges_per_s * row.hot_share / busiest.rate if hot and busiest.rate else 0.0
     ctx = _Context(model.inputs, settings, replace(model.assumptions, peak_hours=peak_s / 3600))
     result = simulate(
@@ -963,7 +958,7 @@ def check_lag(
         batch_size=settings.batch_size,
         window_s=settings.batching_window_s,
         poll_s=1 / published("stream_polls_per_second"),
-        customers=customers,
+        customers=row.day.customers,
         hot_share=hot_in_slot,
         failure_probability=failure_probability,
         maximum_retry_attempts=settings.maximum_retry_attempts,
@@ -971,5 +966,5 @@ def check_lag(
         seed=seed,
     )
     return LagCheck(
-        scale, row.hot_share if hot else 0.0, peak_s, ctx.slot(busiest.rate, hot_in_slot, customers), result
+        scale, row.hot_share if hot else 0.0, peak_s, ctx.slot(busiest.rate, hot_in_slot, row.day.customers), result
     )
