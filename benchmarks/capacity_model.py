@@ -576,11 +576,9 @@ class Scale:
         return sorted((lim for lim in self.limits if lim.utilization >= 1), key=lambda x: -x.utilization)
 
 
-def _api(day: Day, inputs: Inputs, settings: Settings, a: Assumptions) -> tuple[dict[str, float], dict[str, float]]:
-    """Requests/s at peak and milliseconds per invocation of each API function."""
-    peak = a.peak_to_mean / SECONDS_PER_DAY
+def _api_durations(inputs: Inputs, settings: Settings, a: Assumptions) -> dict[str, float]:
+    """Milliseconds per invocation of each API function."""
     bulk_mean = inputs.day_bulk_charges / max(1, inputs.day_bulk_requests)
-    memory = settings.memory_mb
     bulk_calls = {op: float(math.ceil(n * bulk_mean)) for op, n in inputs.bulk_calls_per_charge.items()}
     # the read endpoint's warm CPU is not benchmarked: a single charge's is used
     cpu: dict[str, tuple[float, Mapping[str, float]]] = {
@@ -588,19 +586,19 @@ def _api(day: Day, inputs: Inputs, settings: Settings, a: Assumptions) -> tuple[
         "BulkChargesFunction": (inputs.bulk_cpu_ms_per_charge * bulk_mean, bulk_calls),
         "GetSummaryFunction": (inputs.single_cpu_ms, {"GetItem": 1.0}),
     }
-    durations = {
-        name: ms * cpu_stretch(memory[name])
+    return {
+        name: ms * cpu_stretch(settings.memory_mb[name])
         + sum(n * a.latency_ms.get(op, 10.0) for op, n in calls.items())
         + a.api_overhead_ms
         for name, (ms, calls) in cpu.items()
     }
-    rates = dict(zip(cpu, (day.singles * peak, day.bulks * peak, day.reads * peak), strict=True))
-    return rates, durations
 
 
-def _slots(
-    charges_per_s: float, shards: int, hot: float, customers: int, ctx: "_Context"
-) -> list[tuple[float, SlotLoad, float]]:
+Slots = list[tuple[float, SlotLoad, float]]
+"""Kinds of a shard's batch slots: (how many, the load of each, the hot customer's share of its records)."""
+
+
+def _slots(charges_per_s: float, shards: int, hot: float, customers: int, ctx: "_Context") -> Slots:
     """The slots (count, load, hot customer's share of its records) of ``charges_per_s`` over ``shards``."""
     slots = shards * ctx.settings.parallelization_factor
     uniform = ctx.slot(charges_per_s * (1 - hot) / slots, 0.0, customers)
@@ -611,7 +609,7 @@ def _slots(
     return [(slots - 1.0, uniform, 0.0), (1.0, ctx.slot(rate, share, customers), share)]
 
 
-def _batches(kinds: list[tuple[float, SlotLoad, float]], customers: int) -> tuple[float, float]:
+def _batches(kinds: Slots, customers: int) -> tuple[float, float]:
     """Batches/s and (customer, batch) pairs/s of these slots."""
     batches = sum(n * k.rate / k.batch for n, k, _ in kinds if k.batch)
     pairs = sum(n * k.rate / k.batch * distinct_customers(k.batch, customers, h) for n, k, h in kinds if k.batch)
@@ -637,9 +635,7 @@ class _Context:
         )
 
 
-def _stream(
-    day: Day, charges_wru: float, hot: float, ctx: _Context
-) -> tuple[Stream, list[tuple[float, SlotLoad, float]]]:
+def _stream(day: Day, charges_wru: float, hot: float, ctx: _Context) -> tuple[Stream, Slots]:
     """The summarizer at peak (and its slots at the day's mean rate, for the bill)."""
     shards = max(4, math.ceil(charges_wru / published("ddb_partition_wcu")))  # a new table: throughput, not storage
     peak_charges = day.charges * ctx.a.peak_to_mean / SECONDS_PER_DAY
@@ -669,17 +665,15 @@ def model_scale(
         new_customers=float(customers),
     )
     peak = a.peak_to_mean / SECONDS_PER_DAY
-    rates, durations = _api(day, inputs, settings, a)
+    durations = _api_durations(inputs, settings, a)
+    rates = dict(zip(durations, (day.singles * peak, day.bulks * peak, day.reads * peak), strict=True))
     charges_wru = (day.singles * inputs.single_wru + (day.charges - day.singles) * inputs.bulk_wru_per_charge) * peak
     table_wru = {"ChargesTable": charges_wru + inputs.stream_wru[0] * day.charges * peak}
     stream, mean_kinds = _stream(day, table_wru["ChargesTable"], hot_share, ctx)
     concurrency = {name: rates[name] * durations[name] / 1000 for name in rates} | {STREAM_FUNCTION: stream.concurrency}
-    new_per_s = day.new_customers * peak
-    summaries_wru, summaries_rru = (
-        at(fit, 0, stream.pairs_per_s, stream.batches_per_s) + new * new_per_s
-        for fit, new in ((inputs.stream_wru, inputs.new_customer_wru), (inputs.stream_rru, inputs.new_customer_rru))
-    )
-    table_wru["SummariesTable"] = summaries_wru
+    new_per_s, pairs, batches = day.new_customers * peak, stream.pairs_per_s, stream.batches_per_s
+    table_wru["SummariesTable"] = at(inputs.stream_wru, 0, pairs, batches) + inputs.new_customer_wru * new_per_s
+    summaries_rru = at(inputs.stream_rru, 0, pairs, batches) + inputs.new_customer_rru * new_per_s
     table_rru = {"ChargesTable": 0.0, "SummariesTable": summaries_rru + day.reads * peak * 0.5}
     hot = stream.hot or stream.slot
     top = max(hot_share, 1 / customers)
@@ -708,20 +702,14 @@ def model_scale(
     return replace(scale_row, limits=limits_of(scale_row, settings))
 
 
-def _bill_day(
-    day: Day, durations: dict[str, float], mean_kinds: list[tuple[float, SlotLoad, float]], ctx: _Context
-) -> Day:
+def _bill_day(day: Day, durations: dict[str, float], mean_kinds: Slots, ctx: _Context) -> Day:
     """The day as the bill counts it: invocations and durations of every function, the tables' units."""
-    inputs = ctx.inputs
+    inputs, new = ctx.inputs, day.new_customers
     batches, pairs = (x * SECONDS_PER_DAY for x in _batches(mean_kinds, day.customers))
     stream_ms = sum(n * k.rate / k.batch * k.handler_s for n, k, _ in mean_kinds if k.batch) * SECONDS_PER_DAY * 1000
     charges_wru = day.singles * inputs.single_wru + (day.charges - day.singles) * inputs.bulk_wru_per_charge
-    wru = charges_wru + at(inputs.stream_wru, day.charges, pairs, batches) + inputs.new_customer_wru * day.new_customers
-    rru = (
-        at(inputs.stream_rru, day.charges, pairs, batches)
-        + inputs.new_customer_rru * day.new_customers
-        + day.reads * 0.5
-    )
+    wru = charges_wru + at(inputs.stream_wru, day.charges, pairs, batches) + inputs.new_customer_wru * new
+    rru = at(inputs.stream_rru, day.charges, pairs, batches) + inputs.new_customer_rru * new + day.reads * 0.5
     invocations = dict(zip(durations, (day.singles, day.bulks, day.reads), strict=True))  # the API functions'
     return replace(
         day,
