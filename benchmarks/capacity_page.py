@@ -246,8 +246,7 @@ def _checks_table(checks: list[LagCheck]) -> list[str]:
         lags, rate = f"{_s(c.sim.p99_lag_s)} / {_s(c.sim.max_lag_s)}", f"{_n(c.model.rate)}/s"
         return [_x(c.scale), day, rate, c.what, model, sim, f"{c.error:.1%}", agrees, lags, f"{c.sim.given_up:,}"]
 
-    rows = [row(c) for c in checks]
-    return table(header, "rlrlrrrlrr", rows)
+    return table(header, "rlrlrrrlrr", [row(c) for c in checks])
 
 
 def _binds_first(model: Model, at: dict[str, float | None], at_hot: dict[str, float | None]) -> list[str]:

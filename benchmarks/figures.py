@@ -48,10 +48,8 @@ def as_figures(results: "Results") -> dict[str, Any]:
         cases = {
             c.name: {"function": c.function, "status": c.status, "bytes": c.bytes, "lines": c.lines} for c in logs.cases
         }
-        parts["logs"] = {
-            "cases": cases,
-            **{name: getattr(logs, name) for name in ("platform_bytes", "access_log_bytes")},
-        }
+        bytes_beside = {"platform_bytes": logs.platform_bytes, "access_log_bytes": logs.access_log_bytes}
+        parts["logs"] = {"cases": cases, **bytes_beside}
     if load := results.load:
         lag = {f"lag_p{pct}_ms": percentile(load.lag_ms, pct) for pct in (50, 99)}
         parts["load"] = {"batching_window_seconds": load.batching_window, **lag}

@@ -374,7 +374,6 @@ def _loyal_lines(capacity: CapacityReport) -> list[str]:
         units = (f"{u / max(1, p.writes):.2f}" for u in (p.summary_units, p.summary_units + p.seen_units))
         return [p.name, f"{p.writes:,}", f"{p.largest_bytes:,} / {p.last_bytes:,}", *units]
 
-    rows = [row(p) for p in capacity.loyal]
     year, after = capacity.loyal[0], capacity.loyal[-1]
     at_floor = all(p.summary_units == p.writes and p.largest_bytes <= SUMMARY_GOAL_BYTES for p in (year, after))
     header = ["phase", "summary writes", "summary item, largest / last (bytes)"]
@@ -384,7 +383,7 @@ def _loyal_lines(capacity: CapacityReport) -> list[str]:
         "year, then an import of past charges (they update no session) received within a minute and summarized in "
         "full batches, then visits again once the import's minutes have left the window.",
         "",
-        *table(header, "lrrrr", rows),
+        *table(header, "lrrrr", [row(p) for p in capacity.loyal]),
         "**1.00 write unit per summary write over the year and after the import (the floor), the item ≤ 1 KB:** "
         f"{met(at_floor)}. During the import each batch's new ids go to a seen item written in the same transaction "
         "(twice the units of a write), which keeps the summary item small.",
@@ -442,7 +441,6 @@ def _load_section(load: LoadReport) -> list[str]:
         latency = [_ms(percentile(s.latencies_ms, pct)) for pct in (50, 99)]
         return [rate, s.sent, s.accepted, f"{s.accepted_per_second:.1f}", *latency, errors, s.shed]
 
-    rows = [row(s) for s in load.steps]
     header = ["offered rate", "sent", "accepted", "accepted/s", "p50", "p99", "errors", "shed (every worker waiting)"]
     return [
         "## 5. End to end on the local stack",
@@ -453,7 +451,7 @@ def _load_section(load: LoadReport) -> list[str]:
         "request that finds every worker busy is shed and counted, never sent late. Latency runs from the scheduled "
         "send time. The client shares the two cores with the stack.",
         "",
-        *table(header, "rrrrrrlr", rows),
+        *table(header, "rrrrrrlr", [row(s) for s in load.steps]),
         f"Summary lag (a probe charge twice a second, its summary polled every 100 ms): p50 {lag[0]}, "
         f"p99 {lag[1]} over {len(load.lag_ms)} probes{timeouts}; the template's "
         f"MaximumBatchingWindowInSeconds ({load.batching_window:g} s) dominates it.",
