@@ -419,24 +419,18 @@ class SlotLoad:
 BatchTime = Callable[[float], float]
 
 
-def slot_load(
-    rate: float,
-    batch_time: BatchTime,
-    *,
-    batch_size: int,
-    window_s: float,
-    poll_s: float,
-    peak_s: float,
-    max_age_s: float,
-) -> SlotLoad:
-    """Batch size, cycle and lag of one slot: a batch starts when the slot is free and either the window since
-    the first waiting record has passed or ``batch_size`` records wait.
+def slot_load(rate: float, batch_time: BatchTime, settings: Settings, peak_s: float) -> SlotLoad:
+    """Batch size, cycle and lag of one slot over a peak of ``peak_s``: a batch starts when the slot is free and
+    either the window since the first waiting record has passed or ``batch_size`` records wait (the template's
+    batching, from ``settings``, with Lambda's polls).
 
     Window-bound: the first record opens the window, ``rate * window`` more join it. Fill-bound: a full batch
     every ``batch_size / rate``. Busy: what arrives while a batch runs is the next batch. Behind: full batches
     back to back fall short of the rate: the age grows by ``1 - capacity / rate`` per second of peak, and keeps
     growing after it until the peak's records are done (arrivals after the peak neglected).
     """
+    batch_size, window_s, max_age_s = settings.batch_size, settings.batching_window_s, settings.maximum_record_age_s
+    poll_s = 1 / published("stream_polls_per_second")
     capacity = batch_size / batch_time(batch_size)
     if rate <= 0:
         handler = batch_time(1)
@@ -627,11 +621,8 @@ class _Context:
         return slot_load(
             rate,
             lambda n: handler(n, distinct_customers(n, customers, hot_share)),
-            batch_size=self.settings.batch_size,
-            window_s=self.settings.batching_window_s,
-            poll_s=1 / published("stream_polls_per_second"),
-            peak_s=self.a.peak_hours * 3600,
-            max_age_s=self.settings.maximum_record_age_s,
+            self.settings,
+            self.a.peak_hours * 3600,
         )
 
 
