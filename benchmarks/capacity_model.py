@@ -918,7 +918,6 @@ def check_lag(
     *,
     hot: bool = False,
     seconds: float | None = None,
-    seed: int = 1,
     failure_probability: float = 0.0,
 ) -> LagCheck:
     """Simulate the busiest slot of ``scale`` (the hot customer's, on the hot day) for ``seconds`` of peak (the
@@ -942,7 +941,6 @@ def check_lag(
         failure_probability=failure_probability,
         maximum_retry_attempts=settings.maximum_retry_attempts,
         maximum_record_age_s=settings.maximum_record_age_s,
-        seed=seed,
     )
     return LagCheck(
         scale, row.hot_share if hot else 0.0, peak_s, ctx.slot(busiest.rate, hot_in_slot, row.day.customers), result
