@@ -124,15 +124,13 @@ def _time_requests(handler: Handler, events: list[Event], fake: FakeDynamoDB) ->
     return times, Counter(fake.calls) - before
 
 
-def _case(
-    name: str,
-    charges: int,
-    requests: int,
-    handlers: tuple[Handler, Handler],
-    make_event: Callable[[], Event],
-    fake: FakeDynamoDB,
-) -> WarmCase:
+Case = tuple[str, int, int, tuple[Handler, Handler], Callable[[], Event]]
+"""A kind of request: its name, charges, requests to time, (handler, baseline), what makes its event."""
+
+
+def _case(case: Case, fake: FakeDynamoDB) -> WarmCase:
     """The handler and the baseline in alternating rounds, so that a burst of noise on the machine hits both alike."""
+    name, charges, requests, handlers, make_event = case
     times: list[list[float]] = [[], []]
     calls: list[Counter[str]] = [Counter(), Counter()]
     for handler in handlers:
@@ -165,7 +163,7 @@ def measure(scale: float = 1.0, *, mode: str = "boto3") -> list[WarmCase]:
         # The baseline's summaries table of its own: its summaries are not the real ones the handler reads back.
         stream = (handlers["summarize_charges"].lambda_handler, bare_summarize(client, f"{summaries}-bare"))
         stream_batch = functools.partial(stream_event, 100, 10, fake, charges)
-        cases: list[tuple[str, int, int, tuple[Handler, Handler], Callable[[], Event]]] = [
+        cases: list[Case] = [
             ("single charge", 1, 2000, single, single_charge_event),
             ("single charge, user_id only", 1, 2000, single, user_id_charge_event),
             *[
@@ -174,4 +172,4 @@ def measure(scale: float = 1.0, *, mode: str = "boto3") -> list[WarmCase]:
             ],
             ("stream batch of 100 records, 10 customers", 100, 150, stream, stream_batch),
         ]
-        return [_case(name, size, max(5, int(n * scale)), pair, event, fake) for name, size, n, pair, event in cases]
+        return [_case((name, size, max(5, int(n * scale)), pair, event), fake) for name, size, n, pair, event in cases]
