@@ -16,6 +16,7 @@ from typing import Any
 from beacon.dal.items import charge_item, summary_key
 from beacon.dal.summaries import SummariesRepository
 from beacon.logic.identity import identify_customer
+from benchmarks.capacity_model import load_settings
 from benchmarks.harness import T0, bulk_event, charge, http_event
 from benchmarks.metering import Item, Work, item_size
 from benchmarks.moto_stack import Stack, moto_stack
@@ -94,13 +95,6 @@ def _naive_stream(charges: int) -> Work:
     return Work(charges, Counter({"UpdateItem": charges}), float(charges), 0.0)
 
 
-def stream_batch_size() -> int:
-    """The event source mapping's BatchSize in template.yaml."""
-    from benchmarks.capacity_model import load_settings
-
-    return load_settings().batch_size
-
-
 def measure(
     *,
     day_charges: int = 10_000,
@@ -113,7 +107,7 @@ def measure(
 ) -> CapacityReport:
     """The scenarios of docs/benchmarks.md, on the real handlers; ``day_*`` scales the realistic day."""
     rng = random.Random(seed)
-    batch_size = stream_batch_size()
+    batch_size = load_settings().batch_size  # the event source mapping's BatchSize in template.yaml
     with moto_stack() as stack:
         scenarios = _request_scenarios(stack, bulk_sizes) + _stream_scenarios(stack, heavy_charges, batch_size)
         plan = _day_plan(rng, day_charges)
@@ -316,16 +310,11 @@ def _loyal_customer(stack: Stack, days: int, imported: int, batch_size: int) -> 
 
 def _phase(stack: Stack, name: str, batches: list[list[Any]]) -> Phase:
     sizes, writes, work = [], 0, Work()
+    key = summary_key("local", identify_customer("loyal", None))
     for batch in batches:
         _summarize(stack, batch)
         step = stack.meter.take(len(batch))
         work, writes = work.plus(step), writes + step.requests["PutItem"] + step.requests["TransactWriteItems"]
         writes -= 1 if step.by_type["customer"] else 0  # the first summary's registry entry is a PutItem too
-        sizes.append(
-            item_size(
-                stack.meter.stored(
-                    stack.tables["SummariesTable"], summary_key("local", identify_customer("loyal", None))
-                )
-            )
-        )
+        sizes.append(item_size(stack.meter.stored(stack.tables["SummariesTable"], key)))
     return Phase(name, writes, work.by_type["summary"], work.by_type["seen"], max(sizes), sizes[-1])

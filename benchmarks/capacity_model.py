@@ -220,6 +220,7 @@ def load_inputs(path: Path | None = None) -> Inputs:
     single = scenarios["single charge (POST /charges)"]
     bulk_scenario = max((s for name, s in scenarios.items() if name.startswith("bulk of")), key=lambda s: s["charges"])
     singles = int(scenarios["day: write path"]["requests"].get("PutItem", 0))
+    batch, recompute = parts["stream"]["concurrency"], parts["stream"]["recompute"]
     return Inputs(
         runs={part: parts[part]["run"]["machine"] for part in ("warm", "dynamodb", "stream")},
         day_charges=int(dynamodb["day_charges"]),
@@ -232,8 +233,14 @@ def load_inputs(path: Path | None = None) -> Inputs:
         bulk_wru_per_charge=bulk_scenario["write_units"] / bulk_scenario["charges"],
         single_calls={op: float(n) for op, n in single["requests"].items()},
         bulk_calls_per_charge={op: n / bulk_scenario["charges"] for op, n in bulk_scenario["requests"].items()},
+        slot_cpu_ms_per_record=batch["concurrent_cpu_s"] * 1000 / batch["records"],
+        slot_wait_s=max(0.0, batch["concurrent_s"] - batch["concurrent_cpu_s"]),
+        slot_records=int(batch["records"]),
+        slot_workers=int(batch["workers"]),
+        slot_latency_s=float(batch["latency_s"]),
+        recompute_cpu_s_per_charge=recompute["cpu_s"] / recompute["charges"],
+        recompute_charges_per_page=recompute["charges"] / recompute["pages"],
         **_stream_inputs(scenarios, int(dynamodb["stream_batch_size"])),
-        **_slot_inputs(parts["stream"]),
         **_log_inputs(parts["logs"]),
     )
 
@@ -259,19 +266,6 @@ def _stream_inputs(scenarios: Mapping[str, Any], batch_size: int) -> dict[str, A
     check = (float(day["write_units"]), modelled)
     units = {"stream_wru": wru, "stream_rru": rru, "new_customer_wru": new_wru, "new_customer_rru": new_rru}
     return units | {"day_stream_check": check}
-
-
-def _slot_inputs(stream: Mapping[str, Any]) -> dict[str, Any]:
-    batch, recompute = stream["concurrency"], stream["recompute"]
-    return {
-        "slot_cpu_ms_per_record": batch["concurrent_cpu_s"] * 1000 / batch["records"],
-        "slot_wait_s": max(0.0, batch["concurrent_s"] - batch["concurrent_cpu_s"]),
-        "slot_records": int(batch["records"]),
-        "slot_workers": int(batch["workers"]),
-        "slot_latency_s": float(batch["latency_s"]),
-        "recompute_cpu_s_per_charge": recompute["cpu_s"] / recompute["charges"],
-        "recompute_charges_per_page": recompute["charges"] / recompute["pages"],
-    }
 
 
 def _log_inputs(logs: Mapping[str, Any]) -> dict[str, Any]:
@@ -304,10 +298,6 @@ class Settings:
     custom_metrics: int = 0
     alarm_metrics: int = 0
     dashboards: int = 0
-
-    @property
-    def platform_lines(self) -> bool:
-        return self.system_log_level in ("INFO", "DEBUG")
 
 
 def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
@@ -429,24 +419,18 @@ class SlotLoad:
 BatchTime = Callable[[float], float]
 
 
-def slot_load(
-    rate: float,
-    batch_time: BatchTime,
-    *,
-    batch_size: int,
-    window_s: float,
-    poll_s: float,
-    peak_s: float,
-    max_age_s: float,
-) -> SlotLoad:
-    """Batch size, cycle and lag of one slot: a batch starts when the slot is free and either the window since
-    the first waiting record has passed or ``batch_size`` records wait.
+def slot_load(rate: float, batch_time: BatchTime, settings: Settings, peak_s: float) -> SlotLoad:
+    """Batch size, cycle and lag of one slot over a peak of ``peak_s``: a batch starts when the slot is free and
+    either the window since the first waiting record has passed or ``batch_size`` records wait (the template's
+    batching, from ``settings``, with Lambda's polls).
 
     Window-bound: the first record opens the window, ``rate * window`` more join it. Fill-bound: a full batch
     every ``batch_size / rate``. Busy: what arrives while a batch runs is the next batch. Behind: full batches
     back to back fall short of the rate: the age grows by ``1 - capacity / rate`` per second of peak, and keeps
     growing after it until the peak's records are done (arrivals after the peak neglected).
     """
+    batch_size, window_s, max_age_s = settings.batch_size, settings.batching_window_s, settings.maximum_record_age_s
+    poll_s = 1 / published("stream_polls_per_second")
     capacity = batch_size / batch_time(batch_size)
     if rate <= 0:
         handler = batch_time(1)
@@ -585,20 +569,10 @@ class Scale:
         """The limits the peak exceeds, most exceeded first."""
         return sorted((lim for lim in self.limits if lim.utilization >= 1), key=lambda x: -x.utilization)
 
-    @property
-    def tightest(self) -> Limit:
-        return max(self.limits, key=lambda x: x.utilization)
 
-
-def _calls_ms(calls: Mapping[str, float], a: Assumptions) -> float:
-    return sum(n * a.latency_ms.get(op, 10.0) for op, n in calls.items())
-
-
-def _api(day: Day, inputs: Inputs, settings: Settings, a: Assumptions) -> tuple[dict[str, float], dict[str, float]]:
-    """Requests/s at peak and milliseconds per invocation of each API function."""
-    peak = a.peak_to_mean / SECONDS_PER_DAY
+def _api_durations(inputs: Inputs, settings: Settings, a: Assumptions) -> dict[str, float]:
+    """Milliseconds per invocation of each API function."""
     bulk_mean = inputs.day_bulk_charges / max(1, inputs.day_bulk_requests)
-    memory = settings.memory_mb
     bulk_calls = {op: float(math.ceil(n * bulk_mean)) for op, n in inputs.bulk_calls_per_charge.items()}
     # the read endpoint's warm CPU is not benchmarked: a single charge's is used
     cpu: dict[str, tuple[float, Mapping[str, float]]] = {
@@ -606,17 +580,19 @@ def _api(day: Day, inputs: Inputs, settings: Settings, a: Assumptions) -> tuple[
         "BulkChargesFunction": (inputs.bulk_cpu_ms_per_charge * bulk_mean, bulk_calls),
         "GetSummaryFunction": (inputs.single_cpu_ms, {"GetItem": 1.0}),
     }
-    durations = {
-        name: ms * cpu_stretch(memory[name]) + _calls_ms(calls, a) + a.api_overhead_ms
+    return {
+        name: ms * cpu_stretch(settings.memory_mb[name])
+        + sum(n * a.latency_ms.get(op, 10.0) for op, n in calls.items())
+        + a.api_overhead_ms
         for name, (ms, calls) in cpu.items()
     }
-    rates = dict(zip(cpu, (day.singles * peak, day.bulks * peak, day.reads * peak), strict=True))
-    return rates, durations
 
 
-def _slots(
-    charges_per_s: float, shards: int, hot: float, customers: int, ctx: "_Context"
-) -> list[tuple[float, SlotLoad, float]]:
+Slots = list[tuple[float, SlotLoad, float]]
+"""Kinds of a shard's batch slots: (how many, the load of each, the hot customer's share of its records)."""
+
+
+def _slots(charges_per_s: float, shards: int, hot: float, customers: int, ctx: "_Context") -> Slots:
     """The slots (count, load, hot customer's share of its records) of ``charges_per_s`` over ``shards``."""
     slots = shards * ctx.settings.parallelization_factor
     uniform = ctx.slot(charges_per_s * (1 - hot) / slots, 0.0, customers)
@@ -627,7 +603,7 @@ def _slots(
     return [(slots - 1.0, uniform, 0.0), (1.0, ctx.slot(rate, share, customers), share)]
 
 
-def _batches(kinds: list[tuple[float, SlotLoad, float]], customers: int) -> tuple[float, float]:
+def _batches(kinds: Slots, customers: int) -> tuple[float, float]:
     """Batches/s and (customer, batch) pairs/s of these slots."""
     batches = sum(n * k.rate / k.batch for n, k, _ in kinds if k.batch)
     pairs = sum(n * k.rate / k.batch * distinct_customers(k.batch, customers, h) for n, k, h in kinds if k.batch)
@@ -645,17 +621,12 @@ class _Context:
         return slot_load(
             rate,
             lambda n: handler(n, distinct_customers(n, customers, hot_share)),
-            batch_size=self.settings.batch_size,
-            window_s=self.settings.batching_window_s,
-            poll_s=1 / published("stream_polls_per_second"),
-            peak_s=self.a.peak_hours * 3600,
-            max_age_s=self.settings.maximum_record_age_s,
+            self.settings,
+            self.a.peak_hours * 3600,
         )
 
 
-def _stream(
-    day: Day, charges_wru: float, hot: float, ctx: _Context
-) -> tuple[Stream, list[tuple[float, SlotLoad, float]]]:
+def _stream(day: Day, charges_wru: float, hot: float, ctx: _Context) -> tuple[Stream, Slots]:
     """The summarizer at peak (and its slots at the day's mean rate, for the bill)."""
     shards = max(4, math.ceil(charges_wru / published("ddb_partition_wcu")))  # a new table: throughput, not storage
     peak_charges = day.charges * ctx.a.peak_to_mean / SECONDS_PER_DAY
@@ -685,21 +656,15 @@ def model_scale(
         new_customers=float(customers),
     )
     peak = a.peak_to_mean / SECONDS_PER_DAY
-    rates, durations = _api(day, inputs, settings, a)
+    durations = _api_durations(inputs, settings, a)
+    rates = dict(zip(durations, (day.singles * peak, day.bulks * peak, day.reads * peak), strict=True))
     charges_wru = (day.singles * inputs.single_wru + (day.charges - day.singles) * inputs.bulk_wru_per_charge) * peak
-    stream, mean_kinds = _stream(day, charges_wru + inputs.stream_wru[0] * day.charges * peak, hot_share, ctx)
+    table_wru = {"ChargesTable": charges_wru + inputs.stream_wru[0] * day.charges * peak}
+    stream, mean_kinds = _stream(day, table_wru["ChargesTable"], hot_share, ctx)
     concurrency = {name: rates[name] * durations[name] / 1000 for name in rates} | {STREAM_FUNCTION: stream.concurrency}
-    new_per_s = day.new_customers * peak
-    summaries_wru = (
-        at(inputs.stream_wru, 0, stream.pairs_per_s, stream.batches_per_s) + inputs.new_customer_wru * new_per_s
-    )
-    summaries_rru = (
-        at(inputs.stream_rru, 0, stream.pairs_per_s, stream.batches_per_s) + inputs.new_customer_rru * new_per_s
-    )
-    table_wru = {
-        "ChargesTable": charges_wru + inputs.stream_wru[0] * day.charges * peak,
-        "SummariesTable": summaries_wru,
-    }
+    new_per_s, pairs, batches = day.new_customers * peak, stream.pairs_per_s, stream.batches_per_s
+    table_wru["SummariesTable"] = at(inputs.stream_wru, 0, pairs, batches) + inputs.new_customer_wru * new_per_s
+    summaries_rru = at(inputs.stream_rru, 0, pairs, batches) + inputs.new_customer_rru * new_per_s
     table_rru = {"ChargesTable": 0.0, "SummariesTable": summaries_rru + day.reads * peak * 0.5}
     hot = stream.hot or stream.slot
     top = max(hot_share, 1 / customers)
@@ -728,25 +693,15 @@ def model_scale(
     return replace(scale_row, limits=limits_of(scale_row, settings))
 
 
-def _bill_day(
-    day: Day, durations: dict[str, float], mean_kinds: list[tuple[float, SlotLoad, float]], ctx: _Context
-) -> Day:
+def _bill_day(day: Day, durations: dict[str, float], mean_kinds: Slots, ctx: _Context) -> Day:
     """The day as the bill counts it: invocations and durations of every function, the tables' units."""
-    inputs = ctx.inputs
+    inputs, new = ctx.inputs, day.new_customers
     batches, pairs = (x * SECONDS_PER_DAY for x in _batches(mean_kinds, day.customers))
     stream_ms = sum(n * k.rate / k.batch * k.handler_s for n, k, _ in mean_kinds if k.batch) * SECONDS_PER_DAY * 1000
     charges_wru = day.singles * inputs.single_wru + (day.charges - day.singles) * inputs.bulk_wru_per_charge
-    wru = charges_wru + at(inputs.stream_wru, day.charges, pairs, batches) + inputs.new_customer_wru * day.new_customers
-    rru = (
-        at(inputs.stream_rru, day.charges, pairs, batches)
-        + inputs.new_customer_rru * day.new_customers
-        + day.reads * 0.5
-    )
-    invocations = {
-        "CreateChargeFunction": day.singles,
-        "BulkChargesFunction": day.bulks,
-        "GetSummaryFunction": day.reads,
-    }
+    wru = charges_wru + at(inputs.stream_wru, day.charges, pairs, batches) + inputs.new_customer_wru * new
+    rru = at(inputs.stream_rru, day.charges, pairs, batches) + inputs.new_customer_rru * new + day.reads * 0.5
+    invocations = dict(zip(durations, (day.singles, day.bulks, day.reads), strict=True))  # the API functions'
     return replace(
         day,
         invocations=invocations | {STREAM_FUNCTION: batches},
@@ -841,7 +796,8 @@ def sampled_traces_per_s(rate: float) -> float:
 def _log_bytes_day(day: Day, inputs: Inputs, settings: Settings) -> float:
     """Bytes ingested by CloudWatch Logs in a day: each function's lines, the platform's, the access log's."""
     application = sum(n * inputs.log_bytes.get(name, 0.0) for name, n in day.invocations.items())
-    platform = sum(day.invocations.values()) * inputs.platform_log_bytes if settings.platform_lines else 0.0
+    platform_lines = sum(day.invocations.values()) if settings.system_log_level in ("INFO", "DEBUG") else 0.0
+    platform = platform_lines * inputs.platform_log_bytes
     return application + platform + day.requests * inputs.access_log_bytes
 
 
@@ -850,7 +806,7 @@ def _stored_gb(day: Day, a: Assumptions) -> float:
 
 
 def _monthly_cost(day: Day, settings: Settings, ctx: _Context) -> dict[str, float]:
-    month, memory = DAYS_PER_MONTH, settings.memory_mb
+    month, memory, floor = DAYS_PER_MONTH, settings.memory_mb, floor_cost(day, ctx.a)
     gb_seconds = sum(
         n * month * day.durations_ms[name] / 1000 * memory[name] / 1024 for name, n in day.invocations.items()
     )
@@ -858,9 +814,8 @@ def _monthly_cost(day: Day, settings: Settings, ctx: _Context) -> dict[str, floa
     traced = settings.tracing == "Active"
     traces = sum(sampled_traces_per_s(n / SECONDS_PER_DAY) for n in day.invocations.values()) if traced else 0.0
     return {
-        "API Gateway": day.requests * month / 1e6 * published("apigw_price"),
-        "Lambda": sum(day.invocations.values()) * month / 1e6 * published("lambda_request_price")
-        + gb_seconds * published("lambda_gb_second_price"),
+        "API Gateway": floor["API Gateway"],
+        "Lambda": floor["Lambda"] + gb_seconds * published("lambda_gb_second_price"),
         "DynamoDB": day.wru * month / 1e6 * published("ddb_write_price")
         + day.rru * month / 1e6 * published("ddb_read_price")
         + _stored_gb(day, ctx.a) * (published("ddb_storage_price") + published("ddb_pitr_price")),
@@ -963,7 +918,6 @@ def check_lag(
     *,
     hot: bool = False,
     seconds: float | None = None,
-    seed: int = 1,
     failure_probability: float = 0.0,
 ) -> LagCheck:
     """Simulate the busiest slot of ``scale`` (the hot customer's, on the hot day) for ``seconds`` of peak (the
@@ -973,7 +927,6 @@ def check_lag(
     busiest = row.stream.hot if hot and row.stream.hot else row.slot
     settings = model.settings
     peak_s = seconds if seconds is not None else model.assumptions.peak_hours * 3600
-    customers = max(1, round(model.inputs.day_customers * scale))
     hot_in_slot = row.peak_charges_per_s * row.hot_share / busiest.rate if hot and busiest.rate else 0.0
     ctx = _Context(model.inputs, settings, replace(model.assumptions, peak_hours=peak_s / 3600))
     result = simulate(
@@ -983,13 +936,12 @@ def check_lag(
         batch_size=settings.batch_size,
         window_s=settings.batching_window_s,
         poll_s=1 / published("stream_polls_per_second"),
-        customers=customers,
+        customers=row.day.customers,
         hot_share=hot_in_slot,
         failure_probability=failure_probability,
         maximum_retry_attempts=settings.maximum_retry_attempts,
         maximum_record_age_s=settings.maximum_record_age_s,
-        seed=seed,
     )
     return LagCheck(
-        scale, row.hot_share if hot else 0.0, peak_s, ctx.slot(busiest.rate, hot_in_slot, customers), result
+        scale, row.hot_share if hot else 0.0, peak_s, ctx.slot(busiest.rate, hot_in_slot, row.day.customers), result
     )

@@ -36,6 +36,7 @@ from benchmarks.capacity_model import (
     recompute_seconds,
     run_model,
 )
+from benchmarks.report import save_chart
 from benchmarks.text import met, table
 from local.sam import parse_parameter_overrides
 from local.template import ROOT
@@ -141,9 +142,7 @@ def chart(model: Model, checks: list[LagCheck], path: Path) -> None:
     (lines, labels), (more, more_labels) = cost.get_legend_handles_labels(), lag.get_legend_handles_labels()
     cost.legend(lines + more, labels + more_labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=8)
     cost.set_title("Cost and summary lag against scale (template defaults)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_chart(fig, path)
 
 
 def _with_factor(model: Model, row: Scale, factor: int) -> Scale:
@@ -154,14 +153,10 @@ def _with_factor(model: Model, row: Scale, factor: int) -> Scale:
 # ---------------------------------------------------------------- markdown
 
 
-def _line(label: str, values: list[str]) -> str:
-    return f"| {label} | " + " | ".join(values) + " |"
-
-
 def _by_scale(rows: list[Scale], figures: list[tuple[str, Callable[[Scale], str]]]) -> list[str]:
     """A table with a column per scale and a row per figure."""
-    head = [_line("", [_x(r.scale) for r in rows]), "| --- |" + " ---: |" * len(rows)]
-    return [*head, *[_line(label, [cell(r) for r in rows]) for label, cell in figures], ""]
+    cells = [[label, *[cell(r) for r in rows]] for label, cell in figures]
+    return table(["", *[_x(r.scale) for r in rows]], "l" + "r" * len(rows), cells)
 
 
 def _lag(r: Scale) -> str:
@@ -235,7 +230,7 @@ def _advice(model: Model) -> list[str]:
             said.add(limit.name)
         close = [x for x in row.limits if 0.5 <= x.utilization < 1]
         steps += [f"  - close: {x.name} at {x.utilization:.0%} of {_n(x.limit)} {x.unit}." for x in close]
-        tightest = row.tightest
+        tightest = max(row.limits, key=lambda x: x.utilization)
         quiet = f"nothing to change; the tightest limit, {tightest.name}, is at {tightest.utilization:.0%}."
         lines += [f"- **{_x(row.scale)}**:", *steps] if steps else [f"- **{_x(row.scale)}**: {quiet}"]
     return lines
@@ -251,8 +246,7 @@ def _checks_table(checks: list[LagCheck]) -> list[str]:
         lags, rate = f"{_s(c.sim.p99_lag_s)} / {_s(c.sim.max_lag_s)}", f"{_n(c.model.rate)}/s"
         return [_x(c.scale), day, rate, c.what, model, sim, f"{c.error:.1%}", agrees, lags, f"{c.sim.given_up:,}"]
 
-    rows = [row(c) for c in checks]
-    return table(header, "rlrlrrrlrr", rows)
+    return table(header, "rlrlrrrlrr", [row(c) for c in checks])
 
 
 def _binds_first(model: Model, at: dict[str, float | None], at_hot: dict[str, float | None]) -> list[str]:
@@ -339,12 +333,8 @@ def _floor_section(model: Model, opt_ins: dict[str, Model]) -> list[str]:
     above = sorted(
         ((name, cost - at.floor_cost.get(name, 0.0)) for name, cost in at.monthly_cost.items()), key=lambda p: -p[1]
     )
-    extra: list[tuple[str, Callable[[Scale], str]]] = []
-    for label, other in opt_ins.items():
-        extra += [
-            (label, _more(other, "monthly_total")),
-            (f"{label}, per million charges", _more(other, "per_million")),
-        ]
+    figures = (("", "monthly_total"), (", per million charges", "per_million"))
+    extra = [(label + suffix, _more(other, figure)) for label, other in opt_ins.items() for suffix, figure in figures]
     return [
         "## The bill against its floor",
         "",

@@ -53,14 +53,14 @@ def _handler(module_name: str, handler_name: str, event_path: str | None) -> dic
     sys.path.append(os.environ["BENCH_ROOT"])
     import boto3
 
-    from benchmarks.fake_dynamodb import FakeDynamoDB, attach_to_session, seed_keys, seed_summaries
+    from benchmarks.fake_dynamodb import FakeDynamoDB, attach, seed_keys, seed_summaries
 
     fake = FakeDynamoDB()
     seed_keys(fake, os.environ["API_KEYS_TABLE_NAME"])
     with open(os.path.join(os.environ["BENCH_ROOT"], "events", "summarize_charges.json"), encoding="utf-8") as handle:
         seed_summaries(fake, os.environ["SUMMARIES_TABLE_NAME"], json.load(handle))
-    boto3.setup_default_session()
-    attach_to_session(boto3.DEFAULT_SESSION, fake)
+    boto3.DEFAULT_SESSION = session = boto3.session.Session()  # what boto3.client() uses
+    attach(session.events, fake)
     with open(event_path, encoding="utf-8") as handle:
         event = json.load(handle)
     context = _Context()

@@ -44,7 +44,6 @@ class ColdResult:
 
     init = property(lambda self: median(self.runs["init_ms"]))
     init_cpu = property(lambda self: median(self.runs["init_cpu_ms"]))
-    first = property(lambda self: median(self.runs["first_request_ms"]))
     first_cpu = property(lambda self: median(self.runs["first_request_cpu_ms"]))
 
 
@@ -55,7 +54,6 @@ class ColdReport:
     runs: int
     floor: ColdResult
     functions: list[ColdResult]
-    floor_modules_ms: float = 0.0
     sdk: list[ColdResult] = field(default_factory=list)
     """The same functions with ``SDK_SUBSEGMENTS``."""
 
@@ -118,14 +116,12 @@ def _probe(spec: FunctionSpec | None, *options: str, first_request: bool = True)
     return subprocess.run(command, env=lambda_environment(spec), capture_output=True, text=True, check=False, cwd=ROOT)
 
 
-def run_probe(spec: FunctionSpec | None) -> dict[str, Any]:
-    """One fresh interpreter: its timings and the first request's answer."""
-    completed = _probe(spec)
-    lines = [line for line in completed.stdout.splitlines() if line.startswith('{"init_ms"')]
+def probe_output(completed: subprocess.CompletedProcess[str], what: str, prefix: str = "{") -> dict[str, Any]:
+    """The last line a probe process printed that starts with ``prefix``, as JSON (the end of its stderr in the
+    error when it failed or printed none)."""
+    lines = [line for line in completed.stdout.splitlines() if line.startswith(prefix)]
     if completed.returncode != 0 or not lines:
-        raise RuntimeError(
-            f"cold-start probe of {spec.logical_id if spec else 'floor'} failed:\n{completed.stderr[-2000:]}"
-        )
+        raise RuntimeError(f"{what} failed:\n{completed.stderr[-2000:]}")
     outcome: dict[str, Any] = json.loads(lines[-1])
     return outcome
 
@@ -174,11 +170,11 @@ def measure(runs: int, *, profile: bool = True) -> ColdReport:
     targets += [(spec, sdk[spec.logical_id]) for spec in sdk_specs]
     for _ in range(runs):
         for spec, target in targets:
-            _record(target, run_probe(spec))
+            what = f"cold-start probe of {spec.logical_id if spec else 'floor'}"
+            _record(target, probe_output(_probe(spec), what, '{"init_ms"'))
     report = ColdReport(runs=runs, floor=floor, functions=list(results.values()), sdk=list(sdk.values()))
     if profile:
         floor_profile = import_profile(None)
-        report.floor_modules_ms = round(sum(floor_profile.values()), 1)
         for spec in specs:
             results[spec.logical_id].heavy = heavy_beyond_floor(import_profile(spec), floor_profile)
     return report

@@ -12,16 +12,14 @@ import json
 import math
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from beacon.dal.charges import BATCH_WRITE_LIMIT, PUT_CONCURRENCY
 from beacon.dal.items import charge_item
-from beacon.models.records import ChargeRecord
 from benchmarks.fake_dynamodb import FakeDynamoDB, seed_keys
 from benchmarks.functions import EVENTS_DIR
-from benchmarks.harness import in_process
+from benchmarks.harness import LambdaContext, charge, in_process
 
 LATENCY_MS = 5.0
 PAGE_SIZE = 3_000  # charge items a 1 MB Query page holds (about 300 bytes each)
@@ -49,30 +47,10 @@ class ErasureResult:
         return self.charges / PARTITION_WRITES_PER_SECOND
 
 
-class _Context:
-    function_name = "bench"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
-
-
-def _seed(fake: FakeDynamoDB, table: str, count: int, received_ms: int) -> None:
+def _seed(fake: FakeDynamoDB, table: str, count: int, erased_before: int) -> None:
+    """``count`` charges of the customer (``CUSTOMER``), a second apart, received before ``erased_before`` (ms)."""
     for n in range(count):
-        charge = ChargeRecord(
-            project_id="local",
-            customer_id=CUSTOMER,
-            charge_id=uuid.uuid4().hex,
-            user_id="erased",
-            email=None,
-            amount=100 + n,
-            created_at=received_ms // 1000 - count + n,
-            received_ms=received_ms - 1000 * (count - n),
-            update_session=True,
-        )
-        fake.seed(table, charge_item(charge))
+        fake.seed(table, charge_item(charge("erased", 100 + n, erased_before // 1000 - count + n)))
 
 
 def _job_event(erased_before: int) -> dict[str, Any]:
@@ -90,7 +68,7 @@ def measure(charges: int = 100_000) -> ErasureResult:
         _seed(fake, os.environ["CHARGES_TABLE_NAME"], charges, erased_before)
         fake.latency = LATENCY_MS / 1000
         wall, cpu = time.perf_counter(), time.process_time()
-        answer = handlers["customer_jobs"].lambda_handler(_job_event(erased_before), _Context())
+        answer = handlers["customer_jobs"].lambda_handler(_job_event(erased_before), LambdaContext(900))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         left = sum(1 for item in fake.table(os.environ["CHARGES_TABLE_NAME"]).values() if item["type"]["S"] == "charge")
     assert answer == {"batchItemFailures": []} and left == 0, (answer, left)

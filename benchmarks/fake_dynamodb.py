@@ -16,14 +16,16 @@ two calls an erasure makes: SQS's SendMessage (the message kept in ``messages``)
 ``hooks`` see each call before it is answered (a model test interleaves other work there).
 """
 
+import functools
 import hashlib
 import heapq
 import hmac
 import threading
 import time
+import types
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
@@ -96,14 +98,13 @@ class FakeDynamoDB:
         return True
 
     def _action_holds(self, action: dict[str, Any]) -> bool:
+        """Whether a transaction's action holds: a Put's condition, the ConditionCheck our code makes (the summary
+        is an erasure's tombstone)."""
         if "Put" in action:
             return self._holds(action["Put"])
-        if "ConditionCheck" in action:
-            return self._checks(action["ConditionCheck"])
-        return True
-
-    def _checks(self, check: dict[str, Any]) -> bool:
-        """Whether a ConditionCheck holds (the one our code makes: the summary is an erasure's tombstone)."""
+        if "ConditionCheck" not in action:
+            return True
+        check = action["ConditionCheck"]
         condition = check["ConditionExpression"]
         if condition != "attribute_exists(erased_before) AND charge_count = :none":
             raise NotImplementedError(condition)
@@ -185,9 +186,9 @@ class FakeDynamoDB:
             answer["LastEvaluatedKey"] = {name: page[-1][1][name] for name in KEY_NAMES if name in page[-1][1]}
         return answer
 
-    def get_paginator(self, operation: str) -> "_Paginator":
+    def get_paginator(self, operation: str) -> Any:
         """A paginator that follows ``LastEvaluatedKey`` (``query`` and ``scan`` alike)."""
-        return _Paginator(getattr(self, operation))
+        return types.SimpleNamespace(paginate=functools.partial(_pages, getattr(self, operation)))
 
     def transact_write_items(self, *, TransactItems: list[Item], **_: Any) -> dict[str, Any]:
         def answer() -> dict[str, Any]:
@@ -202,13 +203,6 @@ class FakeDynamoDB:
             return {}
 
         return self._call("TransactWriteItems", {"TransactItems": TransactItems}, answer)
-
-    def transact_get_items(self, *, TransactItems: list[Item], **_: Any) -> dict[str, Any]:
-        def answer() -> dict[str, Any]:
-            found = [self.table(g["Get"]["TableName"]).get(_key(g["Get"]["Key"])) for g in TransactItems]
-            return {"Responses": [{"Item": item} if item is not None else {} for item in found]}
-
-        return self._call("TransactGetItems", {"TransactItems": TransactItems}, answer)
 
     def send_message(self, **params: Any) -> dict[str, Any]:
         def answer() -> dict[str, Any]:
@@ -230,18 +224,14 @@ class FakeDynamoDB:
         return method(**params)
 
 
-class _Paginator:
-    def __init__(self, method: Any) -> None:
-        self.method = method
-
-    def paginate(self, **params: Any) -> Any:
-        params.pop("PaginationConfig", None)
-        while True:
-            page = self.method(**params)
-            yield page
-            if "LastEvaluatedKey" not in page:
-                return
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+def _pages(method: Callable[..., dict[str, Any]], **params: Any) -> Iterator[dict[str, Any]]:
+    params.pop("PaginationConfig", None)
+    while True:
+        page = method(**params)
+        yield page
+        if "LastEvaluatedKey" not in page:
+            return
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _snake(operation: str) -> str:
@@ -263,12 +253,11 @@ def _conditional_check_failed(operation: str, item: Item | None = None) -> Clien
     return ClientError(error, operation)  # type: ignore[arg-type]
 
 
-def attach_to_client(client: Any, fake: FakeDynamoDB) -> None:
-    """Make a real botocore client answer from ``fake``: it still validates and serializes, but sends nothing."""
-    _register(client.meta.events, fake)
+def attach(events: Any, fake: FakeDynamoDB) -> None:
+    """Make the DynamoDB (and SQS, KMS) clients of these botocore ``events`` (a client's ``meta.events``, or a
+    session's ``events`` for every client it creates from now on) answer from ``fake``: they still validate and
+    serialize, but send nothing."""
 
-
-def _register(events: Any, fake: FakeDynamoDB) -> None:
     def keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["bench_params"] = dict(params)
 
@@ -283,18 +272,18 @@ def _register(events: Any, fake: FakeDynamoDB) -> None:
         events.register(f"before-call.{service}", answer)
 
 
-def attach_to_session(session: Any, fake: FakeDynamoDB) -> None:
-    """Every DynamoDB (and SQS, KMS) client the boto3 ``session`` creates from now on answers from ``fake``."""
-    _register(session.events, fake)
-
-
-def seed_keys(fake: FakeDynamoDB, table_name: str) -> None:
+def key_items() -> list[Item]:
     """The local project's public and secret keys (``pk_local_dev``, ``sk_local_dev``), as the key store holds them."""
     from beacon.dal.items import api_key_item
     from ops.keys import new_key_record
 
-    for kind, raw in (("public", "pk_local_dev"), ("secret", "sk_local_dev")):
-        fake.seed(table_name, api_key_item(new_key_record("local", kind, raw)[1]))  # type: ignore[arg-type]
+    kinds = (("public", "pk_local_dev"), ("secret", "sk_local_dev"))
+    return [api_key_item(new_key_record("local", kind, raw)[1]) for kind, raw in kinds]  # type: ignore[arg-type]
+
+
+def seed_keys(fake: FakeDynamoDB, table_name: str) -> None:
+    for item in key_items():
+        fake.seed(table_name, item)
 
 
 def seed_summaries(fake: FakeDynamoDB, table_name: str, stream_event: dict[str, Any]) -> None:

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmarks.stats import percentile
+
 if TYPE_CHECKING:
     from benchmarks.report import Results
 
@@ -46,13 +48,11 @@ def as_figures(results: "Results") -> dict[str, Any]:
         cases = {
             c.name: {"function": c.function, "status": c.status, "bytes": c.bytes, "lines": c.lines} for c in logs.cases
         }
-        parts["logs"] = {
-            "cases": cases,
-            **{name: getattr(logs, name) for name in ("platform_bytes", "access_log_bytes")},
-        }
+        bytes_beside = {"platform_bytes": logs.platform_bytes, "access_log_bytes": logs.access_log_bytes}
+        parts["logs"] = {"cases": cases, **bytes_beside}
     if load := results.load:
-        figures = {"batching_window_seconds": load.batching_window, "lag_p50_ms": load.lag_p50_ms}
-        parts["load"] = {**figures, "lag_p99_ms": load.lag_p99_ms}
+        lag = {f"lag_p{pct}_ms": percentile(load.lag_ms, pct) for pct in (50, 99)}
+        parts["load"] = {"batching_window_seconds": load.batching_window, **lag}
     return {name: {"run": run, **part} for name, part in parts.items()}
 
 

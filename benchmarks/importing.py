@@ -5,6 +5,8 @@ catch up; then a CSV of ``rows`` past charges imported with the command's own co
 the last answer. Both are wall time on the cores the stack shares: their ratio in one run is the figure.
 """
 
+import io
+import math
 import random
 import threading
 import time
@@ -18,7 +20,7 @@ from benchmarks.load import Target, local_stack
 from benchmarks.text import table
 from ops.importer.chunks import file_digest, make_chunks
 from ops.importer.command import send_chunks
-from ops.importer.progress import Counts
+from ops.importer.progress import PlainProgress
 from ops.importer.rows import read_rows
 from ops.importer.sending import ApiClient
 
@@ -52,14 +54,6 @@ class ImportReport:
     @property
     def ratio(self) -> float:
         return self.rows_per_second / self.singles_per_second if self.singles_per_second else 0.0
-
-
-class _NoProgress:
-    def update(self, counts: Counts) -> None:
-        """Nothing shown while measuring."""
-
-    def close(self, counts: Counts) -> None:
-        """Nothing shown while measuring."""
 
 
 def _send_singles(target: Target, count: int, customers: list[str], concurrency: int) -> tuple[int, float]:
@@ -111,7 +105,9 @@ def measure(*, rows: int, customers: int, singles: int, concurrency: int = 4) ->
         started = time.perf_counter()
         parsed = read_rows(data.decode("utf-8"))
         chunks = make_chunks(parsed.charges, file_digest(data))
-        outcome = send_chunks(client, chunks, parsed, progress=_NoProgress(), concurrency=concurrency)
+        outcome = send_chunks(
+            client, chunks, parsed, progress=PlainProgress(io.StringIO(), math.inf), concurrency=concurrency
+        )
         import_seconds = time.perf_counter() - started
         client.close()
         return ImportReport(

@@ -21,7 +21,7 @@ from typing import Any
 
 import requests  # type: ignore[import-untyped]
 
-from benchmarks.stats import percentile
+from benchmarks.capacity_model import load_settings
 from local.process import run_local_stack
 
 PROBE_INTERVAL, POLL_INTERVAL, PROBE_TIMEOUT = 0.5, 0.1, 60.0  # seconds
@@ -73,14 +73,6 @@ class Step:
     def accepted_per_second(self) -> float:
         return self.accepted / self.seconds if self.seconds else 0.0
 
-    @property
-    def p50_ms(self) -> float:
-        return percentile(self.latencies_ms, 50)
-
-    @property
-    def p99_ms(self) -> float:
-        return percentile(self.latencies_ms, 99)
-
 
 @dataclass
 class LoadReport:
@@ -101,14 +93,6 @@ class LoadReport:
     @property
     def cpu_ms_per_charge(self) -> float:
         return self.stack_cpu_seconds * 1000 / self.accepted_charges if self.accepted_charges else 0.0
-
-    @property
-    def lag_p50_ms(self) -> float:
-        return percentile(self.lag_ms, 50)
-
-    @property
-    def lag_p99_ms(self) -> float:
-        return percentile(self.lag_ms, 99)
 
 
 class _Ledger:
@@ -133,38 +117,40 @@ def _session(workers: int) -> requests.Session:
 Job = tuple[float, str, dict[str, Any], str, list[int], Step]
 
 
-def run_load(target: Target, *, rates: list[float], step_seconds: float, drain_timeout: float) -> LoadReport:
-    """Send charges at each rate for ``step_seconds``, measure the summary lag, then check every summary."""
-    rng, run_id, workers = random.Random(11), uuid.uuid4().hex[:8], 16
-    pool, ledger, session = [f"load-{run_id}-{i}" for i in range(200)], _Ledger(), _session(workers + 2)
-    jobs: queue.Queue[Job | None] = queue.Queue(maxsize=workers)
-    threads = [threading.Thread(target=_send_jobs, args=(jobs, session, target, ledger)) for _ in range(workers)]
-    stop, timeouts, lags = threading.Event(), [0], list[float]()
-    threads.append(threading.Thread(target=_probe, args=(target, ledger, run_id, stop, lags, timeouts)))
-    for thread in threads:
-        thread.start()
-    cpu_before = target.cpu_seconds()
-    steps = [_offer(jobs, rng, pool, rate, step_seconds) for rate in rates]
-    for _ in range(workers):
-        jobs.put(None)
-    stop.set()
-    for thread in threads:
-        thread.join()
-    drain_started = time.perf_counter()
-    right = _wait_for_summaries(target, session, ledger, drain_timeout)
-    return LoadReport(
-        steps=steps,
-        lag_ms=lags,
-        lag_timeouts=timeouts[0],
-        accepted_charges=sum(count for count, _ in ledger.customers.values()),
-        stored_charges=target.count_stored("local"),
-        customers=len(ledger.customers),
-        summaries_right=right,
-        drain_seconds=time.perf_counter() - drain_started,
-        workers=workers,
-        batching_window=_batching_window(),
-        stack_cpu_seconds=target.cpu_seconds() - cpu_before,
-    )
+def measure(*, rates: list[float], step_seconds: float, drain_timeout: float = 120.0) -> LoadReport:
+    """Start the local stack, send charges at each rate for ``step_seconds``, measure the summary lag, then check
+    every summary; stop the stack."""
+    with local_stack() as target:
+        rng, run_id, workers = random.Random(11), uuid.uuid4().hex[:8], 16
+        pool, ledger, session = [f"load-{run_id}-{i}" for i in range(200)], _Ledger(), _session(workers + 2)
+        jobs: queue.Queue[Job | None] = queue.Queue(maxsize=workers)
+        threads = [threading.Thread(target=_send_jobs, args=(jobs, session, target, ledger)) for _ in range(workers)]
+        stop, timeouts, lags = threading.Event(), [0], list[float]()
+        threads.append(threading.Thread(target=_probe, args=(target, ledger, run_id, stop, lags, timeouts)))
+        for thread in threads:
+            thread.start()
+        cpu_before = target.cpu_seconds()
+        steps = [_offer(jobs, rng, pool, rate, step_seconds) for rate in rates]
+        for _ in range(workers):
+            jobs.put(None)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        drain_started = time.perf_counter()
+        right = _wait_for_summaries(target, session, ledger, drain_timeout)
+        return LoadReport(
+            steps=steps,
+            lag_ms=lags,
+            lag_timeouts=timeouts[0],
+            accepted_charges=sum(count for count, _ in ledger.customers.values()),
+            stored_charges=target.count_stored("local"),
+            customers=len(ledger.customers),
+            summaries_right=right,
+            drain_seconds=time.perf_counter() - drain_started,
+            workers=workers,
+            batching_window=load_settings().batching_window_s,
+            stack_cpu_seconds=target.cpu_seconds() - cpu_before,
+        )
 
 
 def _offer(jobs: "queue.Queue[Job | None]", rng: random.Random, pool: list[str], rate: float, seconds: float) -> Step:
@@ -234,12 +220,6 @@ def _wait_for_summaries(target: Target, session: requests.Session, ledger: _Ledg
     return len(ledger.customers) - len(pending)
 
 
-def _batching_window() -> float:
-    from benchmarks.capacity_model import load_settings
-
-    return load_settings().batching_window_s
-
-
 @contextmanager
 def local_stack() -> Iterator[Target]:
     """``python -m local`` in a process of its own, on free ports; stopped as Ctrl-C would."""
@@ -257,9 +237,3 @@ def local_stack() -> Iterator[Target]:
             return sum(page["Count"] for page in pages)
 
         yield Target(running.base_url, "pk_local_dev", "sk_local_dev", count_stored, running.cpu_seconds)
-
-
-def measure(*, rates: list[float], step_seconds: float, drain_timeout: float = 120.0) -> LoadReport:
-    """Start the local stack, run the load against it, stop it."""
-    with local_stack() as target:
-        return run_load(target, rates=rates, step_seconds=step_seconds, drain_timeout=drain_timeout)

@@ -8,6 +8,7 @@
 """
 
 import copy
+import functools
 import io
 import json
 import re
@@ -130,16 +131,13 @@ def measure(count: int = 20) -> LogReport:
     read.update(queryStringParameters={"user_id": "stream_0"}, rawQueryString="user_id=stream_0")
     job = json.loads((EVENTS_DIR / "customer_jobs.json").read_text(encoding="utf-8"))
     erase = json.loads((EVENTS_DIR / "erase_customer.json").read_text(encoding="utf-8"))
+    stream_batch = functools.partial(stream_event, 100, 10, fake, "ChargesTable")
     cases: list[tuple[str, str, Callable[[], Event]]] = [
         ("single charge", "create_charge", single_charge_event),
         ("single charge, user_id only", "create_charge", user_id_charge_event),
         ("single charge refused (400)", "create_charge", lambda: refused),
         ("bulk of 20", "bulk_charges", lambda: bulk_event(20)),
-        (
-            "stream batch of 100 records, 10 customers",
-            "summarize_charges",
-            lambda: stream_event(100, 10, fake, "ChargesTable"),
-        ),
+        ("stream batch of 100 records, 10 customers", "summarize_charges", stream_batch),
         ("summary read", "get_summary", lambda: copy.deepcopy(read)),
         ("customer job (a recompute)", "customer_jobs", lambda: copy.deepcopy(job)),
         ("erasure (DELETE /customers)", "erase_customer", lambda: copy.deepcopy(erase)),

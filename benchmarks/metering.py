@@ -167,8 +167,8 @@ def _batch_done(params: dict[str, Any], parsed: dict[str, Any]) -> list[tuple[st
     ]
 
 
-def _consistent(spec: dict[str, Any], sizes: list[int], factor: int = 1) -> float:
-    return sum(factor * read_units(size, consistent=factor > 1 or bool(spec.get("ConsistentRead"))) for size in sizes)
+def _consistent(spec: dict[str, Any], sizes: list[int]) -> float:
+    return sum(read_units(size, consistent=bool(spec.get("ConsistentRead"))) for size in sizes)
 
 
 def _batch_get_units(params: dict[str, Any], parsed: dict[str, Any]) -> float:
@@ -179,12 +179,14 @@ def _batch_get_units(params: dict[str, Any], parsed: dict[str, Any]) -> float:
     return units  # a key not found costs a read too
 
 
+def _page_units(params: dict[str, Any], parsed: dict[str, Any]) -> float:
+    """A Query's or Scan's page: the units of all the items it read together."""
+    return _consistent(params, [sum(item_size(i) for i in parsed.get("Items", []))])
+
+
 _READS: dict[str, Callable[[dict[str, Any], dict[str, Any]], float]] = {
     "GetItem": lambda params, parsed: _consistent(params, [item_size(parsed.get("Item"))]),
     "BatchGetItem": _batch_get_units,
-    "Query": lambda params, parsed: _consistent(params, [sum(item_size(i) for i in parsed.get("Items", []))]),
-    "Scan": lambda params, parsed: _consistent(params, [sum(item_size(i) for i in parsed.get("Items", []))]),
-    "TransactGetItems": lambda _, parsed: _consistent(
-        {}, [item_size(r.get("Item")) for r in parsed.get("Responses", [])], 2
-    ),
+    "Query": _page_units,
+    "Scan": _page_units,
 }

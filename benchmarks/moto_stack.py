@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.fake_dynamodb import key_items
 from benchmarks.harness import LambdaContext, in_process, record_of
 from benchmarks.metering import Item, Meter
 from local import moto_fixes
@@ -59,17 +60,13 @@ def moto_stack() -> Iterator[Stack]:
             inspector.create_table(TableName=logical_id, **definition)
         client = boto3.session.Session().client("dynamodb", region_name="us-east-1")
         meter = Meter(client, tables["ChargesTable"])
-        with in_process(client, lambda table: _seed_keys(inspector, table)) as handlers:
+
+        def seed_keys(table: str) -> None:
+            for item in key_items():
+                inspector.put_item(TableName=table, Item=item)
+
+        with in_process(client, seed_keys) as handlers:
             yield Stack(handlers, meter, inspector, tables, client)
-
-
-def _seed_keys(client: Any, table_name: str) -> None:
-    from beacon.dal.items import api_key_item
-    from ops.keys import new_key_record
-
-    for kind, raw in (("public", "pk_local_dev"), ("secret", "sk_local_dev")):
-        record = new_key_record("local", kind, raw)[1]  # type: ignore[arg-type]
-        client.put_item(TableName=table_name, Item=api_key_item(record))
 
 
 @contextlib.contextmanager

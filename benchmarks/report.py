@@ -20,6 +20,7 @@ from benchmarks.load import LoadReport
 from benchmarks.log_bytes import LogReport
 from benchmarks.machine import Machine
 from benchmarks.metering import PRICES_AS_OF, READ_PRICE_PER_MILLION, WRITE_PRICE_PER_MILLION, Work
+from benchmarks.stats import percentile
 from benchmarks.stream import ConcurrencyReport, RecomputeReport
 from benchmarks.text import met, table
 from benchmarks.warm import WarmCase
@@ -82,10 +83,10 @@ def _bars(path: Path, names: list[str], series: list[tuple[str, list[float], str
     ax.invert_yaxis()
     ax.set(xlabel=xlabel, title=title)
     ax.legend(loc="lower right", fontsize=8)
-    _save(fig, path)
+    save_chart(fig, path)
 
 
-def _save(fig: Any, path: Path) -> None:
+def save_chart(fig: Any, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -126,12 +127,13 @@ def _load_chart(load: LoadReport, path: Path) -> None:
     ax.set_xticks(rates, [f"{rate:g}" for rate in rates])
     ax.set(xlabel="offered rate (requests/s)", ylabel="requests/s", title="Local stack under rising load")
     other = ax.twinx()
-    other.plot(rates, [s.p50_ms for s in load.steps], "s--", color="#228833", label="p50 latency")
-    other.plot(rates, [s.p99_ms for s in load.steps], "^--", color="#cc3311", label="p99 latency")
+    for pct, style, colour in ((50, "s--", "#228833"), (99, "^--", "#cc3311")):
+        latency = [percentile(s.latencies_ms, pct) for s in load.steps]
+        other.plot(rates, latency, style, color=colour, label=f"p{pct} latency")
     other.set(yscale="log", ylabel="latency (ms, log)")
     lines, more = ax.get_legend_handles_labels(), other.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left", fontsize=8)
-    _save(fig, path)
+    save_chart(fig, path)
 
 
 # ---------------------------------------------------------------- 1. cold start
@@ -344,7 +346,8 @@ def _recompute_lines(r: RecomputeReport) -> list[str]:
     stream_s, jobs_s = recompute_seconds(r.cpu_s, r.pages, 512), recompute_seconds(r.cpu_s, r.pages, 1024)
     stream_most, jobs_most = (int(r.charges * budget / s) for budget, s in ((50, stream_s), (890, jobs_s)))
     where = "the stream function itself" if stream_s <= 50 else "the jobs function (`CustomerJobsFunction`)"
-    row = [f"{r.charges:,}", f"{r.pages:,}", f"{r.cpu_s:,.1f} s", f"{r.cpu_s_per_100k:,.2f} s", f"{r.wall_s:,.1f} s"]
+    per_100k = r.cpu_s * 100_000 / r.charges
+    row = [f"{r.charges:,}", f"{r.pages:,}", f"{r.cpu_s:,.1f} s", f"{per_100k:,.2f} s", f"{r.wall_s:,.1f} s"]
     header = ["charges", "Query pages", "CPU", "CPU per 100,000 charges", "wall", "resident before", "peak above it"]
     return [
         f"**A recompute of one customer with {r.charges:,} charges** (its summary rebuilt from its stored charges), "
@@ -371,22 +374,16 @@ def _loyal_lines(capacity: CapacityReport) -> list[str]:
         units = (f"{u / max(1, p.writes):.2f}" for u in (p.summary_units, p.summary_units + p.seen_units))
         return [p.name, f"{p.writes:,}", f"{p.largest_bytes:,} / {p.last_bytes:,}", *units]
 
-    rows = [row(p) for p in capacity.loyal]
     year, after = capacity.loyal[0], capacity.loyal[-1]
     at_floor = all(p.summary_units == p.writes and p.largest_bytes <= SUMMARY_GOAL_BYTES for p in (year, after))
-    header = [
-        "phase",
-        "summary writes",
-        "summary item, largest / last (bytes)",
-        "WRU per write, summary item",
-        "with seen items",
-    ]
+    header = ["phase", "summary writes", "summary item, largest / last (bytes)"]
+    header += ["WRU per write, summary item", "with seen items"]
     return [
         "**A loyal customer**, through the real stream handler: a visit a day (two charges five minutes apart) for a "
         "year, then an import of past charges (they update no session) received within a minute and summarized in "
         "full batches, then visits again once the import's minutes have left the window.",
         "",
-        *table(header, "lrrrr", rows),
+        *table(header, "lrrrr", [row(p) for p in capacity.loyal]),
         "**1.00 write unit per summary write over the year and after the import (the floor), the item ≤ 1 KB:** "
         f"{met(at_floor)}. During the import each batch's new ids go to a seen item written in the same transaction "
         "(twice the units of a write), which keeps the summary item small.",
@@ -395,12 +392,10 @@ def _loyal_lines(capacity: CapacityReport) -> list[str]:
 
 
 def _concurrency_lines(c: ConcurrencyReport) -> list[str]:
-    sequential, concurrent = c.per_second(c.sequential_s), c.per_second(c.concurrent_s)
-    rows = [
-        ["one after another (`concurrency=1`)", _ms(c.sequential_s * 1000), _ms(c.sequential_cpu_s * 1000)],
-        [f"concurrently (the default, {c.workers})", _ms(c.concurrent_s * 1000), _ms(c.concurrent_cpu_s * 1000)],
-    ]
-    rows = [[*row, f"{rate:,.0f}"] for row, rate in zip(rows, (sequential, concurrent), strict=True)]
+    concurrent = c.records / c.concurrent_s
+    runs = {"one after another (`concurrency=1`)": (c.sequential_s, c.sequential_cpu_s)}
+    runs[f"concurrently (the default, {c.workers})"] = (c.concurrent_s, c.concurrent_cpu_s)
+    rows = [[label, _ms(s * 1000), _ms(cpu * 1000), f"{c.records / s:,.0f}"] for label, (s, cpu) in runs.items()]
     return [
         f"**Concurrent stream writes:** one stream batch of {c.records} records over {c.records} customers that have "
         f"summaries, through `process_stream_records`, against DynamoDB calls that each take {c.latency_s * 1000:g} ms "
@@ -438,13 +433,14 @@ def _load_section(load: LoadReport) -> list[str]:
     stored = "equal" if load.stored_charges == load.accepted_charges else "NOT equal"
     ceiling = 1000 / load.cpu_ms_per_charge if load.cpu_ms_per_charge else 0
     timeouts = f", {load.lag_timeouts} not seen within 60 s" if load.lag_timeouts else ""
+    lag = [_ms(percentile(load.lag_ms, pct)) for pct in (50, 99)]
 
     def row(s: Any) -> list[Any]:
         errors = ", ".join(f"{n}x {kind}" for kind, n in sorted(s.errors.items())) or "0"
         rate = f"{s.rate:g}/s for {s.seconds:g} s"
-        return [rate, s.sent, s.accepted, f"{s.accepted_per_second:.1f}", _ms(s.p50_ms), _ms(s.p99_ms), errors, s.shed]
+        latency = [_ms(percentile(s.latencies_ms, pct)) for pct in (50, 99)]
+        return [rate, s.sent, s.accepted, f"{s.accepted_per_second:.1f}", *latency, errors, s.shed]
 
-    rows = [row(s) for s in load.steps]
     header = ["offered rate", "sent", "accepted", "accepted/s", "p50", "p99", "errors", "shed (every worker waiting)"]
     return [
         "## 5. End to end on the local stack",
@@ -455,9 +451,9 @@ def _load_section(load: LoadReport) -> list[str]:
         "request that finds every worker busy is shed and counted, never sent late. Latency runs from the scheduled "
         "send time. The client shares the two cores with the stack.",
         "",
-        *table(header, "rrrrrrlr", rows),
-        f"Summary lag (a probe charge twice a second, its summary polled every 100 ms): p50 {_ms(load.lag_p50_ms)}, "
-        f"p99 {_ms(load.lag_p99_ms)} over {len(load.lag_ms)} probes{timeouts}; the template's "
+        *table(header, "rrrrrrlr", [row(s) for s in load.steps]),
+        f"Summary lag (a probe charge twice a second, its summary polled every 100 ms): p50 {lag[0]}, "
+        f"p99 {lag[1]} over {len(load.lag_ms)} probes{timeouts}; the template's "
         f"MaximumBatchingWindowInSeconds ({load.batching_window:g} s) dominates it.",
         "",
         f"After the run: {load.accepted_charges:,} charges accepted, {load.stored_charges:,} stored ({stored}); "

@@ -17,8 +17,3 @@ def percentile(values: Sequence[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(1, math.ceil(pct / 100 * len(ordered)))
     return ordered[rank - 1]
-
-
-def ratio(value: float, floor: float) -> float:
-    """``value / floor`` (infinity when the floor is zero)."""
-    return value / floor if floor else math.inf

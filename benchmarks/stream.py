@@ -20,7 +20,8 @@ from typing import Any
 from beacon.dal.item_keys import charge_pk, charge_sk
 from beacon.dal.items import charge_item
 from beacon.logic.identity import identify_customer
-from benchmarks.fake_dynamodb import FakeDynamoDB, attach_to_client, seed_keys, seed_summaries
+from benchmarks.cold_start import probe_output
+from benchmarks.fake_dynamodb import FakeDynamoDB, attach, seed_keys, seed_summaries
 from benchmarks.harness import charge, in_process, stream_event
 from benchmarks.metering import item_size
 from benchmarks.stats import median
@@ -46,10 +47,6 @@ class RecomputeReport:
     counted: int
     """The count of the summary it wrote (must equal ``charges``)."""
 
-    @property
-    def cpu_s_per_100k(self) -> float:
-        return self.cpu_s * 100_000 / self.charges
-
 
 @dataclass(frozen=True)
 class ConcurrencyReport:
@@ -69,9 +66,6 @@ class ConcurrencyReport:
     def ratio(self) -> float:
         return self.sequential_s / self.concurrent_s
 
-    def per_second(self, seconds: float) -> float:
-        return self.records / seconds
-
 
 # ---------------------------------------------------------------- the recompute
 
@@ -81,9 +75,7 @@ def recompute(charges: int) -> RecomputeReport:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)])}
     command = [sys.executable, "-m", "benchmarks.stream", str(charges)]
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"the recompute probe failed:\n{done.stderr[-2000:]}")
-    return RecomputeReport(**json.loads(done.stdout.splitlines()[-1]))
+    return RecomputeReport(**probe_output(done, "the recompute probe"))
 
 
 class _History:
@@ -197,7 +189,7 @@ def concurrency(records: int = 200, latency_s: float = 0.005, rounds: int = 5) -
     fake = FakeDynamoDB(latency=latency_s)
     session = boto3.session.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1")
     client = session.client("dynamodb", config=aws._BOTO_CONFIG)  # the layer's client, its pool sized to its threads
-    attach_to_client(client, fake)
+    attach(client.meta.events, fake)
     times: dict[int, list[tuple[float, float]]] = {1: [], aws.MAX_CONCURRENT_CALLS: []}
     with in_process(client, lambda table: seed_keys(fake, table)):
         charges, summaries = os.environ["CHARGES_TABLE_NAME"], os.environ["SUMMARIES_TABLE_NAME"]

@@ -31,12 +31,10 @@ class SimResult:
     batches: int
     failed_batches: int
     mean_lag_s: float
-    p50_lag_s: float
     p99_lag_s: float
     max_lag_s: float
     age_at_end_s: float
     """Age of the oldest record not yet summarized when the arrivals stop (0 when none is left)."""
-    mean_batch: float
     longest_batch_s: float
 
 
@@ -148,10 +146,8 @@ def _result(
         batches=batches,
         failed_batches=failed,
         mean_lag_s=sum(lags) / len(lags) if lags else 0.0,
-        p50_lag_s=percentile(lags, 50),
         p99_lag_s=percentile(lags, 99),
         max_lag_s=max(lags, default=0.0),
         age_at_end_s=seconds - min(waiting) if waiting else 0.0,
-        mean_batch=len(lags) / max(1, batches - failed),
         longest_batch_s=longest,
     )

@@ -19,7 +19,7 @@ from typing import Any
 
 from beacon.dal.item_keys import charge_pk, charge_sk
 from beacon.dal.items import summary_key
-from benchmarks.fake_dynamodb import FakeDynamoDB, attach_to_client, seed_keys
+from benchmarks.fake_dynamodb import FakeDynamoDB, attach, seed_keys
 from benchmarks.harness import (
     Event,
     Handler,
@@ -61,27 +61,19 @@ class WarmCase:
 # ---------------------------------------------------------------- baseline
 
 
-def bare_create_charge(client: Any, table: str) -> Handler:
-    """The same PutItem as ``POST /charges``, from ``json.loads`` alone."""
+def bare_charges(client: Any, table: str) -> Handler:
+    """The same calls as ``POST /charges`` (a PutItem) and ``POST /charges/bulk`` (BatchWriteItem calls of 25 items),
+    from ``json.loads`` alone."""
 
     def handler(event: Event, _context: Any) -> dict[str, Any]:
-        body = json.loads(event["body"])
-        item = _bare_item(body["user_id"], body, int(time.time()))
-        client.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(PK)")
-        return {"statusCode": 200, "body": '{"success": true, "code": 200, "data": null}'}
-
-    return handler
-
-
-def bare_bulk_charges(client: Any, table: str) -> Handler:
-    """The same BatchWriteItem calls (25 items each) as ``POST /charges/bulk``, from ``json.loads`` alone."""
-
-    def handler(event: Event, _context: Any) -> dict[str, Any]:
-        body = json.loads(event["body"])
-        now = int(time.time())
-        items = [{"PutRequest": {"Item": _bare_item(body["user_id"], c, now)}} for c in body["charges"]]
-        for start in range(0, len(items), 25):
-            client.batch_write_item(RequestItems={table: items[start : start + 25]})
+        body, now = json.loads(event["body"]), int(time.time())
+        if "charges" not in body:
+            item = _bare_item(body["user_id"], body, now)
+            client.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(PK)")
+        else:
+            items = [{"PutRequest": {"Item": _bare_item(body["user_id"], c, now)}} for c in body["charges"]]
+            for start in range(0, len(items), 25):
+                client.batch_write_item(RequestItems={table: items[start : start + 25]})
         return {"statusCode": 200, "body": '{"success": true, "code": 200, "data": null}'}
 
     return handler
@@ -100,11 +92,7 @@ def bare_summarize(client: Any, summaries_table: str) -> Handler:
         for customer, images in groups.items():
             total = sum(int(image["amount"]["N"]) for image in images)
             ids = b"".join(bytes.fromhex(image["charge_id"]["S"]) for image in images)
-            summary = {
-                **summary_key("local", customer),
-                "total": {"N": str(total)},
-                "seen": {"B": ids},
-            }
+            summary = {**summary_key("local", customer), "total": {"N": str(total)}, "seen": {"B": ids}}
             client.put_item(TableName=summaries_table, Item=summary)
         return {"batchItemFailures": []}
 
@@ -136,15 +124,13 @@ def _time_requests(handler: Handler, events: list[Event], fake: FakeDynamoDB) ->
     return times, Counter(fake.calls) - before
 
 
-def _case(
-    name: str,
-    charges: int,
-    requests: int,
-    handlers: tuple[Handler, Handler],
-    make_event: Callable[[], Event],
-    fake: FakeDynamoDB,
-) -> WarmCase:
+Case = tuple[str, int, int, tuple[Handler, Handler], Callable[[], Event]]
+"""A kind of request: its name, charges, requests to time, (handler, baseline), what makes its event."""
+
+
+def _case(case: Case, fake: FakeDynamoDB) -> WarmCase:
     """The handler and the baseline in alternating rounds, so that a burst of noise on the machine hits both alike."""
+    name, charges, requests, handlers, make_event = case
     times: list[list[float]] = [[], []]
     calls: list[Counter[str]] = [Counter(), Counter()]
     for handler in handlers:
@@ -169,26 +155,21 @@ def measure(scale: float = 1.0, *, mode: str = "boto3") -> list[WarmCase]:
 
         session = boto3.session.Session(aws_access_key_id="bench", aws_secret_access_key="bench")
         client = session.client("dynamodb", region_name="us-east-1")
-        attach_to_client(client, fake)
+        attach(client.meta.events, fake)
     with in_process(client, lambda table: seed_keys(fake, table)) as handlers:
         charges, summaries = os.environ["CHARGES_TABLE_NAME"], os.environ["SUMMARIES_TABLE_NAME"]
         create, bulk = handlers["create_charge"].lambda_handler, handlers["bulk_charges"].lambda_handler
-        single, bare_bulk = (create, bare_create_charge(client, charges)), (bulk, bare_bulk_charges(client, charges))
+        single, bare_bulk = (create, bare_charges(client, charges)), (bulk, bare_charges(client, charges))
         # The baseline's summaries table of its own: its summaries are not the real ones the handler reads back.
         stream = (handlers["summarize_charges"].lambda_handler, bare_summarize(client, f"{summaries}-bare"))
-        cases: list[tuple[str, int, int, tuple[Handler, Handler], Callable[[], Event]]] = [
+        stream_batch = functools.partial(stream_event, 100, 10, fake, charges)
+        cases: list[Case] = [
             ("single charge", 1, 2000, single, single_charge_event),
             ("single charge, user_id only", 1, 2000, single, user_id_charge_event),
             *[
                 (f"bulk of {size}", size, n, bare_bulk, functools.partial(copy.deepcopy, bulk_event(size)))
                 for size, n in ((100, 200), (1000, 30))
             ],
-            (
-                "stream batch of 100 records, 10 customers",
-                100,
-                150,
-                stream,
-                lambda: stream_event(100, 10, fake, charges),
-            ),
+            ("stream batch of 100 records, 10 customers", 100, 150, stream, stream_batch),
         ]
-        return [_case(name, size, max(5, int(n * scale)), pair, event, fake) for name, size, n, pair, event in cases]
+        return [_case((name, size, max(5, int(n * scale)), pair, event), fake) for name, size, n, pair, event in cases]
