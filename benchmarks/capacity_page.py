@@ -164,9 +164,12 @@ def _lag(r: Scale) -> str:
     return _s(r.lag.max_lag_s) + (behind if r.lag.behind else "")
 
 
+def _exceeded(r: Scale) -> str:
+    return "; ".join(f"{x.name} ({x.utilization:.1f}x)" for x in r.binding) or "none"
+
+
 def _scale_table(rows: list[Scale]) -> list[str]:
     first = rows[0]
-    limits = "; ".join
     return _by_scale(
         rows,
         [
@@ -189,10 +192,7 @@ def _scale_table(rows: list[Scale]) -> list[str]:
             ("per million charges", lambda r: _usd(r.per_million)),
             ("**floor** per million charges", lambda r: _usd(r.floor_per_million)),
             ("x floor", lambda r: f"{r.per_million / r.floor_per_million:.2f}x"),
-            (
-                "limits exceeded at peak",
-                lambda r: limits(f"{x.name} ({x.utilization:.1f}x)" for x in r.binding) or "none",
-            ),
+            ("limits exceeded at peak", _exceeded),
         ],
     )
 

@@ -98,14 +98,10 @@ def lambda_environment(spec: FunctionSpec | None) -> dict[str, str]:
     }
     layer = str(ROOT / "layers" / "common")
     if spec is None:
-        env["PYTHONPATH"] = layer
-        env["AWS_LAMBDA_FUNCTION_NAME"] = "floor"
-        return env
-    env.update(spec.environment)
-    env["PYTHONPATH"] = os.pathsep.join([layer, str(spec.code_dir)])
-    env["LAMBDA_TASK_ROOT"] = str(spec.code_dir)
-    env["AWS_LAMBDA_FUNCTION_NAME"] = spec.logical_id
-    return env
+        return env | {"PYTHONPATH": layer, "AWS_LAMBDA_FUNCTION_NAME": "floor"}
+    code = str(spec.code_dir)
+    paths = {"PYTHONPATH": os.pathsep.join([layer, code]), "LAMBDA_TASK_ROOT": code}
+    return env | spec.environment | paths | {"AWS_LAMBDA_FUNCTION_NAME": spec.logical_id}
 
 
 def _probe(spec: FunctionSpec | None, *options: str, first_request: bool = True) -> subprocess.CompletedProcess[str]:
