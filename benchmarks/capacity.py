@@ -149,20 +149,20 @@ def _charge_id_scenarios(stack: Stack, bulk_sizes: tuple[int, ...]) -> list[Scen
     scenarios = [Scenario("charge_id: single charge", meter.take(1), _floor(1, {"PutItem": 1}, writes=1))]
     stack.call("create_charge", _single_event("named", 4999, charge_id="order-1"))
     note = (
-        "the conditional PutItem that stores a new charge finds this one stored: the refused condition costs its "
-        "write unit (a read first would cost every new charge a read unit), and the refusal carries the stored item "
-        "to compare (ALL_OLD)"
+        "the conditional PutItem finds the charge stored: the refused condition costs its write unit (reading first "
+        "would cost every new charge a read unit) and returns the stored item to compare (ALL_OLD)"
     )
     again = _floor(1, {"GetItem": 1}, reads=1)
     scenarios.append(Scenario("charge_id: single charge, sent again", meter.take(1), again, note=note))
+    named = (
+        "a consistent BatchGetItem per 100 charges first (a conflict writes nothing), then a conditional PutItem per "
+        "new charge, 10 in flight"
+    )
     for size in bulk_sizes:
         stack.call("bulk_charges", _bulk(f"named_bulk_{size}", [100] * size, named=True))
-        note = (
-            "one consistent BatchGetItem per 100 charges first (a conflict writes nothing), then one conditional "
-            "PutItem per new charge, 10 in flight"
-        )
         floor = _floor(size, {"PutItem": size}, writes=size)
-        scenarios.append(Scenario(f"charge_id: bulk of {size}", meter.take(size), floor, note=note))
+        scenarios.append(Scenario(f"charge_id: bulk of {size}", meter.take(size), floor, note=named))
+
         stack.call("bulk_charges", _bulk(f"named_bulk_{size}", [100] * size, named=True))
         floor = _floor(size, {"BatchGetItem": math.ceil(size / 100)}, reads=size)
         note = "every charge is found stored by the read: nothing is written"

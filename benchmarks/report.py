@@ -464,10 +464,10 @@ def _logs_section(logs: LogReport) -> list[str]:
     return [
         "## 7. Log bytes per invocation",
         "",
-        "What CloudWatch Logs ingests (and bills) per invocation: the real handlers, warm, in process, at the log "
-        f"level INFO, median of {single.invocations} of each kind. One line each: its EMF metrics, with what an "
-        "operator looks a request up by as metadata (`correlation_id`, `status`, `duration_ms`, project, key id, "
-        "counts).",
+        "What CloudWatch Logs ingests (and bills) per invocation: the real handlers, warm, in process, at the "
+        f"template's log level (INFO), median of {single.invocations} of each kind. One line each: its EMF metrics, "
+        "with what an operator looks a request up by as metadata (`correlation_id`, `status`, `duration_ms`, "
+        "project, key id, counts).",
         "",
         *table(["invocation", "function", "status", "lines", "application bytes"], "lllrr", rows),
         f"Besides: API Gateway's access log line, {logs.access_log_bytes} bytes a request (the template's format); "
