@@ -291,14 +291,13 @@ def _hot_customer(model: Model, at_hot: dict[str, float | None]) -> list[str]:
         f"({_n(first.limit)} {first.unit} for {', '.join(x.name for x in keys)} at {_x(row.scale)}). Past it its "
         "summary lags (up to `MaximumRecordAgeInSeconds`) or its writes are throttled and retried; others are not.",
         "",
-        "Lifting it: more stream function memory (a slot's CPU: a vCPU at 1,769 MB, 512 MB now), then less CPU a "
-        "record; past 1,000 write units a second, a design change: its charges under several partition keys (a "
-        "suffix, one Query per suffix to read). DynamoDB may split a busy item collection by sort key when traffic "
-        f"does not follow the sort key and there is no local secondary index ([split for heat]({SPLIT_FOR_HEAT})), "
-        "as in ChargesTable (random charge ids), but AWS publishes neither when nor how far, and a partition still "
-        "takes at most 1,000 write units a second: the model counts none of it. Lambda documents in-order processing "
-        f"per item across a shard's concurrent batches ([with-ddb]({IN_ORDER})), so a customer's records may spread "
-        "over its shard's slots; the model keeps them in one, the worse case.",
+        "Lifting it: more stream function memory (a vCPU at 1,769 MB; 512 MB now), then less CPU a record; past 1,000 "
+        "write units a second, a design change: its charges under several partition keys (a suffix, a Query each). "
+        f"DynamoDB may [split for heat]({SPLIT_FOR_HEAT}) a busy item collection by sort key when traffic does not "
+        "follow the sort key and there is no local secondary index, as in ChargesTable (random charge ids), but AWS "
+        "publishes neither when nor how far, and a partition still takes 1,000 write units a second at most: the model "
+        f"counts none of it. Lambda documents [in-order processing per item]({IN_ORDER}) across a shard's concurrent "
+        "batches, so a customer's records may spread over its slots; the model keeps them in one, the worse case.",
         "",
     ]
 
@@ -312,12 +311,11 @@ def _jobs(model: Model) -> list[str]:
     return [
         "## The recompute and the jobs function",
         "",
-        "On the realistic day every recompute is a new customer's (tens of charges, one Query page), in the stream "
-        f"function. One of {million:,} charges would take {_s(stream_s)} there, past the "
-        f"{settings.timeout_s[STREAM_FUNCTION] - 10} s its `Timeout` leaves, so `{JOBS_FUNCTION}` "
-        f"({settings.memory_mb[JOBS_FUNCTION]:,} MB, {settings.timeout_s[JOBS_FUNCTION]:,} s) runs it in about "
-        f"{_s(jobs_s)} (docs/benchmarks.md, section 4), up to {at_once:,.0f} jobs at once (adding up to 300 a minute; "
-        f"within the account's Lambda concurrency): about {at_once / jobs_s:,.1f} such recomputes a second. The queue "
+        "The realistic day's recomputes are new customers' (tens of charges, one Query page), in the stream function. "
+        f"One of {million:,} charges would take {_s(stream_s)}, past its {settings.timeout_s[STREAM_FUNCTION] - 10} s, "
+        f"so `{JOBS_FUNCTION}` ({settings.memory_mb[JOBS_FUNCTION]:,} MB, {settings.timeout_s[JOBS_FUNCTION]:,} s) "
+        f"runs it in about {_s(jobs_s)} (docs/benchmarks.md, section 4), up to {at_once:,.0f} at once (adding up to "
+        f"300 a minute, within the account's Lambda concurrency): about {at_once / jobs_s:,.1f} a second. The queue "
         "holds the rest; a job failed three times goes to its dead-letter queue.",
         "",
     ]
@@ -335,10 +333,10 @@ def _floor_section(model: Model, opt_ins: dict[str, Model]) -> list[str]:
     return [
         "## The bill against its floor",
         "",
-        "The floor, what any implementation of this API on this stack pays for the same day: API Gateway's and "
-        "Lambda's requests, a write unit per stored charge, a summary write per customer per batch (the day's mean "
-        "rate, the template's batching), a registry entry per new customer, half a read unit per summary read, "
-        "storage; no logs, traces, metrics, backups or compute beyond the requests.",
+        "The floor, what any implementation on this stack pays for the day: API Gateway's and Lambda's requests, a "
+        "write unit per stored charge, a summary write per customer per batch (mean rate, the template's batching), a "
+        "registry entry per new customer, half a read unit per summary read, storage; no logs, traces, metrics, "
+        "backups or compute beyond the requests.",
         "",
         f"**Goal at {_x(FLOOR_SCALE)}: ≤ {FLOOR_TARGET}x the floor:** {met(ratio <= FLOOR_TARGET)}: "
         f"{_usd(at.per_million)} against {_usd(at.floor_per_million)} per million charges ({ratio:.2f}x). Above the "
@@ -350,10 +348,9 @@ def _floor_section(model: Model, opt_ins: dict[str, Model]) -> list[str]:
         "What the observability parameters add a month at each scale:",
         "",
         *_by_scale(rows, extra),
-        "`Tracing=Active`: Lambda traces 1 invocation a second and 5% of the rest, per function; "
-        "`TracingSubsegments=true` adds subsegments (handler, route, each DynamoDB call) to those traces at no extra "
-        "X-Ray cost, for a longer cold start (docs/benchmarks.md). `SystemLogLevel=INFO`: Lambda's START and REPORT "
-        "lines for every invocation.",
+        "`Tracing=Active`: Lambda traces 1 invocation a second and 5% of the rest, per function; `TracingSubsegments="
+        "true` adds subsegments (handler, route, DynamoDB calls) at no extra X-Ray cost, for a longer cold start "
+        "(docs/benchmarks.md). `SystemLogLevel=INFO`: Lambda's START and REPORT lines, every invocation.",
         "",
     ]
 
@@ -472,19 +469,18 @@ def markdown(
         *_jobs(model),
         "## The stream, simulated",
         "",
-        "`benchmarks/stream_sim.py` simulates the busiest batch slot record by record (Poisson arrivals, 4 polls a "
-        "second, the template's window and batch size, one batch at a time, each batch's distinct customers, retries "
-        f"with bisection, the maximum record age) to check the model's lag (within {LAG_TOLERANCE:.0%}) at "
-        f"{', '.join(_x(s) for s in CHECKED_SCALES)}: the mean lag below capacity, above it the iterator age at the "
-        "busiest hour's end.",
+        "`benchmarks/stream_sim.py` simulates the busiest slot record by record (Poisson arrivals, 4 polls a second, "
+        "the template's window and batch size, batches one at a time with their distinct customers, retries with "
+        f"bisection, the maximum record age) to check the model's lag within {LAG_TOLERANCE:.0%} at "
+        f"{', '.join(_x(s) for s in CHECKED_SCALES)}: the mean lag below capacity, above it the age at the peak's end.",
         "",
         *_checks_table(checks),
-        f"With {RETRIED_SHARE:.0%} of batches failing at {_x(retried.scale)} (bisected and retried, up to "
+        f"With {RETRIED_SHARE:.0%} of batches failing at {_x(retried.scale)} (bisected, retried up to "
         f"`MaximumRetryAttempts`={settings.maximum_retry_attempts}), the simulated mean lag is {_s(sim.mean_lag_s)} "
         f"(p99 {_s(sim.p99_lag_s)}, oldest {_s(sim.max_lag_s)}; {sim.failed_batches:,} of {sim.batches:,} batches "
         f"failed, {sim.given_up:,} records given up): a retry costs a batch's duration, not a window. Below capacity "
-        "the lag is the window plus a batch's duration; near it (a slot over about 90% busy) the model understates "
-        "it; above it the age grows by (1 - capacity / rate) each second of the peak.",
+        "the lag is the window plus a batch; near it (over about 90% busy) the model understates it; above it the "
+        "age grows by (1 - capacity / rate) a second of peak.",
         "",
         *_inputs_section(model),
         "## Sources",

@@ -161,10 +161,10 @@ def _cold_section(cold: ColdReport) -> list[str]:
         "## 1. Cold start",
         "",
         f"Medians of {cold.runs} fresh interpreters in interleaved rounds, with Lambda's environment (the template's "
-        "variables at their defaults, `LAMBDA_TASK_ROOT`, an X-Ray trace header) and only the modules the layer and "
-        "runtime ship. *init*: importing the handler module and all it builds at load, in CPU time, which other "
-        "processes do not stretch (wall time beside it). *first request*: the function's ready event from `events/` "
-        "against a real botocore client answered in memory, creating it included.",
+        "defaults, `LAMBDA_TASK_ROOT`, an X-Ray trace header) and only the layer's and runtime's modules. *init*: "
+        "importing the handler module and all it builds, in CPU time, which other processes do not stretch (wall time "
+        "beside it). *first request*: the ready event of `events/`, a real botocore client answered in memory, "
+        "creating it included.",
         "",
         *table([*header, "first answer"], "lrrrrrl", rows),
         "![cold start](benchmarks-cold-start.png)",
@@ -172,19 +172,18 @@ def _cold_section(cold: ColdReport) -> list[str]:
         f"**Target ≤ {COLD_TARGET}x the floor, every handler:** "
         f"{_verdict(worst.init_cpu / floor, COLD_TARGET)} for the heaviest, {worst.name}.",
         "",
-        "Imports beyond the floor (`python -X importtime` self time by package; its overhead inflates them: read "
-        "proportions):",
+        "Imports beyond the floor (`-X importtime` self time by package, inflated by its overhead: read proportions):",
         "",
         *table(["function", "heaviest additions"], "ll", heavy),
         "With `TracingSubsegments=true` (Powertools' Tracer: the X-Ray SDK loaded and botocore patched at init; "
         "subsegments for the handler, the route, each DynamoDB call), in the same rounds:",
         "",
         *table([*header[:3], "x the default", *header[4:]], "lrrrrr", sdk),
-        "Near the floor because: no X-Ray SDK unless `TracingSubsegments=true` (active tracing needs none); "
-        "Powertools' `event_handler` and `utilities.data_classes` lazy (`beacon/__init__.py`), so a function loads "
-        "its one resolver and event class; models built on first use (`defer_build`, in *init + first*); "
-        "`PYDANTIC_DISABLE_PLUGINS=__all__`; idempotency and `email_validator` imported when first needed. Left: "
-        "pydantic's model machinery, Powertools' logger, metrics and resolver, our modules.",
+        "Near the floor because: no X-Ray SDK unless `TracingSubsegments=true` (active tracing needs none); lazy "
+        "`event_handler` and `utilities.data_classes` (`beacon/__init__.py`): a function loads its one resolver and "
+        "event class; models built on first use (`defer_build`, in *init + first*); `PYDANTIC_DISABLE_PLUGINS=__all__`"
+        "; idempotency and `email_validator` imported when needed. Left: pydantic's model machinery, Powertools' "
+        "logger, metrics and resolver, our modules.",
         "",
     ]
 
@@ -264,9 +263,8 @@ def _capacity_section(capacity: CapacityReport) -> list[str]:
         "The real handlers in process against moto with template.yaml's tables, every request counted. Units are "
         "**computed from item sizes by DynamoDB's rules** (moto does not size `ConsumedCapacity`): a write 1 per "
         "started KB of the larger of before and after, a strongly consistent read 1 per started 4 KB (eventually: "
-        "half), transactions twice that, a batch per item, a missing item's read the minimum. Prices "
-        f"({PRICES_AS_OF}): ${WRITE_PRICE_PER_MILLION} per million write, ${READ_PRICE_PER_MILLION} per million read "
-        "request units; Lambda's stream reads are free.",
+        f"half), transactions twice that, a batch per item, a missing item's read the minimum. {PRICES_AS_OF}: "
+        f"${WRITE_PRICE_PER_MILLION} / ${READ_PRICE_PER_MILLION} per million write / read units; stream reads free.",
         "",
         "Floors: a write per charge stored, `ceil(N/25)` BatchWriteItem calls per bulk, a summary write per customer "
         "per batch, a registry entry per new customer (the least for listing a project's customers without a "
@@ -280,13 +278,11 @@ def _capacity_section(capacity: CapacityReport) -> list[str]:
         *_day_lines(capacity),
         "![DynamoDB writes per charge](benchmarks-capacity.png)",
         "",
-        "Reading it: the write path is at its floor. An `Idempotency-Key` triples a single charge's writes "
-        "(Powertools' in-progress record, then its completion). The stream writes a customer's summary once a batch "
-        "(more when refused or too full) on a condition on its version, the summary carrying the ids counted of "
-        'about the last 85 minutes (docs/design.md, "Exactly once"): exactly once costs no extra write; past 16 ids '
-        "the window goes to a seen item in the same transaction. A charge named by `charge_id` costs a conditional "
-        "PutItem; resent, the refused condition still costs its unit and returns the stored item to compare. A bulk "
-        "of named charges reads them first (a consistent read unit each) so a conflict writes nothing.",
+        "Reading it: the write path is at its floor; an `Idempotency-Key` triples a single charge's writes. The "
+        "stream writes a customer's summary once a batch (more when refused or too full) on a condition on its "
+        'version, the summary carrying the ids counted of about the last 85 minutes (docs/design.md, "Exactly '
+        'once"): exactly once costs no extra write; past 16 ids the window goes to a seen item in the same '
+        "transaction. Named charges (`charge_id`): see the notes above.",
         "",
     ]
 
@@ -342,10 +338,9 @@ def _recompute_lines(r: RecomputeReport) -> list[str]:
     row = [f"{r.charges:,}", f"{r.pages:,}", f"{r.cpu_s:,.1f} s", f"{per_100k:,.2f} s", f"{r.wall_s:,.1f} s"]
     header = ["charges", "Query pages", "CPU", "CPU per 100,000 charges", "wall", "resident before", "peak above it"]
     return [
-        f"**A recompute of one customer with {r.charges:,} charges** (its summary rebuilt from its stored charges), "
-        "in a fresh interpreter; the layer's botocore client gets raw 1 MB Query pages just before sending, so every "
-        f"charge is parsed as on Lambda (making the pages is not counted). History: {r.sessions:,} sessions of 100 "
-        "charges 30 s apart, ten a day, in sort key order.",
+        f"**A recompute of one customer with {r.charges:,} charges** from its stored charges, in a fresh interpreter, "
+        "the layer's botocore client parsing raw 1 MB Query pages as on Lambda (their making not counted). History: "
+        f"{r.sessions:,} sessions of 100 charges 30 s apart, ten a day, in sort key order.",
         "",
         *table(header, "rrrrrrr", [[*row, f"{r.rss_before_mb:,.0f} MB", f"{r.peak_above_mb:,.1f} MB"]]),
         f"**Memory ≤ {RECOMPUTE_MEMORY_GOAL_MB} MB above the interpreter:** "
@@ -370,14 +365,12 @@ def _loyal_lines(capacity: CapacityReport) -> list[str]:
     header = ["phase", "summary writes", "summary item, largest / last (bytes)"]
     header += ["WRU per write, summary item", "with seen items"]
     return [
-        "**A loyal customer**, through the real stream handler: a visit a day (two charges five minutes apart) for a "
-        "year, an import of past charges (no session) within a minute in full batches, then visits again once the "
-        "import has left the window.",
+        "**A loyal customer** (real stream handler): a visit a day (two charges five minutes apart) for a year, an "
+        "import of past charges (no session) within a minute in full batches, then visits after the window.",
         "",
         *table(header, "lrrrr", [row(p) for p in capacity.loyal]),
         "**1.00 write unit per summary write over the year and after the import (the floor), the item ≤ 1 KB:** "
-        f"{met(at_floor)}. During the import, new ids go to a seen item in the same transaction (twice a write's "
-        "units), keeping the summary small.",
+        f"{met(at_floor)}. The import's new ids go to a seen item in the same transaction (twice a write's units).",
         "",
     ]
 
@@ -396,22 +389,21 @@ def _concurrency_lines(c: ConcurrencyReport) -> list[str]:
         *table(["customers written", "batch duration", "CPU", "records/s of one batch slot"], "lrrr", rows),
         f"**≥ {CONCURRENCY_GOAL:g}x and ≥ {SLOT_GOAL:,.0f} records/s at {c.latency_s * 1000:g} ms a call:** "
         f"{_verdict(c.ratio, CONCURRENCY_GOAL, at_least=True)}, {concurrent:,.0f} records/s "
-        f"({met(concurrent >= SLOT_GOAL)}). Concurrent, the batch is bound by CPU, not latency "
-        f"({c.concurrent_cpu_s / c.concurrent_s:.0%} of its duration, one interpreter lock; mostly botocore's "
-        "validation and serialization). docs/capacity.md takes a slot's capacity from it, CPU stretched to the stream "
-        "function's share of a vCPU.",
+        f"({met(concurrent >= SLOT_GOAL)}). Concurrent, it is bound by CPU ({c.concurrent_cpu_s / c.concurrent_s:.0%} "
+        "of its duration, one interpreter lock, mostly botocore's), not latency. docs/capacity.md takes a slot's "
+        "capacity from it, CPU stretched to the stream function's share of a vCPU.",
         "",
     ]
 
 
 def _erasure_lines(e: ErasureResult) -> list[str]:
     return [
-        f"**Erasing a customer of {e.charges:,} charges** (`DELETE /customers`' job, through the jobs function's "
-        f"handler, each DynamoDB call {e.latency_ms:g} ms longer): {e.wall_s:.1f} s, {e.cpu_s:.1f} s of CPU; calls: "
-        f"{_calls(e.calls)}. Latency alone: {e.floor_s:.1f} s ({_x(e.wall_s / e.floor_s)} of it; the rest is CPU, "
-        f"ours and the in-memory table's). **Under {ERASURE_GOAL_S:g} s:** {met(e.wall_s < ERASURE_GOAL_S)}. On AWS "
-        f"the charges' one partition key takes {e.charges / e.aws_floor_s:,.0f} write units a second until split for "
-        f"heat: at least {e.aws_floor_s:.0f} s for these deletes, whatever the code.",
+        f"**Erasing a customer of {e.charges:,} charges** (`DELETE /customers`' job in the jobs function's handler, "
+        f"each call {e.latency_ms:g} ms longer): {e.wall_s:.1f} s, {e.cpu_s:.1f} s of CPU; calls: {_calls(e.calls)}; "
+        f"latency alone {e.floor_s:.1f} s ({_x(e.wall_s / e.floor_s)} of it; the rest CPU, ours and the fake's). "
+        f"**Under {ERASURE_GOAL_S:g} s:** {met(e.wall_s < ERASURE_GOAL_S)}. On AWS the charges' partition key takes "
+        f"{e.charges / e.aws_floor_s:,.0f} write units a second until split for heat: at least {e.aws_floor_s:.0f} s "
+        "whatever the code.",
         "",
     ]
 
@@ -441,16 +433,15 @@ def _load_section(load: LoadReport) -> list[str]:
         "that finds every worker busy. Latency runs from the scheduled send; client and stack share two cores.",
         "",
         *table(header, "rrrrrrlr", [row(s) for s in load.steps]),
-        f"Summary lag (a probe charge twice a second, its summary polled every 100 ms): p50 {lag[0]}, "
-        f"p99 {lag[1]} over {len(load.lag_ms)} probes{timeouts}; the template's "
-        f"MaximumBatchingWindowInSeconds ({load.batching_window:g} s) dominates it.",
+        f"Summary lag (a probe charge twice a second, polled every 100 ms): p50 {lag[0]}, p99 {lag[1]} over "
+        f"{len(load.lag_ms)} probes{timeouts}, mostly MaximumBatchingWindowInSeconds ({load.batching_window:g} s).",
         "",
         f"After the run: {load.accepted_charges:,} charges accepted, {load.stored_charges:,} stored ({stored}); "
         f"{load.summaries_right} of {load.customers} customers' summaries match what was accepted, "
         f"{load.drain_seconds:.1f} s after the last request. The stack used {load.stack_cpu_seconds:.1f} s of CPU, "
-        f"{load.cpu_ms_per_charge:.1f} ms per accepted charge, API and stream (one interpreter lock: a ceiling of "
-        f"about {ceiling:.0f} charges a second). A development tool: its ceiling says nothing of Lambda (an "
-        "environment per concurrent request); it shows where it saturates, losing or double-counting no charge.",
+        f"{load.cpu_ms_per_charge:.1f} ms per accepted charge, API and stream (one interpreter lock: about "
+        f"{ceiling:.0f} charges a second at most). A development tool's ceiling, it says nothing of Lambda (an "
+        "environment per concurrent request); it shows where the stack saturates, losing or double-counting nothing.",
         "",
         "![local stack under load](benchmarks-load.png)",
         "",
@@ -471,10 +462,10 @@ def _logs_section(logs: LogReport) -> list[str]:
         "",
         *table(["invocation", "function", "status", "lines", "application bytes"], "lllrr", rows),
         f"Besides: API Gateway's access log line, {logs.access_log_bytes} bytes a request (the template's format); "
-        f"Lambda's START and REPORT lines (the shape AWS documents), {logs.platform_bytes} bytes an invocation at "
-        "`SystemLogLevel` INFO or DEBUG, none at the default WARN. A single charge at the defaults: "
+        f"Lambda's START and REPORT lines (as AWS documents), {logs.platform_bytes} bytes an invocation at "
+        "`SystemLogLevel` INFO or DEBUG, none at WARN (the default). A single charge at the defaults: "
         f"{single.bytes:,.0f} + {logs.access_log_bytes} = {total:,.0f} bytes ({total + logs.platform_bytes:,.0f} at "
-        "`SystemLogLevel=INFO`), priced in docs/capacity.md.",
+        "INFO), priced in docs/capacity.md.",
         "",
         f"**Goal ≤ {LOG_TARGET_BYTES} bytes of application log per request at INFO:** "
         f"{met(single.bytes <= LOG_TARGET_BYTES)} ({single.bytes:,.0f} bytes for a single charge), about 200 of them "
