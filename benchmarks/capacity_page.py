@@ -519,9 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.capacity_page", description=__doc__.splitlines()[0])
     parser.add_argument("--figures", type=Path, default=ROOT / "docs" / "benchmarks.json", help="benchmark figures")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where capacity.md and its chart go")
-    parser.add_argument(
-        "--parameter-overrides", default="", help="template parameters, e.g. StreamParallelizationFactor=4"
-    )
+    parser.add_argument("--parameter-overrides", default="", help="as sam deploy takes them, e.g. Tracing=Active")
+
     args = parser.parse_args(argv)
     page = write(args.out, args.figures, parse_parameter_overrides(args.parameter_overrides))
     print(f"capacity: wrote {page}", file=sys.stderr)
