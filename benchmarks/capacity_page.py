@@ -56,12 +56,8 @@ IN_ORDER = "https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html"
 
 
 def _n(value: float) -> str:
-    if value == 0:
-        return "0"
-    for least, shown in ((100, f"{value:,.0f}"), (10, f"{value:,.1f}"), (0.01, f"{value:,.2f}")):
-        if value >= least:
-            return shown
-    return f"{value:.1g}"
+    shown = ((100, f"{value:,.0f}"), (10, f"{value:,.1f}"), (0.01, f"{value:,.2f}"), (-math.inf, f"{value:.1g}"))
+    return next(text for least, text in shown if value >= least) if value else "0"
 
 
 def _usd(value: float) -> str:
@@ -264,15 +260,12 @@ def _binds_first(model: Model, at: dict[str, float | None], at_hot: dict[str, fl
         f"design change lifts bind {design_at}: {', '.join(f'{name} ({scale_of[name]})' for name in design)}."
     ]
     if first := model.first_binding():
-        lines.append(
-            f"The first is **{first[1].name}**, at {_x(at[first[1].name] or first[0].scale)}: {first[1].lift}."
-        )
+        row, limit = first
+        lines.append(f"The first is **{limit.name}**, at {_x(at[limit.name] or row.scale)}: {limit.lift}.")
     if hot_first := model.first_binding(model.hot):
-        limit = hot_first[1]
-        lines.append(
-            f"With one customer taking {HOT_SHARE:.0%} of the charges, the first is **{limit.name}** at "
-            f"{_x(at_hot[limit.name] or hot_first[0].scale)}."
-        )
+        row, limit = hot_first
+        lines.append(f"With one customer at {HOT_SHARE:.0%}: **{limit.name}** ({_x(at_hot[limit.name] or row.scale)}).")
+
     return [" ".join(lines), ""]
 
 

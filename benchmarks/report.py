@@ -232,10 +232,10 @@ def _warm_section(cases: list[WarmCase], stub: list[WarmCase] | None) -> list[st
     if single and by_id and single.ratio > WARM_TARGET:
         lines += [
             "",
-            "Why the single charge misses: the baseline is little besides its PutItem, so the ratio is the fixed cost "
-            f"of the stack docs/design.md chose, under a millisecond ({_ms(single.real_ms - by_id.real_ms)} of it "
-            "e-mail validation: compare the two rows): Powertools' resolver and metrics, strict pydantic, a charge id, "
-            "JSON. On Lambda a DynamoDB round trip adds milliseconds; 2x would mean dropping the framework.",
+            "Why the single charge misses: the baseline is little but its PutItem; the ratio is the fixed cost of the "
+            f"stack docs/design.md chose, under a millisecond ({_ms(single.real_ms - by_id.real_ms)} of it e-mail "
+            "validation: compare the two rows) over Powertools' resolver and metrics, strict pydantic, a charge id and "
+            "JSON, beside a DynamoDB round trip of milliseconds on Lambda; 2x would mean dropping the framework.",
         ]
     return [*lines, ""]
 
@@ -291,7 +291,8 @@ def _day_lines(capacity: CapacityReport) -> list[str]:
     by_name = {s.name: s for s in capacity.scenarios}
     total = by_name["day: total (write path + stream, full batches)"]
     stream = next(s for name, s in by_name.items() if name.startswith("day: stream"))
-    registry, listing = stream.measured.by_type["customer"], capacity.listing
+    registry, listing, by_type = stream.measured.by_type["customer"], capacity.listing, stream.measured.by_type
+    written, floor = total.measured.write_units, total.floor.write_units
     per_thousand = listing.read_units * 1000 / listing.charges if listing.charges else 0.0
     check = "the summaries were checked: " if capacity.summaries_verified else "the check of the summaries failed: "
     return [
@@ -300,11 +301,9 @@ def _day_lines(capacity: CapacityReport) -> list[str]:
         f"BatchSize ({capacity.stream_batch_size}). A new customer's first record is recomputed (a GetItem and a "
         f"Query) and writes its registry entry. After it, {check}{capacity.verification_note}.",
         "",
-        f"**The day against its write floor (≤ {DAY_TARGET:.2f}x):** "
-        f"{_verdict(total.measured.write_units / total.floor.write_units, DAY_TARGET)}: "
-        f"{total.measured.write_units:,.0f} write units against {total.floor.write_units:,.0f}. The stream's "
-        f"{stream.measured.write_units:,.0f}: summaries {stream.measured.by_type['summary']:,.0f}, seen items "
-        f"{stream.measured.by_type['seen']:,.0f}, the registry {registry:,.0f} "
+        f"**The day against its write floor (≤ {DAY_TARGET:.2f}x):** {_verdict(written / floor, DAY_TARGET)}: "
+        f"{written:,.0f} write units against {floor:,.0f}. The stream's {stream.measured.write_units:,.0f}: summaries "
+        f"{by_type['summary']:,.0f}, seen items {by_type['seen']:,.0f}, the registry {registry:,.0f} "
         f"({registry / max(1, capacity.day_charges):.3f} per charge).",
         "",
         f"**Listing customers** (`bin/beacon customers list`, every registry shard read with consistent Query pages): "
