@@ -35,8 +35,8 @@ def _run(results: Results, part: str, measure: Callable[[], Any]) -> Any:
 
 def _measures(q: bool) -> dict[str, list[tuple[str, str, Callable[[], Any]]]]:
     """Each part's measurements: (the field of ``Results``, a label, what measures it); ``q``: the quick run's."""
-    day = {"day_charges": 100, "day_customers": 10, "heavy_charges": 1_000} if q else {}
-    loyal = {"loyal_days": 10, "loyal_import": 400} if q else {}
+    small = {"day_charges": 100, "day_customers": 10, "heavy_charges": 1_000, "loyal_days": 10, "loyal_import": 400}
+    day: dict[str, Any] = {**small, "bulk_sizes": (100,)} if q else {"bulk_sizes": (100, 1000)}
     rates = [5.0, 10.0] if q else [15.0, 30.0, 60.0, 120.0, 240.0]
     step, drain = (1.0, 30.0) if q else (12.0, 180.0)
     history = {"rows": 200, "customers": 10, "singles": 20} if q else {"rows": 2000, "customers": 20, "singles": 200}
@@ -47,13 +47,7 @@ def _measures(q: bool) -> dict[str, list[tuple[str, str, Callable[[], Any]]]]:
             ("warm_stub", "warm cost (stub)", lambda: warm.measure(0.01 if q else 1.0, mode="stub")),
         ],
         "logs": [("logs", "log bytes", lambda: log_bytes.measure(3 if q else 20))],
-        "capacity": [
-            (
-                "capacity",
-                "DynamoDB work",
-                lambda: capacity.measure(**day, **loyal, bulk_sizes=(100,) if q else (100, 1000)),
-            )
-        ],
+        "capacity": [("capacity", "DynamoDB work", lambda: capacity.measure(**day))],
         "stream": [
             ("recompute", "recompute", lambda: stream.recompute(20_000 if q else 1_000_000)),
             ("concurrency", "concurrent writes", lambda: stream.concurrency(rounds=1 if q else 7)),

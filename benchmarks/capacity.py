@@ -149,20 +149,20 @@ def _charge_id_scenarios(stack: Stack, bulk_sizes: tuple[int, ...]) -> list[Scen
     scenarios = [Scenario("charge_id: single charge", meter.take(1), _floor(1, {"PutItem": 1}, writes=1))]
     stack.call("create_charge", _single_event("named", 4999, charge_id="order-1"))
     note = (
-        "the conditional PutItem that stores a new charge finds this one stored: the refused condition costs its "
-        "write unit (a read first would cost every new charge a read unit), and the refusal carries the stored item "
-        "to compare (ALL_OLD)"
+        "the conditional PutItem finds the charge stored: the refused condition costs its write unit (reading first "
+        "would cost every new charge a read unit) and returns the stored item to compare (ALL_OLD)"
     )
     again = _floor(1, {"GetItem": 1}, reads=1)
     scenarios.append(Scenario("charge_id: single charge, sent again", meter.take(1), again, note=note))
+    named = (
+        "a consistent BatchGetItem per 100 charges first (a conflict writes nothing), then a conditional PutItem per "
+        "new charge, 10 in flight"
+    )
     for size in bulk_sizes:
         stack.call("bulk_charges", _bulk(f"named_bulk_{size}", [100] * size, named=True))
-        note = (
-            "one consistent BatchGetItem per 100 charges first (a conflict writes nothing), then one conditional "
-            "PutItem per new charge, 10 in flight"
-        )
         floor = _floor(size, {"PutItem": size}, writes=size)
-        scenarios.append(Scenario(f"charge_id: bulk of {size}", meter.take(size), floor, note=note))
+        scenarios.append(Scenario(f"charge_id: bulk of {size}", meter.take(size), floor, note=named))
+
         stack.call("bulk_charges", _bulk(f"named_bulk_{size}", [100] * size, named=True))
         floor = _floor(size, {"BatchGetItem": math.ceil(size / 100)}, reads=size)
         note = "every charge is found stored by the read: nothing is written"
@@ -188,13 +188,9 @@ def _stream_scenarios(stack: Stack, heavy_charges: int, batch_size: int) -> list
             again = Scenario("the same batch delivered again", stack.meter.take(records), Work(records), note=note)
             scenarios.append(again)
     _summarize(stack, [charge(f"new_{i}", 100, T0 + i) for i in range(100)])
-    new = Scenario(
-        "stream batch of 100 records over 100 new customers",
-        stack.meter.take(100),
-        _stream_floor(100, 100, 100),
-        _naive_stream(100),
-        note="each one's first record: its stored charges read (a Query), its registry entry written",
-    )
+    work, floor = stack.meter.take(100), _stream_floor(100, 100, 100)
+    note = "each one's first record: its stored charges read (a Query), its registry entry written"
+    new = Scenario("stream batch of 100 records over 100 new customers", work, floor, _naive_stream(100), note)
     return [*scenarios, new, _heavy_customer(stack, heavy_charges, batch_size)]
 
 
@@ -213,16 +209,13 @@ def _heavy_customer(stack: Stack, charges: int, batch_size: int) -> Scenario:
     for start in range(0, charges, batch_size):
         _summarize(stack, stored[start : start + batch_size])
     summary = stack.summaries().get(identify_customer("heavy", None))
-    batches = math.ceil(charges / batch_size)
-    return Scenario(
-        f"heavy customer: {charges:,} charges in ten minutes",
-        stack.meter.take(charges),
-        _stream_floor(charges, batches, 1),
-        _naive_stream(charges),
-        note=f"one new customer, {batches} batches of {batch_size}; its summary counts "
-        f"{int(summary['charge_count']['N']) if summary else 0:,} charges and ends at {item_size(summary):,} bytes, "
-        "the counted ids beyond 40 going to seen items written in the same transaction",
+    batches, counted = math.ceil(charges / batch_size), int(summary["charge_count"]["N"]) if summary else 0
+    note = (
+        f"one new customer, {batches} batches of {batch_size}; its summary counts {counted:,} charges and ends at "
+        f"{item_size(summary):,} bytes, the counted ids beyond 40 going to seen items written in the same transaction"
     )
+    work, floor = stack.meter.take(charges), _stream_floor(charges, batches, 1)
+    return Scenario(f"heavy customer: {charges:,} charges in ten minutes", work, floor, _naive_stream(charges), note)
 
 
 def _day_plan(rng: random.Random, day_charges: int) -> list[int]:
@@ -274,11 +267,8 @@ def _run_day(
 
 
 def _verify(stack: Stack, expected: dict[str, tuple[int, int]]) -> tuple[bool, str]:
-    summaries = {
-        customer: (int(i["charge_count"]["N"]), int(i["charge_total"]["N"]))
-        for customer, i in stack.summaries().items()
-    }
-    wrong = [c for c, figures in expected.items() if summaries.get(identify_customer(c, None)) != figures]
+    counted = {c: (int(i["charge_count"]["N"]), int(i["charge_total"]["N"])) for c, i in stack.summaries().items()}
+    wrong = [c for c, figures in expected.items() if counted.get(identify_customer(c, None)) != figures]
     if wrong:
         return False, f"{len(wrong)} of {len(expected)} summaries differ from the charges sent, e.g. {wrong[:3]}"
     return True, f"all {len(expected)} summaries equal the count and total of the charges sent"

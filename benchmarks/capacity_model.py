@@ -113,35 +113,33 @@ class Assumptions:
     def describe(self) -> list[str]:
         latencies = ", ".join(f"{op} {ms:g} ms" for op, ms in self.latency_ms.items())
         return [
-            f"peak-to-mean ratio {self.peak_to_mean:g}: the busiest {self.peak_hours:g} h runs at "
-            f"{self.peak_to_mean:g}x the day's mean rate ({self.peak_to_mean * self.peak_hours / 24:.1%} of the day's"
-            " charges); capacity is sized for it, the bill uses the daily totals",
-            f"DynamoDB round trips of the API functions (not measured here): {latencies}; the stream's come from its"
-            f" measured batch (docs/benchmarks.md, section 4), a recompute's 1 MB Query page {self.query_page_ms:g} ms",
-            f"{self.api_overhead_ms:g} ms per API invocation and {self.stream_invoke_overhead_ms:g} ms per stream batch"
-            " beyond the handler's CPU and DynamoDB calls",
-            "CPU: the benchmark machine's CPU time, stretched by 1,769 MB / the function's memory (Lambda's share of a"
-            " vCPU); a Graviton core assumed as fast as the benchmark's",
-            f"{self.summary_reads_per_customer_per_day:g} GET /customers/summary per customer per day (the measured day"
-            " has none); no Idempotency-Key (the measured day sends none: with one, a single charge costs 3 WRU)",
-            "every customer of a day is a new one (as on the measured day): its first record is recomputed (a GetItem"
-            " and a Query) and writes its registry entry; customers grow with the scale (1,000 per 1x), in"
-            f" {self.projects} project(s)",
-            "log bytes: each function's measured line per invocation (docs/benchmarks.md, section 7), Lambda's own"
-            " START and REPORT lines only when `SystemLogLevel` is INFO or DEBUG, API Gateway's access log line per"
-            " request; CloudWatch Logs storage billed on the bytes ingested (it bills the compressed bytes: less)",
-            "X-Ray: Lambda's sampling applied to each function's mean rate (1 trace a second, 5% of the rest), a trace"
-            " per sampled invocation; nothing when `Tracing` is PassThrough",
-            "CloudWatch: every metric the dashboard charts with its dimensions counts as one custom metric all month,"
-            " every alarm of the template, the dashboard",
+            f"peak-to-mean ratio {self.peak_to_mean:g}: the busiest {self.peak_hours:g} h takes "
+            f"{self.peak_to_mean * self.peak_hours / 24:.1%} of the day's charges; capacity is sized for it, the bill"
+            " uses the daily totals",
+            f"DynamoDB round trips of the API functions (not measured): {latencies}; the stream's from its measured"
+            f" batch (docs/benchmarks.md, section 4); a recompute's 1 MB Query page {self.query_page_ms:g} ms",
+            f"beyond the handler's CPU and DynamoDB calls, {self.api_overhead_ms:g} ms per API invocation and"
+            f" {self.stream_invoke_overhead_ms:g} ms per stream batch",
+            "CPU: the benchmark machine's, stretched by 1,769 MB / the function's memory (Lambda's share of a vCPU);"
+            " a Graviton core as fast as the benchmark's",
+            f"{self.summary_reads_per_customer_per_day:g} GET /customers/summary per customer per day; no"
+            " Idempotency-Key (with one, a single charge costs 3 WRU); the measured day has neither",
+            "every customer of a day is new (as measured): its first record is recomputed (a GetItem and a Query) and"
+            f" writes its registry entry; 1,000 customers per 1x, in {self.projects} project(s)",
+            "log bytes: each function's measured line (docs/benchmarks.md, section 7), Lambda's START and REPORT lines"
+            " only at `SystemLogLevel` INFO or DEBUG, API Gateway's access log line per request; storage billed on the"
+            " bytes ingested (AWS bills the compressed bytes: less)",
+            "X-Ray: Lambda's sampling (1 trace a second, 5% of the rest) of each function's mean rate; none when"
+            " `Tracing` is PassThrough",
+            "CloudWatch: a custom metric all month per metric and dimensions the dashboard charts, every alarm of the"
+            " template, the dashboard",
             f"items of {self.charge_item_bytes:g} bytes per charge and {self.summary_item_bytes:g} per summary (with"
             " DynamoDB's per-item overhead)",
             "no free tier; cold starts neither billed nor counted in concurrency (a steady load reuses environments);"
             " the API key read (once per container per `ApiKeyCacheTtlSeconds`) left out",
-            "stream shards: one per partition of ChargesTable, and partitions from its write throughput (at least 4,"
-            " one per 1,000 WCU/s); storage adds one per 10 GB, so an older, larger table has more shards",
-            "one customer's records land in one batch slot (AWS documents in-order processing at the item level for"
-            " DynamoDB streams, so they may spread over a shard's slots: the hot customer's figures are a floor)",
+            "stream shards: one per ChargesTable partition, at least 4 and one per 1,000 WCU/s; storage adds one per"
+            " 10 GB, so an older, larger table has more",
+            "one customer's records in one batch slot, the worse case (*How far one customer goes*)",
         ]
 
 

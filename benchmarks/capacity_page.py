@@ -56,12 +56,8 @@ IN_ORDER = "https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html"
 
 
 def _n(value: float) -> str:
-    if value == 0:
-        return "0"
-    for least, shown in ((100, f"{value:,.0f}"), (10, f"{value:,.1f}"), (0.01, f"{value:,.2f}")):
-        if value >= least:
-            return shown
-    return f"{value:.1g}"
+    shown = ((100, f"{value:,.0f}"), (10, f"{value:,.1f}"), (0.01, f"{value:,.2f}"), (-math.inf, f"{value:.1g}"))
+    return next(text for least, text in shown if value >= least) if value else "0"
 
 
 def _usd(value: float) -> str:
@@ -164,9 +160,12 @@ def _lag(r: Scale) -> str:
     return _s(r.lag.max_lag_s) + (behind if r.lag.behind else "")
 
 
+def _exceeded(r: Scale) -> str:
+    return "; ".join(f"{x.name} ({x.utilization:.1f}x)" for x in r.binding) or "none"
+
+
 def _scale_table(rows: list[Scale]) -> list[str]:
     first = rows[0]
-    limits = "; ".join
     return _by_scale(
         rows,
         [
@@ -189,10 +188,7 @@ def _scale_table(rows: list[Scale]) -> list[str]:
             ("per million charges", lambda r: _usd(r.per_million)),
             ("**floor** per million charges", lambda r: _usd(r.floor_per_million)),
             ("x floor", lambda r: f"{r.per_million / r.floor_per_million:.2f}x"),
-            (
-                "limits exceeded at peak",
-                lambda r: limits(f"{x.name} ({x.utilization:.1f}x)" for x in r.binding) or "none",
-            ),
+            ("limits exceeded at peak", _exceeded),
         ],
     )
 
@@ -258,22 +254,18 @@ def _binds_first(model: Model, at: dict[str, float | None], at_hot: dict[str, fl
     design_at = f"beyond {_x(largest.scale)}" if first_design > largest.scale else f"at {_x(first_design)}"
     scale_of = {name: _x(at[name]) if at[name] else "never" for name in ordered}  # type: ignore[arg-type]
     lines = [
-        "On the realistic day, in order, the limits that bind: "
+        "The limits that bind on the realistic day, in order: "
         + ", ".join(f"{name} ({scale_of[name]}, {kinds[name]})" for name in ordered if at[name])
-        + f". Up to {_x(largest.scale)} every one of them is a quota or a parameter, lifted as *What to change at "
-        "each step* says; the limits only a change of design lifts bind "
-        f"{design_at}: {', '.join(f'{name} ({scale_of[name]})' for name in design)}."
+        + f". Up to {_x(largest.scale)} all are quotas or parameters (*What to change at each step*); those only a "
+        f"design change lifts bind {design_at}: {', '.join(f'{name} ({scale_of[name]})' for name in design)}."
     ]
     if first := model.first_binding():
-        lines.append(
-            f"The first is **{first[1].name}**, at {_x(at[first[1].name] or first[0].scale)}: {first[1].lift}."
-        )
+        row, limit = first
+        lines.append(f"The first is **{limit.name}**, at {_x(at[limit.name] or row.scale)}: {limit.lift}.")
     if hot_first := model.first_binding(model.hot):
-        limit = hot_first[1]
-        lines.append(
-            f"With one customer taking {HOT_SHARE:.0%} of the charges, the first is **{limit.name}** at "
-            f"{_x(at_hot[limit.name] or hot_first[0].scale)}."
-        )
+        row, limit = hot_first
+        lines.append(f"With one customer at {HOT_SHARE:.0%}: **{limit.name}** ({_x(at_hot[limit.name] or row.scale)}).")
+
     return [" ".join(lines), ""]
 
 
@@ -287,21 +279,18 @@ def _hot_customer(model: Model, at_hot: dict[str, float | None]) -> list[str]:
     return [
         "### How far one customer goes",
         "",
-        "One customer's charges share one partition key, and its records one batch slot. What binds it first is "
-        f"**{first.name}**, at {_x(scale)} on this day: about {per_second:,.0f} charges a second from that one "
-        f"customer at the busiest hour ({_n(first.limit)} {first.unit} for {', '.join(x.name for x in keys)} at "
-        f"{_x(row.scale)}). Past it the customer's summary lags (its records wait in their slot, for up to "
-        "`MaximumRecordAgeInSeconds`), or its writes are throttled and retried; the other customers are not held up.",
+        f"One customer's charges share a partition key, its records a batch slot. First to bind: **{first.name}**, at "
+        f"{_x(scale)}: about {per_second:,.0f} charges a second from that customer at the busiest hour "
+        f"({_n(first.limit)} {first.unit} for {', '.join(x.name for x in keys)} at {_x(row.scale)}). Past it its "
+        "summary lags (up to `MaximumRecordAgeInSeconds`) or its writes are throttled and retried; others are not.",
         "",
-        "What would lift it: the stream function's memory (a slot's CPU: a full vCPU at 1,769 MB, against 512 MB "
-        "now), then less CPU a record; past 1,000 write units a second, one customer's charges under several "
-        "partition keys (a suffix, read back by one Query per suffix), a change of design. DynamoDB may split a busy "
-        "item collection between partitions by sort key when its traffic does not follow the sort key and the table "
-        f"has no local secondary index ([split for heat]({SPLIT_FOR_HEAT})), as ChargesTable's (random charge ids), "
-        "but AWS publishes neither when nor how far, and a partition still takes at most 1,000 write units a second: "
-        "the model counts none of it. Lambda documents in-order processing per item across a shard's concurrent "
-        f"batches ([with-ddb]({IN_ORDER})), so a customer's records may spread over its shard's slots; the model "
-        "keeps them in one, the worse case.",
+        "Lifting it: more stream function memory (a vCPU at 1,769 MB; 512 MB now), then less CPU a record; past 1,000 "
+        "write units a second, a design change: its charges under several partition keys (a suffix, a Query each). "
+        f"DynamoDB may [split for heat]({SPLIT_FOR_HEAT}) a busy item collection by sort key when traffic does not "
+        "follow the sort key and there is no local secondary index, as in ChargesTable (random charge ids), but AWS "
+        "publishes neither when nor how far, and a partition still takes 1,000 write units a second at most: the model "
+        f"counts none of it. Lambda documents [in-order processing per item]({IN_ORDER}) across a shard's concurrent "
+        "batches, so a customer's records may spread over its slots; the model keeps them in one, the worse case.",
         "",
     ]
 
@@ -315,13 +304,12 @@ def _jobs(model: Model) -> list[str]:
     return [
         "## The recompute and the jobs function",
         "",
-        "On the realistic day every recompute is a new customer's (tens of charges, one Query page) and runs in the "
-        f"stream function. A customer of {million:,} charges takes about {_s(stream_s)} there, past the "
-        f"{settings.timeout_s[STREAM_FUNCTION] - 10} s its `Timeout` leaves: it goes to `{JOBS_FUNCTION}` "
-        f"({settings.memory_mb[JOBS_FUNCTION]:,} MB, {settings.timeout_s[JOBS_FUNCTION]:,} s), which takes about "
-        f"{_s(jobs_s)} (docs/benchmarks.md, section 4). Its SQS event source mapping runs up to {at_once:,.0f} jobs at "
-        f"once (adding up to 300 a minute), within the account's Lambda concurrency: about {at_once / jobs_s:,.1f} "
-        "such recomputes a second; the queue holds the rest (a job failed three times goes to its dead-letter queue).",
+        "The realistic day's recomputes are new customers' (tens of charges, one Query page), in the stream function. "
+        f"One of {million:,} charges would take {_s(stream_s)}, past its {settings.timeout_s[STREAM_FUNCTION] - 10} s, "
+        f"so `{JOBS_FUNCTION}` ({settings.memory_mb[JOBS_FUNCTION]:,} MB, {settings.timeout_s[JOBS_FUNCTION]:,} s) "
+        f"runs it in about {_s(jobs_s)} (docs/benchmarks.md, section 4), up to {at_once:,.0f} at once (adding up to "
+        f"300 a minute, within the account's Lambda concurrency): about {at_once / jobs_s:,.1f} a second. The queue "
+        "holds the rest; a job failed three times goes to its dead-letter queue.",
         "",
     ]
 
@@ -338,26 +326,24 @@ def _floor_section(model: Model, opt_ins: dict[str, Model]) -> list[str]:
     return [
         "## The bill against its floor",
         "",
-        "The floor is what any implementation of this API on this stack pays for the same day: API Gateway's and "
-        "Lambda's requests, one write unit per stored charge, one summary write per customer per batch (at the day's "
-        "mean rate, with the template's batching), one registry entry per new customer, half a read unit per summary "
-        "read, and storing the charges and summaries; no logs, traces, metrics, backups or compute beyond the "
-        "requests.",
+        "The floor, what any implementation on this stack pays for the day: API Gateway's and Lambda's requests, a "
+        "write unit per stored charge, a summary write per customer per batch (mean rate, the template's batching), a "
+        "registry entry per new customer, half a read unit per summary read, storage; no logs, traces, metrics, "
+        "backups or compute beyond the requests.",
         "",
         f"**Goal at {_x(FLOOR_SCALE)}: ≤ {FLOOR_TARGET}x the floor:** {met(ratio <= FLOOR_TARGET)}: "
         f"{_usd(at.per_million)} against {_usd(at.floor_per_million)} per million charges ({ratio:.2f}x). Above the "
         f"floor, a month at {_x(at.scale)}: "
         + "; ".join(f"{name} {_usd(cost)}" for name, cost in above if cost > 0.005)
-        + " (DynamoDB: the stream's consistent reads of the summaries, new customers' recomputes, point-in-time "
-        "recovery, the writes above the floor; Lambda: the functions' duration).",
+        + " (DynamoDB: the stream's consistent summary reads, new customers' recomputes, point-in-time recovery, "
+        "writes above the floor; Lambda: duration).",
         "",
-        "The parameters that buy more observability, priced at each scale (a month, on top of the defaults):",
+        "What the observability parameters add a month at each scale:",
         "",
         *_by_scale(rows, extra),
-        "`Tracing=Active` records Lambda's own trace of 1 invocation a second and 5% of the rest, per function; "
-        "`TracingSubsegments=true` adds the handler's, the route's and each DynamoDB call's subsegments to those "
-        "traces at no extra X-Ray cost, for a longer cold start (docs/benchmarks.md). `SystemLogLevel=INFO` writes "
-        "Lambda's START and REPORT lines for every invocation.",
+        "`Tracing=Active`: Lambda traces 1 invocation a second and 5% of the rest, per function; `TracingSubsegments="
+        "true` adds subsegments (handler, route, DynamoDB calls) at no extra X-Ray cost, for a longer cold start "
+        "(docs/benchmarks.md). `SystemLogLevel=INFO`: Lambda's START and REPORT lines, every invocation.",
         "",
     ]
 
@@ -433,11 +419,10 @@ def markdown(
         "# Capacity",
         "",
         "Generated by `make capacity` (`python -m benchmarks.capacity_page`, also run by `make bench`); do not edit by "
-        "hand. Inputs: the figures of docs/benchmarks.json, from the benchmark run on "
+        "hand. A model, not a load test: every figure follows from its inputs, docs/benchmarks.json (the run on "
         + "; ".join(sorted(set(inputs.runs.values())))
-        + f", template.yaml with its parameters at {params}, AWS's published quotas and prices (as published on "
-        f"{PUBLISHED_ON}, [below](#sources)) and the assumptions listed below. It is a model, not a load test: each "
-        "figure follows from those inputs, and changes when they do.",
+        + f"), template.yaml with its parameters at {params}, AWS's quotas and prices as published on {PUBLISHED_ON} "
+        "([below](#sources)) and the assumptions listed below.",
         "",
         "## What binds first",
         "",
@@ -449,28 +434,26 @@ def markdown(
         "",
         *_advice(model),
         "",
-        f"samconfig.toml's `{SAMCONFIG_ENVIRONMENT}` environment holds the parameters for {_x(largest.scale)}: "
-        f"`sam deploy --config-env {SAMCONFIG_ENVIRONMENT}` (`{parameters}`); the quotas are asked for in Service "
-        "Quotas.",
+        f"The parameters for {_x(largest.scale)}: `sam deploy --config-env {SAMCONFIG_ENVIRONMENT}` (samconfig.toml: "
+        f"`{parameters}`); the quotas are asked for in Service Quotas.",
         "",
         "## The realistic day at each scale",
         "",
-        f"The day of docs/benchmarks.md: {inputs.day_charges:,} charges over {inputs.day_customers:,} new customers, "
-        f"{inputs.day_single_requests:,} sent one per request and {inputs.day_bulk_charges:,} in "
-        f"{inputs.day_bulk_requests:,} bulk requests, multiplied by the scale (customers too). Peak figures are for "
-        f"the busiest hour, at **{model.assumptions.peak_to_mean:g}x the day's mean rate**; the bill uses the daily "
-        "totals, 30 days a month.",
+        f"The day of docs/benchmarks.md times the scale: {inputs.day_charges:,} charges over {inputs.day_customers:,} "
+        f"new customers, {inputs.day_single_requests:,} one per request, {inputs.day_bulk_charges:,} in "
+        f"{inputs.day_bulk_requests:,} bulk requests. Peak: the busiest hour, **{model.assumptions.peak_to_mean:g}x "
+        "the day's mean rate**; the bill: the daily totals, 30 days a month.",
         "",
         *_scale_table(model.scales),
         f"## A day with one customer taking {HOT_SHARE:.0%} of the charges",
         "",
-        "The same day, but one customer sends a tenth of the charges; the stream rows are its slot's.",
+        "The stream rows are that customer's slot's.",
         "",
         *_scale_table(model.hot),
         *_hot_customer(model, at_hot),
         "## Every limit, at peak",
         "",
-        "Demand over the limit at each scale (bold: exceeded), and the scale at which it reaches the limit.",
+        "Demand over limit at each scale (bold: exceeded).",
         "",
         *_limits_table(model.scales, at),
         f"With one customer at {HOT_SHARE:.0%}:",
@@ -479,20 +462,18 @@ def markdown(
         *_jobs(model),
         "## The stream, simulated",
         "",
-        "`benchmarks/stream_sim.py` simulates the busiest batch slot record by record: Poisson arrivals, the poller's "
-        "4 reads a second, the batching window and batch size of the template, one batch at a time, each batch's real "
-        "number of distinct customers, retries with bisection and the maximum record age. It checks the model's lag "
-        f"(within {LAG_TOLERANCE:.0%}) at {', '.join(_x(s) for s in CHECKED_SCALES)}: the mean lag below capacity, the "
-        "iterator age when the busiest hour ends above it.",
+        "`benchmarks/stream_sim.py` simulates the busiest slot record by record (Poisson arrivals, 4 polls a second, "
+        "the template's window and batch size, batches one at a time with their distinct customers, retries with "
+        f"bisection, the maximum record age) to check the model's lag within {LAG_TOLERANCE:.0%} at "
+        f"{', '.join(_x(s) for s in CHECKED_SCALES)}: the mean lag below capacity, above it the age at the peak's end.",
         "",
         *_checks_table(checks),
-        f"With {RETRIED_SHARE:.0%} of the batches failing at {_x(retried.scale)} (each bisected and retried, up to "
+        f"With {RETRIED_SHARE:.0%} of batches failing at {_x(retried.scale)} (bisected, retried up to "
         f"`MaximumRetryAttempts`={settings.maximum_retry_attempts}), the simulated mean lag is {_s(sim.mean_lag_s)} "
         f"(p99 {_s(sim.p99_lag_s)}, oldest {_s(sim.max_lag_s)}; {sim.failed_batches:,} of {sim.batches:,} batches "
-        f"failed, {sim.given_up:,} records given up): a retry costs a batch's duration again, not a window. Below "
-        "capacity the lag is the batching window plus a batch's duration; close to capacity (a slot above about 90% "
-        "busy) the model's steady-state figures understate it; above it the age grows by (1 - capacity / rate) each "
-        "second of the peak.",
+        f"failed, {sim.given_up:,} records given up): a retry costs a batch's duration, not a window. Below capacity "
+        "the lag is the window plus a batch; near it (over about 90% busy) the model understates it; above it the "
+        "age grows by (1 - capacity / rate) a second of peak.",
         "",
         *_inputs_section(model),
         "## Sources",
@@ -531,9 +512,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.capacity_page", description=__doc__.splitlines()[0])
     parser.add_argument("--figures", type=Path, default=ROOT / "docs" / "benchmarks.json", help="benchmark figures")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where capacity.md and its chart go")
-    parser.add_argument(
-        "--parameter-overrides", default="", help="template parameters, e.g. StreamParallelizationFactor=4"
-    )
+    parser.add_argument("--parameter-overrides", default="", help="as sam deploy takes them, e.g. Tracing=Active")
+
     args = parser.parse_args(argv)
     page = write(args.out, args.figures, parse_parameter_overrides(args.parameter_overrides))
     print(f"capacity: wrote {page}", file=sys.stderr)

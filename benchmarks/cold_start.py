@@ -80,13 +80,9 @@ def lambda_environment(spec: FunctionSpec | None) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_SESSION_TOKEN": "bench",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        **dict.fromkeys(("AWS_REGION", "AWS_DEFAULT_REGION"), "us-east-1"),
+        **dict.fromkeys(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"), "bench"),
+        **dict.fromkeys(("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"), os.devnull),
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -98,14 +94,10 @@ def lambda_environment(spec: FunctionSpec | None) -> dict[str, str]:
     }
     layer = str(ROOT / "layers" / "common")
     if spec is None:
-        env["PYTHONPATH"] = layer
-        env["AWS_LAMBDA_FUNCTION_NAME"] = "floor"
-        return env
-    env.update(spec.environment)
-    env["PYTHONPATH"] = os.pathsep.join([layer, str(spec.code_dir)])
-    env["LAMBDA_TASK_ROOT"] = str(spec.code_dir)
-    env["AWS_LAMBDA_FUNCTION_NAME"] = spec.logical_id
-    return env
+        return env | {"PYTHONPATH": layer, "AWS_LAMBDA_FUNCTION_NAME": "floor"}
+    code = str(spec.code_dir)
+    paths = {"PYTHONPATH": os.pathsep.join([layer, code]), "LAMBDA_TASK_ROOT": code}
+    return env | spec.environment | paths | {"AWS_LAMBDA_FUNCTION_NAME": spec.logical_id}
 
 
 def _probe(spec: FunctionSpec | None, *options: str, first_request: bool = True) -> subprocess.CompletedProcess[str]:

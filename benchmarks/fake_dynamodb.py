@@ -157,8 +157,7 @@ class FakeDynamoDB:
 
     def _matching(self, params: dict[str, Any]) -> list[tuple[tuple[str, ...], Item]]:
         """The items of a Query's partition that its sort key condition keeps (``_page`` orders them)."""
-        values = params["ExpressionAttributeValues"]
-        condition = params["KeyConditionExpression"]
+        values, condition = params["ExpressionAttributeValues"], params["KeyConditionExpression"]
         pk = values[":pk"]["S"]
         items = [(key, item) for key, item in self.table(params["TableName"]).items() if key[0] == pk]
         if "begins_with(SK" in condition:
@@ -174,9 +173,9 @@ class FakeDynamoDB:
 
         Only the page is sorted (``heapq.nsmallest``): reading a large partition page by page stays linear.
         """
-        start = params.get("ExclusiveStartKey")
-        if start is not None:
+        if (start := params.get("ExclusiveStartKey")) is not None:
             after = _key(start)
+
             items = [(key, item) for key, item in items if key > after]
         size = min(params.get("Limit") or self.page_size, self.page_size)
         page = heapq.nsmallest(size + 1, items, key=lambda entry: entry[0])

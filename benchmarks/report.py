@@ -160,12 +160,11 @@ def _cold_section(cold: ColdReport) -> list[str]:
     return [
         "## 1. Cold start",
         "",
-        f"Each figure is the median of {cold.runs} fresh interpreters, run in interleaved rounds, with the environment "
-        "Lambda gives the function (the template's variables at their defaults, `LAMBDA_TASK_ROOT`, an X-Ray trace "
-        "header) and only the modules the layer and the runtime ship. *init* is the import of the handler module "
-        "with all it builds at load time; the ratio uses CPU time, which other processes do not stretch (wall time "
-        "beside it). *first request* runs the function's ready event from `events/` against a real botocore client "
-        "answered in memory, creating that client included.",
+        f"Medians of {cold.runs} fresh interpreters in interleaved rounds, with Lambda's environment (the template's "
+        "defaults, `LAMBDA_TASK_ROOT`, an X-Ray trace header) and only the layer's and runtime's modules. *init*: "
+        "importing the handler module and all it builds, in CPU time, which other processes do not stretch (wall time "
+        "beside it). *first request*: the ready event of `events/`, a real botocore client answered in memory, "
+        "creating it included.",
         "",
         *table([*header, "first answer"], "lrrrrrl", rows),
         "![cold start](benchmarks-cold-start.png)",
@@ -173,20 +172,18 @@ def _cold_section(cold: ColdReport) -> list[str]:
         f"**Target ≤ {COLD_TARGET}x the floor, every handler:** "
         f"{_verdict(worst.init_cpu / floor, COLD_TARGET)} for the heaviest, {worst.name}.",
         "",
-        "What the handlers import beyond the floor (`python -X importtime`, self time of the modules the floor does "
-        "not load, grouped by package; importtime's overhead inflates every figure: read them as proportions):",
+        "Imports beyond the floor (`-X importtime` self time by package, inflated by its overhead: read proportions):",
         "",
         *table(["function", "heaviest additions"], "ll", heavy),
-        "With `TracingSubsegments=true` (Powertools' Tracer: the X-Ray SDK loaded and botocore patched at init, "
-        "subsegments for the handler, the route and each DynamoDB call), measured in the same rounds:",
+        "With `TracingSubsegments=true` (Powertools' Tracer: the X-Ray SDK loaded and botocore patched at init; "
+        "subsegments for the handler, the route, each DynamoDB call), in the same rounds:",
         "",
         *table([*header[:3], "x the default", *header[4:]], "lrrrrr", sdk),
-        "What keeps the handlers near the floor: no X-Ray SDK unless `TracingSubsegments=true` (Lambda's active "
-        "tracing needs none); Powertools' `event_handler` and `utilities.data_classes` packages made lazy by "
-        "`beacon/__init__.py`, so a function loads the one resolver and event class it uses; models a request may "
-        "not need built on first use (`defer_build`, counted in *init + first*); `PYDANTIC_DISABLE_PLUGINS=__all__`; "
-        "the idempotency utility and `email_validator` imported by the first request that needs them. What is left "
-        "is pydantic's model machinery, Powertools' logger, metrics and resolver, and our own modules.",
+        "Near the floor because: no X-Ray SDK unless `TracingSubsegments=true` (active tracing needs none); lazy "
+        "`event_handler` and `utilities.data_classes` (`beacon/__init__.py`): a function loads its one resolver and "
+        "event class; models built on first use (`defer_build`, in *init + first*); `PYDANTIC_DISABLE_PLUGINS=__all__`"
+        "; idempotency and `email_validator` imported when needed. Left: pydantic's model machinery, Powertools' "
+        "logger, metrics and resolver, our modules.",
         "",
     ]
 
@@ -208,15 +205,14 @@ def _warm_section(cases: list[WarmCase], stub: list[WarmCase] | None) -> list[st
     lines = [
         "## 2. Warm handler cost",
         "",
-        "Per request, in process, median CPU time over alternating rounds of the handler and the baseline, logs and "
-        "EMF metrics written to a null stream, the template's defaults. The baseline is a bare handler making the "
-        "same DynamoDB calls from `json.loads` alone. DynamoDB is a real botocore client answered in memory just "
-        "before signing, so both pay botocore's client-side work, as any Lambda calling DynamoDB would.",
+        "Median CPU time per request, in process, handler and baseline in alternating rounds, logs and metrics to a "
+        "null stream, the template's defaults. The baseline makes the same DynamoDB calls from `json.loads` alone. "
+        "Both use a real botocore client answered in memory before signing, paying its client-side work as on Lambda.",
         "",
         *table(
             [*header, "baseline per charge", "DynamoDB calls (handler / baseline)", "requests timed"], "lrrrrrlr", rows
         ),
-        "The same with the boto3 client replaced by a plain Python stub (only our code and its libraries timed):",
+        "With a plain Python stub for the boto3 client (only our code and its libraries):",
         "",
         *table(header, "lrrrr", [first(c) for c in stub or []]),
         "![warm cost](benchmarks-warm.png)",
@@ -236,11 +232,10 @@ def _warm_section(cases: list[WarmCase], stub: list[WarmCase] | None) -> list[st
     if single and by_id and single.ratio > WARM_TARGET:
         lines += [
             "",
-            "Why the single charge misses: the baseline does little besides its PutItem, so the ratio is the fixed "
-            "cost of a request through the stack docs/design.md chose, a fraction of a millisecond "
-            f"({_ms(single.real_ms - by_id.real_ms)} of it e-mail validation: compare the two rows), spread over "
-            "Powertools' resolver and metrics, strict pydantic validation, a charge id and JSON. On Lambda it sits "
-            "beside a DynamoDB round trip of several milliseconds; 2x would mean dropping the framework.",
+            "Why the single charge misses: the baseline is little but its PutItem; the ratio is the fixed cost of the "
+            f"stack docs/design.md chose, under a millisecond ({_ms(single.real_ms - by_id.real_ms)} of it e-mail "
+            "validation: compare the two rows) over Powertools' resolver and metrics, strict pydantic, a charge id and "
+            "JSON, beside a DynamoDB round trip of milliseconds on Lambda; 2x would mean dropping the framework.",
         ]
     return [*lines, ""]
 
@@ -265,19 +260,17 @@ def _capacity_section(capacity: CapacityReport) -> list[str]:
     return [
         "## 3. DynamoDB work per charge",
         "",
-        "The real handlers, in process, against moto with the tables of template.yaml; every request counted. Capacity "
-        "units are **computed from the items' sizes with DynamoDB's rules** (moto does not size its "
-        "`ConsumedCapacity`): a write is 1 unit per started KB of the larger of the item before and after, a strongly "
-        "consistent read 1 unit per started 4 KB (eventually consistent: half), transactional operations twice that, "
-        f"a batch counts each item, a missing item read still costs the minimum. Prices: {PRICES_AS_OF}: "
-        f"${WRITE_PRICE_PER_MILLION} per million write request units, ${READ_PRICE_PER_MILLION} per million read "
-        "request units. Lambda's reads of the stream are free.",
+        "The real handlers in process against moto with template.yaml's tables, every request counted. Units are "
+        "**computed from item sizes by DynamoDB's rules** (moto does not size `ConsumedCapacity`): a write 1 per "
+        "started KB of the larger of before and after, a strongly consistent read 1 per started 4 KB (eventually: "
+        f"half), transactions twice that, a batch per item, a missing item's read the minimum. {PRICES_AS_OF}: "
+        f"${WRITE_PRICE_PER_MILLION} / ${READ_PRICE_PER_MILLION} per million write / read units; stream reads free.",
         "",
-        "Floors: one write per charge stored, `ceil(N/25)` BatchWriteItem calls per bulk, one summary write per "
-        "customer per batch, one registry entry per new customer (the least any design that lists a project's "
-        "customers writes without a partition key per project); for a charge sent again under its `charge_id`, one "
-        "strongly consistent read and no write. The naive design updates the summary once per stream record (not "
-        "exactly once). The stream batches are of customers that have a summary, unless they say new.",
+        "Floors: a write per charge stored, `ceil(N/25)` BatchWriteItem calls per bulk, a summary write per customer "
+        "per batch, a registry entry per new customer (the least for listing a project's customers without a "
+        "partition key per project); a charge resent under its `charge_id`: a strongly consistent read, no write. "
+        "Naive: a summary update per stream record (not exactly once). Stream batches are of customers with a "
+        "summary unless they say new.",
         "",
         *table([*header, "$ per million charges"], "llrrrrr", rows),
         *[f"- {s.name}: {s.note}" for s in capacity.scenarios if s.note],
@@ -285,15 +278,11 @@ def _capacity_section(capacity: CapacityReport) -> list[str]:
         *_day_lines(capacity),
         "![DynamoDB writes per charge](benchmarks-capacity.png)",
         "",
-        "Reading it: the write path is at its floor. An `Idempotency-Key` triples a single charge's writes "
-        "(Powertools' in-progress record, then its completion). The stream writes each customer's summary with one "
-        "write per batch (more when a write is refused or cannot hold the customer's records) under a condition on "
-        "its version, and the summary carries the ids it counted that were received in about the last 85 minutes "
-        '(docs/design.md, "Exactly once"), so exactly once costs no write of its own; a customer whose window passes '
-        "16 ids writes them to a seen item in the same transaction. A charge named by `charge_id` costs one "
-        "conditional PutItem; sent again, the refused condition still costs its write unit and returns the stored "
-        "item to compare. A bulk of named charges reads them first (one consistent read unit each), so that a "
-        "conflict writes nothing.",
+        "Reading it: the write path is at its floor; an `Idempotency-Key` triples a single charge's writes. The "
+        "stream writes a customer's summary once a batch (more when refused or too full) on a condition on its "
+        'version, the summary carrying the ids counted of about the last 85 minutes (docs/design.md, "Exactly '
+        'once"): exactly once costs no extra write; past 16 ids the window goes to a seen item in the same '
+        "transaction. Named charges (`charge_id`): see the notes above.",
         "",
     ]
 
@@ -302,21 +291,19 @@ def _day_lines(capacity: CapacityReport) -> list[str]:
     by_name = {s.name: s for s in capacity.scenarios}
     total = by_name["day: total (write path + stream, full batches)"]
     stream = next(s for name, s in by_name.items() if name.startswith("day: stream"))
-    registry, listing = stream.measured.by_type["customer"], capacity.listing
+    registry, listing, by_type = stream.measured.by_type["customer"], capacity.listing, stream.measured.by_type
+    written, floor = total.measured.write_units, total.floor.write_units
     per_thousand = listing.read_units * 1000 / listing.charges if listing.charges else 0.0
     check = "the summaries were checked: " if capacity.summaries_verified else "the check of the summaries failed: "
     return [
-        f"The realistic day: {capacity.day_charges:,} charges over {capacity.day_customers:,} customers, all new that "
-        f"day, 80% sent one per request and 20% in bulks of 1 to 50 ({capacity.day_requests:,} requests); the stream "
-        f"follows in batches of the template's BatchSize ({capacity.stream_batch_size}) as they fill. Each new "
-        "customer's first record is recomputed from its stored charges (a GetItem and a Query) and writes its "
-        f"registry entry. After it, {check}{capacity.verification_note}.",
+        f"The realistic day: {capacity.day_charges:,} charges over {capacity.day_customers:,} new customers, 80% one "
+        f"per request, 20% in bulks of 1 to 50 ({capacity.day_requests:,} requests), the stream in batches of "
+        f"BatchSize ({capacity.stream_batch_size}). A new customer's first record is recomputed (a GetItem and a "
+        f"Query) and writes its registry entry. After it, {check}{capacity.verification_note}.",
         "",
-        f"**The day against its write floor (≤ {DAY_TARGET:.2f}x):** "
-        f"{_verdict(total.measured.write_units / total.floor.write_units, DAY_TARGET)}: "
-        f"{total.measured.write_units:,.0f} write units against {total.floor.write_units:,.0f}. The stream's "
-        f"{stream.measured.write_units:,.0f}: summaries {stream.measured.by_type['summary']:,.0f}, seen items "
-        f"{stream.measured.by_type['seen']:,.0f}, the registry {registry:,.0f} "
+        f"**The day against its write floor (≤ {DAY_TARGET:.2f}x):** {_verdict(written / floor, DAY_TARGET)}: "
+        f"{written:,.0f} write units against {floor:,.0f}. The stream's {stream.measured.write_units:,.0f}: summaries "
+        f"{by_type['summary']:,.0f}, seen items {by_type['seen']:,.0f}, the registry {registry:,.0f} "
         f"({registry / max(1, capacity.day_charges):.3f} per charge).",
         "",
         f"**Listing customers** (`bin/beacon customers list`, every registry shard read with consistent Query pages): "
@@ -350,21 +337,19 @@ def _recompute_lines(r: RecomputeReport) -> list[str]:
     row = [f"{r.charges:,}", f"{r.pages:,}", f"{r.cpu_s:,.1f} s", f"{per_100k:,.2f} s", f"{r.wall_s:,.1f} s"]
     header = ["charges", "Query pages", "CPU", "CPU per 100,000 charges", "wall", "resident before", "peak above it"]
     return [
-        f"**A recompute of one customer with {r.charges:,} charges** (its summary rebuilt from its stored charges), "
-        "in a fresh interpreter. DynamoDB is the layer's botocore client answered just before sending with raw 1 MB "
-        "Query pages, so every charge goes through botocore's parsing as on Lambda; making the pages is left out of "
-        f"the CPU. The history: {r.sessions:,} sessions of 100 charges 30 s apart, ten a day, in sort key order.",
+        f"**A recompute of one customer with {r.charges:,} charges** from its stored charges, in a fresh interpreter, "
+        "the layer's botocore client parsing raw 1 MB Query pages as on Lambda (their making not counted). History: "
+        f"{r.sessions:,} sessions of 100 charges 30 s apart, ten a day, in sort key order.",
         "",
         *table(header, "rrrrrrr", [[*row, f"{r.rss_before_mb:,.0f} MB", f"{r.peak_above_mb:,.1f} MB"]]),
         f"**Memory ≤ {RECOMPUTE_MEMORY_GOAL_MB} MB above the interpreter:** "
         f"{met(r.peak_above_mb <= RECOMPUTE_MEMORY_GOAL_MB)} ({r.peak_above_mb:,.1f} MB: a page and the session "
         f"spans, not the history; the summary written counts {r.counted:,} charges).",
         "",
-        f"**Where it runs: {where}.** Lambda's CPU is in proportion to memory (a vCPU at 1,769 MB) and each page adds "
-        f"a Query round trip (20 ms assumed). The stream function (512 MB, 50 s of its 60 s `Timeout`) would take "
-        f"about {stream_s:,.0f} s: it recomputes a customer of up to about {stream_most:,} charges itself and hands a "
-        f"larger one over. The jobs function (1,024 MB, 15 minutes) takes about {jobs_s:,.0f} s, enough for up to "
-        f"about {jobs_most:,} charges.",
+        f"**Where it runs: {where}.** Lambda's CPU grows with memory (a vCPU at 1,769 MB); a page adds a Query round "
+        f"trip (20 ms assumed). The stream function (512 MB, 50 s of its 60 s `Timeout`): about {stream_s:,.0f} s; it "
+        f"keeps customers of up to about {stream_most:,} charges and hands larger ones over. The jobs function (1,024 "
+        f"MB, 15 minutes): about {jobs_s:,.0f} s, enough for about {jobs_most:,} charges.",
         "",
     ]
 
@@ -379,14 +364,12 @@ def _loyal_lines(capacity: CapacityReport) -> list[str]:
     header = ["phase", "summary writes", "summary item, largest / last (bytes)"]
     header += ["WRU per write, summary item", "with seen items"]
     return [
-        "**A loyal customer**, through the real stream handler: a visit a day (two charges five minutes apart) for a "
-        "year, then an import of past charges (they update no session) received within a minute and summarized in "
-        "full batches, then visits again once the import's minutes have left the window.",
+        "**A loyal customer** (real stream handler): a visit a day (two charges five minutes apart) for a year, an "
+        "import of past charges (no session) within a minute in full batches, then visits after the window.",
         "",
         *table(header, "lrrrr", [row(p) for p in capacity.loyal]),
         "**1.00 write unit per summary write over the year and after the import (the floor), the item ≤ 1 KB:** "
-        f"{met(at_floor)}. During the import each batch's new ids go to a seen item written in the same transaction "
-        "(twice the units of a write), which keeps the summary item small.",
+        f"{met(at_floor)}. The import's new ids go to a seen item in the same transaction (twice a write's units).",
         "",
     ]
 
@@ -397,31 +380,29 @@ def _concurrency_lines(c: ConcurrencyReport) -> list[str]:
     runs[f"concurrently (the default, {c.workers})"] = (c.concurrent_s, c.concurrent_cpu_s)
     rows = [[label, _ms(s * 1000), _ms(cpu * 1000), f"{c.records / s:,.0f}"] for label, (s, cpu) in runs.items()]
     return [
-        f"**Concurrent stream writes:** one stream batch of {c.records} records over {c.records} customers that have "
-        f"summaries, through `process_stream_records`, against DynamoDB calls that each take {c.latency_s * 1000:g} ms "
-        "more (the layer's botocore client answered in memory at `before-call`: validation and serialization counted, "
-        f"signing and HTTP not), median of {c.rounds} alternating rounds; calls per batch: {_calls(c.calls)}.",
+        f"**Concurrent stream writes:** a stream batch of {c.records} records over {c.records} customers with "
+        f"summaries through `process_stream_records`, each DynamoDB call {c.latency_s * 1000:g} ms longer (answered in "
+        "memory at `before-call`: validation and serialization counted, signing and HTTP not), median of "
+        f"{c.rounds} alternating rounds; calls per batch: {_calls(c.calls)}.",
         "",
         *table(["customers written", "batch duration", "CPU", "records/s of one batch slot"], "lrrr", rows),
         f"**≥ {CONCURRENCY_GOAL:g}x and ≥ {SLOT_GOAL:,.0f} records/s at {c.latency_s * 1000:g} ms a call:** "
         f"{_verdict(c.ratio, CONCURRENCY_GOAL, at_least=True)}, {concurrent:,.0f} records/s "
-        f"({met(concurrent >= SLOT_GOAL)}). Concurrent, the batch is bound by its CPU "
-        f"({c.concurrent_cpu_s / c.concurrent_s:.0%} of its duration, one interpreter lock; most of it botocore's "
-        "validation and serialization of each call), not by DynamoDB's latency. docs/capacity.md takes a slot's "
-        "capacity from this batch, its CPU stretched to the stream function's share of a vCPU.",
+        f"({met(concurrent >= SLOT_GOAL)}). Concurrent, it is bound by CPU ({c.concurrent_cpu_s / c.concurrent_s:.0%} "
+        "of its duration, one interpreter lock, mostly botocore's), not latency. docs/capacity.md takes a slot's "
+        "capacity from it, CPU stretched to the stream function's share of a vCPU.",
         "",
     ]
 
 
 def _erasure_lines(e: ErasureResult) -> list[str]:
     return [
-        f"**Erasing a customer of {e.charges:,} charges** (`DELETE /customers`' erase job, through the jobs "
-        f"function's handler, against DynamoDB calls that each take {e.latency_ms:g} ms more): "
-        f"{e.wall_s:.1f} s, {e.cpu_s:.1f} s of CPU; calls: {_calls(e.calls)}. The calls' latency alone is "
-        f"{e.floor_s:.1f} s ({_x(e.wall_s / e.floor_s)} of it: the rest is CPU, ours and the in-memory table's). "
-        f"**Under {ERASURE_GOAL_S:g} s:** {met(e.wall_s < ERASURE_GOAL_S)}. On AWS the customer's charges share a "
-        f"partition key, which takes {e.charges / e.aws_floor_s:,.0f} write units a second until DynamoDB splits it "
-        f"for heat: at least {e.aws_floor_s:.0f} s for these deletes, whatever the code.",
+        f"**Erasing a customer of {e.charges:,} charges** (`DELETE /customers`' job in the jobs function's handler, "
+        f"each call {e.latency_ms:g} ms longer): {e.wall_s:.1f} s, {e.cpu_s:.1f} s of CPU; calls: {_calls(e.calls)}; "
+        f"latency alone {e.floor_s:.1f} s ({_x(e.wall_s / e.floor_s)} of it; the rest CPU, ours and the fake's). "
+        f"**Under {ERASURE_GOAL_S:g} s:** {met(e.wall_s < ERASURE_GOAL_S)}. On AWS the charges' partition key takes "
+        f"{e.charges / e.aws_floor_s:,.0f} write units a second until split for heat: at least {e.aws_floor_s:.0f} s "
+        "whatever the code.",
         "",
     ]
 
@@ -445,24 +426,21 @@ def _load_section(load: LoadReport) -> list[str]:
     return [
         "## 5. End to end on the local stack",
         "",
-        "`python -m local` (what `make dev` runs: moto's server with its stream, the handlers, the stream poller with "
-        f"the template's batch size and window) in a process of its own; an open-loop client with {load.workers} "
-        "worker threads sends charges at each rate in turn (80% single, 20% bulks of 1 to 20, over 200 customers); a "
-        "request that finds every worker busy is shed and counted, never sent late. Latency runs from the scheduled "
-        "send time. The client shares the two cores with the stack.",
+        "`python -m local` (`make dev`: moto's server and stream, the handlers, the poller with the template's batch "
+        f"size and window) in its own process; an open-loop client of {load.workers} threads sends each rate in turn "
+        "(80% single, 20% bulks of 1 to 20, 200 customers), shedding and counting (never sending late) a request "
+        "that finds every worker busy. Latency runs from the scheduled send; client and stack share two cores.",
         "",
         *table(header, "rrrrrrlr", [row(s) for s in load.steps]),
-        f"Summary lag (a probe charge twice a second, its summary polled every 100 ms): p50 {lag[0]}, "
-        f"p99 {lag[1]} over {len(load.lag_ms)} probes{timeouts}; the template's "
-        f"MaximumBatchingWindowInSeconds ({load.batching_window:g} s) dominates it.",
+        f"Summary lag (a probe charge twice a second, polled every 100 ms): p50 {lag[0]}, p99 {lag[1]} over "
+        f"{len(load.lag_ms)} probes{timeouts}, mostly MaximumBatchingWindowInSeconds ({load.batching_window:g} s).",
         "",
         f"After the run: {load.accepted_charges:,} charges accepted, {load.stored_charges:,} stored ({stored}); "
-        f"{load.summaries_right} of {load.customers} customers' summaries equal what was accepted for them, "
-        f"{load.drain_seconds:.1f} s after the last request. The stack's process used {load.stack_cpu_seconds:.1f} s "
-        f"of CPU, {load.cpu_ms_per_charge:.1f} ms per accepted charge, API and stream together (one process, one "
-        f"interpreter lock: about {ceiling:.0f} charges a second is its ceiling). The local stack is a development "
-        "tool; its ceiling says nothing about Lambda, where each concurrent request gets its own execution "
-        "environment. It shows where it saturates, and that no charge is lost or counted twice when it does.",
+        f"{load.summaries_right} of {load.customers} customers' summaries match what was accepted, "
+        f"{load.drain_seconds:.1f} s after the last request. The stack used {load.stack_cpu_seconds:.1f} s of CPU, "
+        f"{load.cpu_ms_per_charge:.1f} ms per accepted charge, API and stream (one interpreter lock: about "
+        f"{ceiling:.0f} charges a second at most). A development tool's ceiling, it says nothing of Lambda (an "
+        "environment per concurrent request); it shows where the stack saturates, losing or double-counting nothing.",
         "",
         "![local stack under load](benchmarks-load.png)",
         "",
@@ -476,21 +454,21 @@ def _logs_section(logs: LogReport) -> list[str]:
     return [
         "## 7. Log bytes per invocation",
         "",
-        "What CloudWatch Logs ingests (and bills) for each invocation: the real handlers, in process and warm, at the "
-        f"template's log level (INFO), their output captured; the median of {single.invocations} invocations of each "
-        "kind. Each invocation writes one line: its EMF metrics, with what an operator looks a request up by as "
-        "metadata (`correlation_id`, `status`, `duration_ms`, project, key id, counts).",
+        "What CloudWatch Logs ingests (and bills) per invocation: the real handlers, warm, in process, at the "
+        f"template's log level (INFO), median of {single.invocations} of each kind. One line each: its EMF metrics, "
+        "with what an operator looks a request up by as metadata (`correlation_id`, `status`, `duration_ms`, "
+        "project, key id, counts).",
         "",
         *table(["invocation", "function", "status", "lines", "application bytes"], "lllrr", rows),
-        f"Beside them: API Gateway's access log line, {logs.access_log_bytes} bytes a request (the template's format); "
-        f"Lambda's START and REPORT lines, {logs.platform_bytes} bytes an invocation, only when `SystemLogLevel` is "
-        "INFO or DEBUG (the default, WARN, drops them; built from the shape AWS documents). A single charge at the "
-        f"defaults: {single.bytes:,.0f} + {logs.access_log_bytes} = {total:,.0f} bytes (at `SystemLogLevel=INFO`, "
-        f"{total + logs.platform_bytes:,.0f}); docs/capacity.md prices these.",
+        f"Besides: API Gateway's access log line, {logs.access_log_bytes} bytes a request (the template's format); "
+        f"Lambda's START and REPORT lines (as AWS documents), {logs.platform_bytes} bytes an invocation at "
+        "`SystemLogLevel` INFO or DEBUG, none at WARN (the default). A single charge at the defaults: "
+        f"{single.bytes:,.0f} + {logs.access_log_bytes} = {total:,.0f} bytes ({total + logs.platform_bytes:,.0f} at "
+        "INFO), priced in docs/capacity.md.",
         "",
         f"**Goal ≤ {LOG_TARGET_BYTES} bytes of application log per request at INFO:** "
-        f"{met(single.bytes <= LOG_TARGET_BYTES)} ({single.bytes:,.0f} bytes for a single charge). The line is also "
-        "the request's metrics: the EMF envelope is about 200 bytes of it, which a separate log line would not save.",
+        f"{met(single.bytes <= LOG_TARGET_BYTES)} ({single.bytes:,.0f} bytes for a single charge), about 200 of them "
+        "the EMF envelope of the request's metrics, which a separate log line would not save.",
         "",
         "A single charge's line:",
         "",
@@ -519,8 +497,8 @@ def markdown(results: Results) -> str:
         f"Generated by `make bench` (`python -m benchmarks`{quick}); do not edit by hand. Machine: "
         f"{results.machine.describe()}. The run took {results.seconds:.0f} s.",
         "",
-        "Every figure is a ratio against a floor measured in the same run, with the absolute value beside it. "
-        "Nothing here is a test: no figure fails a build.",
+        "Every figure is a ratio to a floor measured in the same run, the absolute value beside it. No figure fails "
+        "a build.",
         "",
         *[line for part, why in results.missing.items() for line in (f"> **{part} was not measured:** {why}", "")],
         *[line for measured, section in sections if measured for line in section()],
