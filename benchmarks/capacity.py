@@ -16,6 +16,7 @@ from typing import Any
 from beacon.dal.items import charge_item, summary_key
 from beacon.dal.summaries import SummariesRepository
 from beacon.logic.identity import identify_customer
+from beacon.logic.seen import WindowLimits
 from benchmarks.capacity_model import load_settings
 from benchmarks.harness import T0, bulk_event, charge, http_event
 from benchmarks.metering import Item, Work, item_size
@@ -212,7 +213,8 @@ def _heavy_customer(stack: Stack, charges: int, batch_size: int) -> Scenario:
     batches, counted = math.ceil(charges / batch_size), int(summary["charge_count"]["N"]) if summary else 0
     note = (
         f"one new customer, {batches} batches of {batch_size}; its summary counts {counted:,} charges and ends at "
-        f"{item_size(summary):,} bytes, the counted ids beyond 40 going to seen items written in the same transaction"
+        f"{item_size(summary):,} bytes, the counted ids beyond {WindowLimits().inline_ids} going to seen items "
+        "written in the same transaction"
     )
     work, floor = stack.meter.take(charges), _stream_floor(charges, batches, 1)
     return Scenario(f"heavy customer: {charges:,} charges in ten minutes", work, floor, _naive_stream(charges), note)

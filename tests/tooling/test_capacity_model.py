@@ -203,7 +203,7 @@ def test_samconfig_holds_the_parameters_of_the_largest_scale():
 def test_the_committed_fit_reproduces_the_benchmark_day():
     measured, modelled = load_inputs().day_stream_check
     # Within 5%: the fit (units per record, per customer, per batch, per new customer) has no term for the seen
-    # items of customers with more than 40 charges in a window.
+    # items of customers with more than 16 charges in a window.
     assert math.isclose(measured, modelled, rel_tol=0.05)
 
 
