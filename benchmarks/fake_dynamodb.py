@@ -175,7 +175,6 @@ class FakeDynamoDB:
         """
         if (start := params.get("ExclusiveStartKey")) is not None:
             after = _key(start)
-
             items = [(key, item) for key, item in items if key > after]
         size = min(params.get("Limit") or self.page_size, self.page_size)
         page = heapq.nsmallest(size + 1, items, key=lambda entry: entry[0])

@@ -108,10 +108,21 @@ def measure(*, rows: int, customers: int, singles: int, concurrency: int = 4) ->
         outcome = send_chunks(
             client, chunks, parsed, progress=PlainProgress(io.StringIO(), math.inf), concurrency=concurrency
         )
-        sent = (outcome.counts.accepted, outcome.counts.requests, outcome.counts.retries, time.perf_counter() - started)
+        import_seconds, counts = time.perf_counter() - started, outcome.counts
         client.close()
-        singles_run = (concurrency, singles, singles_accepted, singles_seconds)
-        return ImportReport(*singles_run, rows, customers, *sent, target.count_stored("local"))
+        return ImportReport(
+            concurrency=concurrency,
+            singles=singles,
+            singles_accepted=singles_accepted,
+            singles_seconds=singles_seconds,
+            rows=rows,
+            customers=customers,
+            rows_accepted=counts.accepted,
+            requests=counts.requests,
+            retries=counts.retries,
+            import_seconds=import_seconds,
+            stored=target.count_stored("local"),
+        )
 
 
 def section(report: ImportReport) -> list[str]:

@@ -138,10 +138,19 @@ def measure(*, rates: list[float], step_seconds: float, drain_timeout: float = 1
             thread.join()
         drain_started = time.perf_counter()
         right = _wait_for_summaries(target, session, ledger, drain_timeout)
-        accepted, customers = sum(count for count, _ in ledger.customers.values()), len(ledger.customers)
-        checks = (accepted, target.count_stored("local"), customers, right, time.perf_counter() - drain_started)
-        run = (workers, load_settings().batching_window_s, target.cpu_seconds() - cpu_before)
-        return LoadReport(steps, lags, timeouts[0], *checks, *run)  # in the report's field order
+        return LoadReport(
+            steps=steps,
+            lag_ms=lags,
+            lag_timeouts=timeouts[0],
+            accepted_charges=sum(count for count, _ in ledger.customers.values()),
+            stored_charges=target.count_stored("local"),
+            customers=len(ledger.customers),
+            summaries_right=right,
+            drain_seconds=time.perf_counter() - drain_started,
+            workers=workers,
+            batching_window=load_settings().batching_window_s,
+            stack_cpu_seconds=target.cpu_seconds() - cpu_before,
+        )
 
 
 def _offer(jobs: "queue.Queue[Job | None]", rng: random.Random, pool: list[str], rate: float, seconds: float) -> Step:

@@ -207,10 +207,17 @@ def concurrency(records: int = 200, latency_s: float = 0.005, rounds: int = 5) -
                 if done.failed or done.customers_updated != records:
                     raise RuntimeError(f"the batch was not summarized: {done}")
     calls = {op: (n - calls_before[op]) / (2 * rounds) for op, n in fake.calls.items() if n > calls_before[op]}
-    walls, cpus = ([median([run[i] for run in runs]) for runs in times.values()] for i in (0, 1))  # sequential first
-    medians = (walls[0], walls[1], cpus[0], cpus[1])
+    sequential, concurrent = times[1], times[aws.MAX_CONCURRENT_CALLS]
     return ConcurrencyReport(
-        records, latency_s, rounds, *medians, aws.MAX_CONCURRENT_CALLS, dict(sorted(calls.items()))
+        records=records,
+        latency_s=latency_s,
+        rounds=rounds,
+        sequential_s=median([wall for wall, _ in sequential]),
+        concurrent_s=median([wall for wall, _ in concurrent]),
+        sequential_cpu_s=median([cpu for _, cpu in sequential]),
+        concurrent_cpu_s=median([cpu for _, cpu in concurrent]),
+        workers=aws.MAX_CONCURRENT_CALLS,
+        calls=dict(sorted(calls.items())),
     )
 
 

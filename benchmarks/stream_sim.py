@@ -139,6 +139,15 @@ def _result(
 ) -> SimResult:
     lags = [d - a for a, d in zip(arrivals, done, strict=True) if d >= 0]
     waiting = [a for a, d in zip(arrivals, done, strict=True) if d > seconds]
-    counts = (len(arrivals), len(lags), sum(1 for d in done if d == GIVEN_UP), batches, failed)
-    lag = (sum(lags) / len(lags) if lags else 0.0, percentile(lags, 99), max(lags, default=0.0))  # mean, p99, oldest
-    return SimResult(*counts, *lag, seconds - min(waiting) if waiting else 0.0, longest)
+    return SimResult(
+        records=len(arrivals),
+        summarized=len(lags),
+        given_up=sum(1 for d in done if d == GIVEN_UP),
+        batches=batches,
+        failed_batches=failed,
+        mean_lag_s=sum(lags) / len(lags) if lags else 0.0,
+        p99_lag_s=percentile(lags, 99),
+        max_lag_s=max(lags, default=0.0),
+        age_at_end_s=seconds - min(waiting) if waiting else 0.0,
+        longest_batch_s=longest,
+    )
