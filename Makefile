@@ -73,7 +73,7 @@ template: install ## sam validate --lint, cfn-lint and checkov on template.yaml 
 
 build: install ## sam build, then check that every compiled extension matches the functions' architecture
 	bin/sam build
-	$(BIN)/python scripts/check_build_architecture.py .aws-sam/build template.yaml
+	$(BIN)/python scripts/check_build.py .aws-sam/build template.yaml
 
 sam-local: build ## SAM's emulation in Docker: every event in events/ and `sam local start-api`, against the local stack
 	$(BIN)/pytest tests/sam_local -m sam_local -p no:xdist -v

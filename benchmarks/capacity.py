@@ -13,8 +13,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from beacon.dal.items import charge_item, summary_key
+from beacon.dal.items import charge_item
 from beacon.dal.summaries import SummariesRepository
+from beacon.dal.summary_items import summary_key
 from beacon.logic.identity import identify_customer
 from beacon.logic.seen import WindowLimits
 from benchmarks.capacity_model import load_settings

@@ -7,11 +7,14 @@ botocore client answered in memory. Rounds are interleaved so that noise on the 
 the ratios use CPU time, which other processes do not stretch.
 """
 
+import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,6 +29,8 @@ from local.template import ROOT
 PROBE = Path(__file__).resolve().parent / "cold_probe.py"
 # The opt-in the template offers: Powertools' Tracer, with the X-Ray SDK, for subsegments in the traces.
 SDK_SUBSEGMENTS = {"TracingSubsegments": "true"}
+# The function whose cold start is also measured with the layer as SAM's python3.13 build method ships it.
+BYTECODE_EXAMPLE = "CreateChargeFunction"
 TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 # What the python3.13 Lambda runtime itself provides, besides the layer.
 RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
@@ -56,6 +61,8 @@ class ColdReport:
     functions: list[ColdResult]
     sdk: list[ColdResult] = field(default_factory=list)
     """The same functions with ``SDK_SUBSEGMENTS``."""
+    without_bytecode: ColdResult | None = None
+    """``BYTECODE_EXAMPLE``, its layer as SAM's ``python3.13`` build method ships it (``layer_without_bytecode``)."""
 
 
 def _normalize(name: str) -> str:
@@ -63,16 +70,41 @@ def _normalize(name: str) -> str:
 
 
 @lru_cache(maxsize=1)
+def _layer_modules() -> frozenset[str]:
+    """Top-level modules of the virtualenv that the layer's distributions (its requirements.txt) install."""
+    requirements = (ROOT / "layers" / "common" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    layer = {_normalize(re.split(r"[=<>~!; \[]", line, maxsplit=1)[0]) for line in requirements if line.strip()}
+    return frozenset(m for m, dists in packages_distributions().items() if {_normalize(d) for d in dists} & layer)
+
+
+@lru_cache(maxsize=1)
 def modules_outside_layer() -> frozenset[str]:
     """Top-level modules of the virtualenv that neither the layer (its requirements.txt) nor the runtime has."""
-    requirements = (ROOT / "layers" / "common" / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    allowed = {_normalize(re.split(r"[=<>~!; \[]", line, maxsplit=1)[0]) for line in requirements if line.strip()}
-    allowed |= {_normalize(name) for name in RUNTIME_DISTRIBUTIONS}
+    runtime = {_normalize(name) for name in RUNTIME_DISTRIBUTIONS}
     return frozenset(
         module
         for module, distributions in packages_distributions().items()
-        if not any(_normalize(d) in allowed for d in distributions) and not module.startswith("_")
+        if module not in _layer_modules()
+        and not {_normalize(d) for d in distributions} & runtime
+        and not module.startswith("_")
     )
+
+
+def layer_without_bytecode(into: Path) -> Path:
+    """The layer's modules copied into ``into`` as SAM's ``python3.13`` build method ships them: sources, no
+    ``__pycache__`` (layers/common/Makefile adds the bytecode; Lambda mounts a layer read-only, where Python
+    cannot write it)."""
+    pydantic = importlib.util.find_spec("pydantic")
+    assert pydantic is not None and pydantic.origin is not None, "pydantic is installed"
+    site = Path(pydantic.origin).parents[1]  # the virtualenv's site-packages
+    sources = [site / m for m in _layer_modules() if (site / m).is_dir()]
+    sources += [site / f"{m}.py" for m in _layer_modules() if (site / f"{m}.py").is_file()]
+    for source in [*sources, ROOT / "layers" / "common" / "beacon"]:
+        if source.is_dir():
+            shutil.copytree(source, into / source.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(source, into / source.name)
+    return into
 
 
 def lambda_environment(spec: FunctionSpec | None) -> dict[str, str]:
@@ -100,12 +132,18 @@ def lambda_environment(spec: FunctionSpec | None) -> dict[str, str]:
     return env | spec.environment | paths | {"AWS_LAMBDA_FUNCTION_NAME": spec.logical_id}
 
 
-def _probe(spec: FunctionSpec | None, *options: str, first_request: bool = True) -> subprocess.CompletedProcess[str]:
-    """One fresh interpreter running ``cold_probe`` on the function (the floor when ``None``)."""
+def _probe(
+    spec: FunctionSpec | None, *options: str, first_request: bool = True, layer: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """One fresh interpreter running ``cold_probe`` on the function (the floor when ``None``); with ``layer``, the
+    layer's modules are imported from there, and no bytecode is written."""
     args = ["floor"] if spec is None else [spec.module, spec.handler]
     args += [str(spec.event_file)] if spec and spec.event_file and first_request else []
     command = [sys.executable, *options, "-P", str(PROBE), *args]
-    return subprocess.run(command, env=lambda_environment(spec), capture_output=True, text=True, check=False, cwd=ROOT)
+    env = lambda_environment(spec)
+    if spec is not None and layer is not None:
+        env |= {"PYTHONPATH": os.pathsep.join([str(layer), str(spec.code_dir)]), "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=ROOT)
 
 
 def probe_output(completed: subprocess.CompletedProcess[str], what: str, prefix: str = "{") -> dict[str, Any]:
@@ -152,19 +190,25 @@ def _record(target: ColdResult, outcome: dict[str, Any]) -> None:
 
 
 def measure(runs: int, *, profile: bool = True) -> ColdReport:
-    """``runs`` interleaved rounds over the floor, every function of the template and each with ``SDK_SUBSEGMENTS``."""
+    """``runs`` interleaved rounds over the floor, every function of the template, each with ``SDK_SUBSEGMENTS``,
+    and ``BYTECODE_EXAMPLE`` with its layer without bytecode."""
     specs, sdk_specs = function_specs(), function_specs(SDK_SUBSEGMENTS)
     floor = ColdResult("floor: import boto3, one DynamoDB client, import pydantic")
     results = {spec.logical_id: ColdResult(spec.logical_id) for spec in specs}
     sdk = {spec.logical_id: ColdResult(spec.logical_id) for spec in sdk_specs}
-    targets: list[tuple[FunctionSpec | None, ColdResult]] = [(None, floor)]
-    targets += [(spec, results[spec.logical_id]) for spec in specs]
-    targets += [(spec, sdk[spec.logical_id]) for spec in sdk_specs]
-    for _ in range(runs):
-        for spec, target in targets:
-            what = f"cold-start probe of {spec.logical_id if spec else 'floor'}"
-            _record(target, probe_output(_probe(spec), what, '{"init_ms"'))
+    uncompiled = ColdResult(BYTECODE_EXAMPLE)
+    targets: list[tuple[FunctionSpec | None, ColdResult, bool]] = [(None, floor, False)]
+    targets += [(spec, results[spec.logical_id], False) for spec in specs]
+    targets += [(spec, sdk[spec.logical_id], False) for spec in sdk_specs]
+    targets += [(spec, uncompiled, True) for spec in specs if spec.logical_id == BYTECODE_EXAMPLE]
+    with tempfile.TemporaryDirectory(prefix="beacon-layer-") as scratch:
+        layer = layer_without_bytecode(Path(scratch))
+        for _ in range(runs):
+            for spec, target, sources_only in targets:
+                what = f"cold-start probe of {spec.logical_id if spec else 'floor'}"
+                _record(target, probe_output(_probe(spec, layer=layer if sources_only else None), what, '{"init_ms"'))
     report = ColdReport(runs=runs, floor=floor, functions=list(results.values()), sdk=list(sdk.values()))
+    report.without_bytecode = uncompiled
     if profile:
         floor_profile = import_profile(None)
         for spec in specs:

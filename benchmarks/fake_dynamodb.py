@@ -286,7 +286,8 @@ def seed_keys(fake: FakeDynamoDB, table_name: str) -> None:
 
 def seed_summaries(fake: FakeDynamoDB, table_name: str, stream_event: dict[str, Any]) -> None:
     """The summaries that the charges of a stream event (events/summarize_charges.json) make, as stored."""
-    from beacon.dal.items import charge_from_item, summary_item
+    from beacon.dal.items import charge_from_item
+    from beacon.dal.summary_items import summary_item
     from beacon.logic.fold import summarize
     from beacon.models.records import ChargeRecord
     from beacon.models.stored import SeenWindow, StoredSummary

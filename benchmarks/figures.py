@@ -28,6 +28,8 @@ def as_figures(results: "Results") -> dict[str, Any]:
         times = {f.name: {"init_cpu_ms": f.init_cpu, "first_request_cpu_ms": f.first_cpu} for f in cold.functions}
         sdk = {f.name: {"init_cpu_ms": f.init_cpu, "first_request_cpu_ms": f.first_cpu} for f in cold.sdk}
         parts["cold"] = {"floor_init_cpu_ms": cold.floor.init_cpu, "functions": times, "with_sdk_subsegments": sdk}
+        if (uncompiled := cold.without_bytecode) is not None and uncompiled.runs["init_cpu_ms"]:
+            parts["cold"]["layer_without_bytecode"] = {uncompiled.name: {"init_cpu_ms": uncompiled.init_cpu}}
     if results.warm:
         cases = {
             c.name: {"charges": c.charges, "handler_cpu_ms": c.real_ms, "calls": c.real_calls} for c in results.warm

@@ -139,6 +139,21 @@ def _load_chart(load: LoadReport, path: Path) -> None:
 # ---------------------------------------------------------------- 1. cold start
 
 
+def _bytecode_note(cold: ColdReport) -> list[str]:
+    if (uncompiled := cold.without_bytecode) is None or not uncompiled.runs["init_cpu_ms"]:
+        return []
+    compiled = next(f for f in cold.functions if f.name == uncompiled.name)
+    return [
+        f"The layer's bytecode: {uncompiled.name} with its layer as SAM's `python3.13` build method ships it, sources "
+        f"only, takes {_ms(uncompiled.init_cpu)} to init ({_x(uncompiled.init_cpu / cold.floor.init_cpu)} the floor, "
+        f"{_x(uncompiled.init_cpu / compiled.init_cpu)} the row above). Lambda mounts a layer read-only: Python cannot "
+        "write the `__pycache__` of what it imports from it, and compiles every module (pydantic, Powertools, the "
+        "layer's botocore, `beacon`) at each cold start. `layers/common/Makefile` builds the layer with its bytecode "
+        "(unchecked-hash `.pyc`, valid whatever times the zip keeps); `make build` fails on a module without it.",
+        "",
+    ]
+
+
 def _cold_section(cold: ColdReport) -> list[str]:
     floor, default = cold.floor.init_cpu, {f.name: f.init_cpu for f in cold.functions}
     worst = max(cold.functions, key=lambda f: f.init_cpu)
@@ -172,6 +187,7 @@ def _cold_section(cold: ColdReport) -> list[str]:
         f"**Target ≤ {COLD_TARGET}x the floor, every handler:** "
         f"{_verdict(worst.init_cpu / floor, COLD_TARGET)} for the heaviest, {worst.name}.",
         "",
+        *_bytecode_note(cold),
         "Imports beyond the floor (`-X importtime` self time by package, inflated by its overhead: read proportions):",
         "",
         *table(["function", "heaviest additions"], "ll", heavy),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from beacon.dal.item_keys import charge_pk, charge_sk
-from beacon.dal.items import summary_key
+from beacon.dal.summary_items import summary_key
 from benchmarks.fake_dynamodb import FakeDynamoDB, attach, seed_keys
 from benchmarks.harness import (
     Event,

@@ -23,7 +23,7 @@ CACHES = (
     ("beacon.dal.aws", "sqs_client"),
     ("beacon.dal.aws", "kms_client"),
     ("beacon.events", "sqs_batch"),
-    ("beacon.models.requests", "_sent_at_adapter"),
+    ("beacon.models.fields", "_sent_at_adapter"),
     ("beacon.services.authenticate", "key_cache"),
     ("beacon.services.record_charges", "idempotent_store"),
     ("ops.stream_failures", "streams_client"),

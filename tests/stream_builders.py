@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from beacon.dal.item_keys import SUMMARY_ITEM_TYPE, SUMMARY_SK
-from beacon.dal.items import charge_item, seen_ids_from_item, summary_from_item
+from beacon.dal.items import charge_item
 from beacon.dal.items import stream_record as build_stream_record
+from beacon.dal.summary_items import seen_ids_from_item, summary_from_item
 from beacon.logic import plan
 from beacon.logic.fold import summarize
 from beacon.logic.plan import as_stored

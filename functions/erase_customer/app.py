@@ -9,7 +9,7 @@ a customer that does not exist, or again, is 202 as well. A 503 can be retried: 
 
 from beacon.api import Response, create_resolver, current_caller, query_parameters, received_ms, secret_key, success
 from beacon.models.parsing import parse_model
-from beacon.models.requests import SummaryQuery
+from beacon.models.queries import CustomerQuery
 from beacon.observability import LambdaContext, MetricUnit, correlation_paths, log_invocation, metrics, record, tracer
 from beacon.services.erase_customer import erase_customer
 
@@ -19,7 +19,7 @@ app = create_resolver()
 @app.delete("/customers", middlewares=[secret_key])
 @tracer.capture_method
 def erase() -> Response:
-    query = parse_model(SummaryQuery, query_parameters(app, ("user_id", "email"), only=True))
+    query = parse_model(CustomerQuery, query_parameters(app, ("user_id", "email"), only=True))
     caller = current_caller(app)
     erase_customer(
         caller.project_id,

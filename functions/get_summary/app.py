@@ -9,7 +9,7 @@ delay (usually a second or two).
 
 from beacon.api import Response, create_resolver, current_caller, query_parameters, secret_key, success
 from beacon.models.parsing import parse_model
-from beacon.models.requests import SummaryQuery
+from beacon.models.queries import CustomerQuery
 from beacon.observability import LambdaContext, MetricUnit, correlation_paths, log_invocation, metrics, record, tracer
 from beacon.services.read_summary import read_summary
 
@@ -19,7 +19,7 @@ app = create_resolver()
 @app.get("/customers/summary", middlewares=[secret_key])
 @tracer.capture_method
 def get_customer_summary() -> Response:
-    query = parse_model(SummaryQuery, query_parameters(app, ("user_id", "email")))
+    query = parse_model(CustomerQuery, query_parameters(app, ("user_id", "email")))
     caller = current_caller(app)
     summary = read_summary(caller.project_id, user_id=query.user_id, email=query.email)
     record(by="user_id" if query.user_id else "email")

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from beacon.dal.item_keys import summary_pk
-from beacon.dal.items import summary_key
+from beacon.dal.summary_items import summary_key
 from local.process import RunningStack, run_local_stack
 from local.template import ROOT
 from tests.e2e.conftest import Stack, unique

@@ -48,8 +48,9 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from beacon.dal import aws
 from beacon.dal.charges import ChargesRepository
 from beacon.dal.item_keys import seen_pk
-from beacon.dal.items import charge_from_item, charge_item, seen_item, summary_item
+from beacon.dal.items import charge_from_item, charge_item
 from beacon.dal.summaries import SummariesRepository
+from beacon.dal.summary_items import seen_item, summary_item
 from beacon.logic import seen
 from beacon.logic.fold import summarize
 from beacon.models.records import ChargeRecord

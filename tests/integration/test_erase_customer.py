@@ -10,7 +10,7 @@ import pytest
 
 from beacon.dal.identity_hash import IdentityHasher
 from beacon.dal.item_keys import charge_pk, erasures_pk, registry_pk, registry_shard
-from beacon.dal.items import summary_key
+from beacon.dal.summary_items import summary_key
 from beacon.logic.api_keys import hash_key, key_id_of
 from beacon.models.jobs import CustomerJob
 from beacon.models.records import ChargeRecord

@@ -9,8 +9,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from beacon.dal.items import summary_item, summary_key
 from beacon.dal.summaries import SummariesRepository
+from beacon.dal.summary_items import summary_item, summary_key
 from beacon.logic.fold import summarize
 from beacon.models.records import ChargeRecord
 from beacon.models.stored import StoredSummary

@@ -21,8 +21,9 @@ from botocore.exceptions import ReadTimeoutError
 
 from beacon.dal import aws
 from beacon.dal.item_keys import seen_pk
-from beacon.dal.items import charge_from_item, charge_item, legacy_summary_key, summary_item, summary_key
+from beacon.dal.items import charge_from_item, charge_item
 from beacon.dal.summaries import MAX_COMMIT_ATTEMPTS
+from beacon.dal.summary_items import legacy_summary_key, summary_item, summary_key
 from beacon.logic import seen
 from beacon.logic.fold import summarize
 from beacon.models.records import ChargeRecord

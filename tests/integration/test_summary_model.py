@@ -36,8 +36,9 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from beacon.dal import aws
 from beacon.dal.charges import ChargesRepository
 from beacon.dal.item_keys import charge_pk, registry_pk, registry_shard, seen_pk
-from beacon.dal.items import charge_item, received_ms_of, stream_record, summary_from_item
+from beacon.dal.items import charge_item, received_ms_of, stream_record
 from beacon.dal.summaries import SummariesRepository
+from beacon.dal.summary_items import summary_from_item
 from beacon.logic import seen
 from beacon.logic.fold import summarize
 from beacon.logic.plan import as_stored

@@ -15,7 +15,7 @@ import pytest
 from botocore.config import Config
 
 from beacon.dal.item_keys import charge_pk
-from beacon.dal.items import summary_key
+from beacon.dal.summary_items import summary_key
 from beacon.logic.identity import identify_customer
 from local.sam import functions, http_routes
 from tests.builders import EVENTS_DIR, load_event

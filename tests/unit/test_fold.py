@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beacon.dal.items import summary_from_item, summary_item
+from beacon.dal.summary_items import summary_from_item, summary_item
 from beacon.logic.fold import EMPTY_SUMMARY, close_sessions, fold_charges, summarize
 from beacon.models.records import ChargeRecord
 from beacon.models.stored import StoredSummary

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from beacon.dal.item_keys import seen_bucket_range, seen_sk
-from beacon.dal.items import (
+from beacon.dal.summary_items import (
     pack_ids,
     seen_ids_from_item,
     seen_item,

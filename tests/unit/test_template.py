@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from beacon.settings import Settings
-from local.template import load_template
+from local.template import ROOT, load_template
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
@@ -211,9 +211,14 @@ def test_one_runtime_and_one_architecture_everywhere_and_the_layer_is_built_for_
         assert res["Properties"].get("Architectures", [architecture]) == [architecture], name
     layers = of_type("AWS::Serverless::LayerVersion")
     assert layers
+    # layers/common/Makefile builds the layer: its wheels for the functions' architecture and Python
+    makefile = (ROOT / "layers" / "common" / "Makefile").read_text(encoding="utf-8")
+    platform = re.search(r"^PLATFORM \?= manylinux\w+_(\w+)$", makefile, re.MULTILINE)
+    assert platform and {"aarch64": "arm64"}.get(platform.group(1), platform.group(1)) == architecture
+    assert "--python-version 3.13 " in makefile
     for name, layer in layers.items():
-        assert layer["Metadata"]["BuildMethod"] == "python3.13", name
-        assert layer["Metadata"]["BuildArchitecture"] == architecture, name
+        assert layer["Metadata"] == {"BuildMethod": "makefile"}, name
+        assert layer["Properties"]["ContentUri"] == "layers/common/", name
         assert layer["Properties"]["CompatibleArchitectures"] == [architecture], name
         assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"], name
 

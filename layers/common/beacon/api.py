@@ -40,9 +40,8 @@ from beacon.errors import (
     UnsupportedContentEncodingError,
 )
 from beacon.models.caller import Caller, KeySource
+from beacon.models.fields import request_clock
 from beacon.models.parsing import parse_model
-from beacon.models.requests import request_clock
-from beacon.models.responses import ErrorDetail, ErrorEnvelope, SuccessEnvelope
 from beacon.observability import logger, metrics, record
 from beacon.services.authenticate import authenticate, require_secret
 
@@ -104,20 +103,17 @@ def create_resolver() -> APIGatewayHttpResolver:
 
 def success(data: Any = None, headers: dict[str, str] | None = None, *, status: int = 200) -> Response:
     """``200 {"success": true, "code": 200, "data": ...}`` (or another 2xx: 202 for an erasure recorded)."""
-    envelope = SuccessEnvelope(code=status, data=data.model_dump(mode="json") if isinstance(data, BaseModel) else data)
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=envelope.model_dump(mode="json"),
-        headers=headers,
-    )
+    body = {
+        "success": True,
+        "code": status,
+        "data": data.model_dump(mode="json") if isinstance(data, BaseModel) else data,
+    }
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 
 
 def error_response(exc: BeaconError) -> Response:
     """The error envelope for a domain exception, with the headers its status calls for."""
-    envelope = ErrorEnvelope(
-        code=exc.status, errors=[ErrorDetail(field=e.field, message=e.message) for e in exc.errors]
-    )
+    errors = [{"field": e.field, "message": e.message} for e in exc.errors]
     headers: dict[str, str] = {}
     if type(exc) in RETRY_AFTER:
         headers["Retry-After"] = RETRY_AFTER[type(exc)]
@@ -130,7 +126,7 @@ def error_response(exc: BeaconError) -> Response:
     return Response(
         status_code=exc.status,
         content_type=content_types.APPLICATION_JSON,
-        body=envelope.model_dump(mode="json"),
+        body={"success": False, "code": exc.status, "data": None, "errors": errors},
         headers=headers,
     )
 

@@ -1,38 +1,16 @@
-"""Items as stored in DynamoDB, mapped explicitly to and from attribute values: charges, keys, summaries, registry.
+"""Items as stored in DynamoDB, mapped explicitly to and from attribute values: charges, keys, erasures.
 
 Also the stream record of storing an item, as Lambda delivers it (``stream_record``): the one builder the tests,
-the benchmarks and the operator tools use.
+the benchmarks and the operator tools use. The items of the summaries table are ``summary_items``': apart, so
+that the write functions, which never read a summary, do not load its types at every cold start.
 """
 
 import hashlib
 import json
-from collections.abc import Iterable
-from types import MappingProxyType
 from typing import Any
 
-from beacon.dal.item_keys import (
-    CHARGE_ITEM_TYPE,
-    ERASURE_ITEM_TYPE,
-    REGISTRY_ITEM_TYPE,
-    SEEN_ITEM_TYPE,
-    SUMMARY_ITEM_TYPE,
-    SUMMARY_SK,
-    api_key_pk,
-    charge_pk,
-    charge_sk,
-    erasures_pk,
-    legacy_summary_pk,
-    legacy_summary_sk,
-    registry_pk,
-    registry_shard,
-    registry_sk,
-    seen_pk,
-    seen_sk,
-    summary_pk,
-)
+from beacon.dal.item_keys import CHARGE_ITEM_TYPE, ERASURE_ITEM_TYPE, api_key_pk, charge_pk, charge_sk, erasures_pk
 from beacon.models.records import ApiKeyRecord, ChargeRecord
-from beacon.models.stored import SeenWindow, StoredSummary
-from beacon.models.summary import Arrival, ChargeStats, CustomerSummary, SessionStats
 
 AttributeValues = dict[str, Any]
 
@@ -77,7 +55,7 @@ def charge_item(charge: ChargeRecord) -> AttributeValues:
 
 def charge_content(item: AttributeValues) -> tuple[int, int | None]:
     """``ChargeRecord.content`` of a stored charge item (of which ``amount`` and ``client_created_at`` suffice)."""
-    return int(item["amount"]["N"]), _opt_int(item, "client_created_at")
+    return int(item["amount"]["N"]), opt_int_of(item, "client_created_at")
 
 
 def charge_from_item(item: AttributeValues) -> ChargeRecord:
@@ -96,16 +74,16 @@ def charge_from_item(item: AttributeValues) -> ChargeRecord:
         amount=int(item["amount"]["N"]),
         created_at=int(item["created_at"]["N"]),
         received_ms=received_ms,
-        position=_opt_int(item, "position") or 0,
+        position=opt_int_of(item, "position") or 0,
         update_session=bool(item["update_session"]["BOOL"]),
         client_charge_id=item["client_charge_id"]["S"] if "client_charge_id" in item else None,
-        client_created_at=_opt_int(item, "client_created_at"),
+        client_created_at=opt_int_of(item, "client_created_at"),
     )
 
 
 def received_ms_of(item: AttributeValues) -> int:
     """When the API received a charge (UNIX ms); items written before milliseconds were kept hold seconds."""
-    return _int(item, "received_ms") if "received_ms" in item else _int(item, "received_at") * 1000
+    return int_of(item, "received_ms") if "received_ms" in item else int_of(item, "received_at") * 1000
 
 
 # ---------------------------------------------------------------- stream records
@@ -180,136 +158,6 @@ def api_key_from_item(item: AttributeValues) -> ApiKeyRecord:
     )
 
 
-# ---------------------------------------------------------------- summaries
-
-
-def summary_key(project_id: str, customer: str) -> AttributeValues:
-    """A summary item's primary key as attribute values."""
-    return {"PK": {"S": summary_pk(project_id, customer)}, "SK": {"S": SUMMARY_SK}}
-
-
-def legacy_summary_key(project_id: str, customer: str) -> AttributeValues:
-    """The primary key a summary had in the first layout (``beacon summaries migrate`` moves them)."""
-    return {"PK": {"S": legacy_summary_pk(project_id)}, "SK": {"S": legacy_summary_sk(customer)}}
-
-
-def summary_item(stored: StoredSummary, updated_at: int) -> AttributeValues:
-    """The summary item. Every number is an ``N`` of at most 16 digits: no stream sequence number is stored.
-
-    The window of counted charges (``logic.seen``): ``seen_since``, ``seen`` (bucket -> the ids as
-    16-byte binaries, concatenated) and ``seen_overflow`` (the buckets that have seen items). An erased
-    customer's: ``erased_before`` (UNIX ms), and on the tombstone ``expiration`` (the table's TTL attribute).
-    """
-    charges, sessions = stored.summary.charges, stored.summary.sessions
-    item: AttributeValues = {
-        **summary_key(stored.project_id, stored.customer_id),
-        "type": {"S": SUMMARY_ITEM_TYPE},
-        "project_id": {"S": stored.project_id},
-        "customer_id": {"S": stored.customer_id},
-        "version": {"N": str(stored.version)},
-        "updated_at": {"N": str(updated_at)},
-        "charge_count": {"N": str(charges.count)},
-        "charge_total": {"N": str(charges.total)},
-        "session_count": {"N": str(sessions.count)},
-        "sessions_closed": {"N": str(sessions.closed)},
-        "session_spans": {"L": [{"L": [{"N": str(start)}, {"N": str(end)}]} for start, end in sessions.spans]},
-    }
-    optional: dict[str, AttributeValues | None] = {
-        "user_id": _s(stored.summary.user_id),
-        "email": _s(stored.summary.email),
-        "first_at": _n(charges.first_at),
-        "last_at": _n(charges.last_at),
-        "last_amount": _n(charges.last_amount),
-        "first_seen_at": _n(sessions.first_seen_at),
-        "last_seen_at": _n(sessions.last_seen_at),
-        "sessions_closed_until": _n(sessions.closed_until),
-    }
-    if stored.summary.email_key is not None:
-        received_ms, position, charge_id = stored.summary.email_key
-        optional.update(email_received_ms=_n(received_ms), email_position=_n(position), email_charge_id=_s(charge_id))
-    if charges.last_key is not None:
-        created_at, received_ms, position, charge_id = charges.last_key
-        optional.update(
-            last_created_at=_n(created_at),
-            last_received_ms=_n(received_ms),
-            last_position=_n(position),
-            last_charge_id=_s(charge_id),
-        )
-    optional.update(erased_before=_n(stored.erased_before), expiration=_n(stored.expires_at))
-    item.update({name: value for name, value in optional.items() if value is not None})
-    item.update(_window_attributes(stored.seen))
-    return item
-
-
-def _window_attributes(window: SeenWindow) -> AttributeValues:
-    attributes: AttributeValues = {}
-    if window.since is not None:
-        attributes["seen_since"] = {"N": str(window.since)}
-    if window.buckets:
-        attributes["seen"] = {"M": {str(b): {"B": pack_ids(ids)} for b, ids in sorted(window.buckets.items())}}
-    if window.overflow:
-        attributes["seen_overflow"] = {"NS": [str(bucket) for bucket in sorted(window.overflow)]}
-    return attributes
-
-
-def summary_from_item(item: AttributeValues) -> StoredSummary:
-    """Read a summary item (of either layout: the keys are read from ``project_id`` and ``customer_id``)."""
-    last_key = None
-    if "last_charge_id" in item:
-        last_key = (_int(item, "last_created_at"), *_arrival(item, "last"))
-    spans = tuple(
-        (int(span["L"][0]["N"]), int(span["L"][1]["N"])) for span in item.get("session_spans", {}).get("L", [])
-    )
-    summary = CustomerSummary(
-        user_id=item["user_id"]["S"] if "user_id" in item else None,
-        email=item["email"]["S"] if "email" in item else None,
-        email_key=_arrival(item, "email") if "email_charge_id" in item else None,
-        charges=ChargeStats(
-            count=_int(item, "charge_count"),
-            total=_int(item, "charge_total"),
-            first_at=_opt_int(item, "first_at"),
-            last_at=_opt_int(item, "last_at"),
-            last_amount=_opt_int(item, "last_amount"),
-            last_key=last_key,
-        ),
-        sessions=SessionStats(
-            spans=spans,
-            closed=_int(item, "sessions_closed"),
-            closed_until=_opt_int(item, "sessions_closed_until"),
-            first_seen_at=_opt_int(item, "first_seen_at"),
-            last_seen_at=_opt_int(item, "last_seen_at"),
-        ),
-    )
-    window = SeenWindow(
-        since=_opt_int(item, "seen_since"),
-        buckets=MappingProxyType(
-            {int(bucket): unpack_ids(value["B"]) for bucket, value in item.get("seen", {}).get("M", {}).items()}
-        ),
-        overflow=frozenset(int(bucket) for bucket in item.get("seen_overflow", {}).get("NS", [])),
-    )
-    return StoredSummary(
-        project_id=item["project_id"]["S"],
-        customer_id=item["customer_id"]["S"],
-        summary=summary,
-        version=_int(item, "version"),
-        seen=window,
-        erased_before=_opt_int(item, "erased_before"),
-        expires_at=_opt_int(item, "expiration"),
-    )
-
-
-def _arrival(item: AttributeValues, prefix: str) -> Arrival:
-    """``(received_ms, position, charge_id)`` of the charge ``prefix`` names (``last``, ``email``).
-
-    Summaries written before milliseconds were kept hold ``<prefix>_received_at`` in seconds.
-    """
-    if f"{prefix}_received_ms" in item:
-        received_ms = _int(item, f"{prefix}_received_ms")
-    else:
-        received_ms = _int(item, f"{prefix}_received_at") * 1000
-    return received_ms, _opt_int(item, f"{prefix}_position") or 0, item[f"{prefix}_charge_id"]["S"]
-
-
 # ---------------------------------------------------------------- erasures
 
 
@@ -330,79 +178,24 @@ def erasure_key(project_id: str, subject_hash: str) -> AttributeValues:
     return {"PK": {"S": erasures_pk(project_id)}, "SK": {"S": subject_hash}}
 
 
-# ---------------------------------------------------------------- the customer registry
+# ---------------------------------------------------------------- attribute values
 
 
-def registry_key(project_id: str, customer: str) -> AttributeValues:
-    """The primary key of a customer's registry entry."""
-    return {"PK": {"S": registry_pk(project_id, registry_shard(customer))}, "SK": {"S": registry_sk(customer)}}
-
-
-def registry_item(project_id: str, customer: str, registered_at: int) -> AttributeValues:
-    """A customer's entry in its project's registry, written with its first summary (and its first after an erasure)."""
-    return {
-        **registry_key(project_id, customer),
-        "type": {"S": REGISTRY_ITEM_TYPE},
-        "project_id": {"S": project_id},
-        "customer_id": {"S": customer},
-        "registered_at": {"N": str(registered_at)},
-    }
-
-
-# ---------------------------------------------------------------- seen items
-
-
-def seen_item(
-    project_id: str, customer: str, *, bucket: int, version: int, part: int, ids: Iterable[str], expires_at: int
-) -> AttributeValues:
-    """A seen item: ids of ``bucket`` counted by the summary's ``version``; TTL deletes it after ``expires_at``."""
-    return {
-        "PK": {"S": seen_pk(project_id, customer)},
-        "SK": {"S": seen_sk(bucket, version, part)},
-        "type": {"S": SEEN_ITEM_TYPE},
-        "bucket": {"N": str(bucket)},
-        "ids": {"B": pack_ids(ids)},
-        "expiration": {"N": str(expires_at)},
-    }
-
-
-def seen_ids_from_item(item: AttributeValues) -> frozenset[str]:
-    """The charge ids of a seen item."""
-    return unpack_ids(item["ids"]["B"])
-
-
-# Charge ids are 32 lower-case hex digits (``logic.charges.charge_ids``): 16 bytes each once packed.
-ID_BYTES = 16
-
-
-def pack_ids(ids: Iterable[str]) -> bytes:
-    """Charge ids as one binary: 16 bytes each, sorted (half the size of the hex strings)."""
-    return b"".join(_id_bytes(charge_id) for charge_id in sorted(ids))
-
-
-def _id_bytes(charge_id: str) -> bytes:
-    raw = bytes.fromhex(charge_id)
-    if len(raw) != ID_BYTES or raw.hex() != charge_id:
-        raise ValueError(f"a charge id is 32 lower-case hex digits, not {charge_id!r}")
-    return raw
-
-
-def unpack_ids(packed: bytes) -> frozenset[str]:
-    """The ids ``pack_ids`` packed."""
-    return frozenset(packed[i : i + ID_BYTES].hex() for i in range(0, len(packed), ID_BYTES))
-
-
-def _s(value: str | None) -> AttributeValues | None:
+def s_or_none(value: str | None) -> AttributeValues | None:
+    """``{"S": value}``, or ``None`` (no attribute) for ``None``."""
     return None if value is None else {"S": value}
 
 
-def _n(value: int | None) -> AttributeValues | None:
+def n_or_none(value: int | None) -> AttributeValues | None:
+    """``{"N": "<value>"}``, or ``None`` (no attribute) for ``None``."""
     return None if value is None else {"N": str(value)}
 
 
-def _int(item: AttributeValues, name: str) -> int:
+def int_of(item: AttributeValues, name: str) -> int:
+    """The number attribute ``name`` of ``item``."""
     return int(item[name]["N"])
 
 
-def _opt_int(item: AttributeValues, name: str) -> int | None:
+def opt_int_of(item: AttributeValues, name: str) -> int | None:
+    """The number attribute ``name`` of ``item``, ``None`` when the item has none."""
     return int(item[name]["N"]) if name in item else None

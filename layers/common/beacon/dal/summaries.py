@@ -31,10 +31,8 @@ from beacon.dal.item_keys import (
     seen_bucket_range,
     seen_pk,
 )
-from beacon.dal.items import (
-    charge_from_item,
-    erasure_item,
-    erasure_key,
+from beacon.dal.items import charge_from_item, erasure_item, erasure_key
+from beacon.dal.summary_items import (
     legacy_summary_key,
     registry_item,
     registry_key,

@@ -8,12 +8,17 @@ import math
 import re
 import time
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from functools import lru_cache
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 MIN_CREATED_AT = 946_684_800  # 2000-01-01T00:00:00Z
 MAX_FUTURE_SECONDS = 24 * 60 * 60
@@ -233,3 +238,24 @@ Amount = Annotated[int, BeforeValidator(_integer), Field(ge=0, le=MAX_AMOUNT)]
 CreatedAt = Annotated[int | None, BeforeValidator(created_at_integer), AfterValidator(_created_at)]
 SentAt = Annotated[int | None, BeforeValidator(_integer), AfterValidator(_sent_at)]
 ChargeId = Annotated[str, AfterValidator(check_charge_id)]
+
+
+def request_clock(body: Mapping[str, Any], received_ms: int) -> dict[str, RequestClock]:
+    """The validation context of a request received at ``received_ms``: its clock, with the client's
+    clock error when the body holds a valid ``sent_at`` (an invalid one is reported by the model)."""
+    if body.get("sent_at") is None:
+        return {"clock": RequestClock.at(received_ms)}
+    try:
+        sent_at = _sent_at_adapter().validate_python(body["sent_at"])
+    except ValidationError:
+        sent_at = None
+    return {"clock": RequestClock.at(received_ms, sent_at)}
+
+
+@lru_cache(maxsize=1)
+def _sent_at_adapter() -> "TypeAdapter[int | None]":
+    # Imported by the first body that sends sent_at: most never do, and pydantic's TypeAdapter module is not
+    # loaded at every cold start (docs/benchmarks.md, cold start).
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(SentAt, config=ConfigDict(strict=True))

@@ -1,22 +1,20 @@
-"""Requests: the bodies of the write endpoints and the summary's query string.
+"""Requests: the bodies of the write endpoints (the query string that names a customer: ``queries``).
 
 Strict types, with one compatibility rule for integers (``beacon.models.fields``): a string of ASCII
 digits (``"100"``, what existing clients send) or an integral JSON number (``100.0``) is the integer
 it denotes; ``10.5``, ``"1e3"``, ``" 100"`` and ``true`` are not amounts.
 
-``created_at`` is checked against the validation context's ``clock`` (``request_clock``): when the
+``created_at`` is checked against the validation context's ``clock`` (``fields.request_clock``): when the
 API received the request, corrected by the client's clock error when the body carries ``sent_at``.
 The models keep every value as the client sent it; the correction is applied when the charges are built.
 """
 
-from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from beacon.models.fields import Amount, ChargeId, CreatedAt, Email, RequestClock, SentAt, UserId
+from beacon.models.fields import Amount, ChargeId, CreatedAt, Email, SentAt, UserId
 
 MAX_BULK_CHARGES = 1_000
 
@@ -101,39 +99,3 @@ class BulkChargesRequest(_Request):
                 )
             first[charge.charge_id] = index
         return charges
-
-
-def request_clock(body: Mapping[str, Any], received_ms: int) -> dict[str, RequestClock]:
-    """The validation context of a request received at ``received_ms``: its clock, with the client's
-    clock error when the body holds a valid ``sent_at`` (an invalid one is reported by the model)."""
-    try:
-        sent_at = _sent_at_adapter().validate_python(body.get("sent_at"))
-    except ValidationError:
-        sent_at = None
-    return {"clock": RequestClock.at(received_ms, sent_at)}
-
-
-@lru_cache(maxsize=1)
-def _sent_at_adapter() -> TypeAdapter[int | None]:
-    return TypeAdapter(SentAt, config=ConfigDict(strict=True))
-
-
-class SummaryQuery(BaseModel):
-    """Query string of ``GET /customers/summary``: exactly one of ``user_id`` and ``email``."""
-
-    model_config = _STRICT
-
-    user_id: UserId | None = None
-    email: Email | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        if self.user_id is None and self.email is None:
-            raise PydanticCustomError(
-                "identity_missing", "send the customer as ?user_id=... or ?email=...", {"field": "user_id"}
-            )
-        if self.user_id is not None and self.email is not None:
-            raise PydanticCustomError(
-                "identity_ambiguous", "send either user_id or email, not both", {"field": "user_id"}
-            )
-        return self

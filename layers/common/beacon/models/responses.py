@@ -1,42 +1,12 @@
-"""What the endpoints answer: the envelope, success or error, and the summary's ``data``."""
+"""The ``data`` of ``GET /customers/summary`` (the envelope around every answer is ``beacon.api``'s)."""
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from beacon.models.summary import CustomerSummary
 
-
-class ErrorDetail(BaseModel):
-    """One problem: the field it concerns (``charges[2].amount``, ``api_key``, ``body``...) and what is wrong."""
-
-    # Built when a request first fails, not at every cold start.
-    model_config = ConfigDict(defer_build=True)
-
-    field: str
-    message: str
-
-
-class SuccessEnvelope(BaseModel):
-    """``{"success": true, "code": 200, "data": ...}``."""
-
-    success: Literal[True] = True
-    code: int = 200
-    data: Any = None
-
-
-class ErrorEnvelope(BaseModel):
-    """``{"success": false, "code": <status>, "data": null, "errors": [...]}``."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    success: Literal[False] = False
-    code: int
-    data: None = None
-    errors: list[ErrorDetail]
-
-
-# The summary's views are built when GET /customers/summary first answers: the write functions never build them.
+# Built when GET /customers/summary first answers with a summary (not for a 404 or a 400).
 _VIEW = ConfigDict(defer_build=True)
 
 
