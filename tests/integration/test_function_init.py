@@ -79,3 +79,25 @@ def test_a_function_loads_only_the_powertools_resolver_and_event_class_it_uses(f
     }
     assert "aws_lambda_powertools.utilities.data_classes.kinesis_stream_event" not in modules
     assert len(events & modules) <= 1, function  # the jobs function builds its batch processor on its first job
+
+
+SUMMARY_MODULES = {"beacon.models.summary", "beacon.models.stored", "beacon.dal.summary_items", "beacon.dal.summaries"}
+
+
+@pytest.mark.parametrize("function", ["CreateChargeFunction", "BulkChargesFunction"])
+def test_the_write_functions_load_nothing_of_the_summaries(function):
+    modules = set(init(SPECS[function])["modules"])  # type: ignore[arg-type]
+    assert modules & SUMMARY_MODULES == set()
+    assert "beacon.models.requests" in modules
+
+
+@pytest.mark.parametrize("function", ["GetSummaryFunction", "EraseCustomerFunction"])
+def test_the_customer_endpoints_load_no_model_of_a_charge_body(function):
+    modules = set(init(SPECS[function])["modules"])  # type: ignore[arg-type]
+    assert "beacon.models.requests" not in modules
+    assert "beacon.models.queries" in modules
+
+
+@pytest.mark.parametrize("function", ["CreateChargeFunction", "BulkChargesFunction"])
+def test_pydantic_type_adapter_waits_for_a_body_with_sent_at(function):
+    assert "pydantic.type_adapter" not in init(SPECS[function])["modules"]  # type: ignore[operator]
