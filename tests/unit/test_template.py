@@ -217,7 +217,7 @@ def test_one_runtime_and_one_architecture_everywhere_and_the_layer_is_built_for_
     assert platform and {"aarch64": "arm64"}.get(platform.group(1), platform.group(1)) == architecture
     assert "--python-version 3.13 " in makefile
     for name, layer in layers.items():
-        assert layer["Metadata"] == {"BuildMethod": "makefile"}, name
+        assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": architecture}, name
         assert layer["Properties"]["ContentUri"] == "layers/common/", name
         assert layer["Properties"]["CompatibleArchitectures"] == [architecture], name
         assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"], name
