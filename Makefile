@@ -71,7 +71,7 @@ template: install ## sam validate --lint, cfn-lint and checkov on template.yaml 
 	$(UVX) --from $(CFN_LINT) cfn-lint --include-checks I -- template.yaml
 	$(UVX) --from $(CHECKOV) checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
-build: install ## sam build, then check that every compiled extension matches the functions' architecture
+build: install ## sam build, then check every compiled extension's architecture and every layer module's bytecode
 	bin/sam build
 	$(BIN)/python scripts/check_build.py .aws-sam/build template.yaml
 

@@ -107,8 +107,9 @@ def layer_without_bytecode(into: Path) -> Path:
     return into
 
 
-def lambda_environment(spec: FunctionSpec | None) -> dict[str, str]:
-    """The environment a Lambda execution environment gives the function (no AWS call ever leaves the machine)."""
+def lambda_environment(spec: FunctionSpec | None, layer: Path = ROOT / "layers" / "common") -> dict[str, str]:
+    """The environment a Lambda execution environment gives the function (no AWS call ever leaves the machine),
+    the layer's modules imported from ``layer``."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -124,11 +125,10 @@ def lambda_environment(spec: FunctionSpec | None) -> dict[str, str]:
         "BENCH_ROOT": str(ROOT),
         "BENCH_BLOCKED": ",".join(sorted(modules_outside_layer())),
     }
-    layer = str(ROOT / "layers" / "common")
     if spec is None:
-        return env | {"PYTHONPATH": layer, "AWS_LAMBDA_FUNCTION_NAME": "floor"}
+        return env | {"PYTHONPATH": str(layer), "AWS_LAMBDA_FUNCTION_NAME": "floor"}
     code = str(spec.code_dir)
-    paths = {"PYTHONPATH": os.pathsep.join([layer, code]), "LAMBDA_TASK_ROOT": code}
+    paths = {"PYTHONPATH": os.pathsep.join([str(layer), code]), "LAMBDA_TASK_ROOT": code}
     return env | spec.environment | paths | {"AWS_LAMBDA_FUNCTION_NAME": spec.logical_id}
 
 
@@ -141,8 +141,8 @@ def _probe(
     args += [str(spec.event_file)] if spec and spec.event_file and first_request else []
     command = [sys.executable, *options, "-P", str(PROBE), *args]
     env = lambda_environment(spec)
-    if spec is not None and layer is not None:
-        env |= {"PYTHONPATH": os.pathsep.join([str(layer), str(spec.code_dir)]), "PYTHONDONTWRITEBYTECODE": "1"}
+    if layer is not None:
+        env = lambda_environment(spec, layer) | {"PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=ROOT)
 
 
